@@ -1,0 +1,24 @@
+# Source this file (`. scripts/env.sh`) to run the project's own Pulumi commands: it puts the pinned toolchain on
+# PATH and logs in to a file backend inside the checkout (or $BLUEGREEN_STATE_DIR) with the passphrase provider.
+# Sourced from bash scripts only; it does not change the calling shell's options.
+BLUEGREEN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BLUEGREEN_TOOLCHAIN_BIN="$(bash "$BLUEGREEN_ROOT/scripts/toolchain.sh")" || return 1 2>/dev/null || exit 1
+export BLUEGREEN_TOOLCHAIN_BIN
+export PATH="$BLUEGREEN_TOOLCHAIN_BIN:$PATH"
+# A built toolchain brings its own Pulumi home holding the provider plugins it built (a `pulumi` found on PATH
+# does not, and keeps the user's own ~/.pulumi).
+if [[ -d "$BLUEGREEN_TOOLCHAIN_BIN/../pulumi-home/plugins" ]]; then
+  PULUMI_HOME="$(cd "$BLUEGREEN_TOOLCHAIN_BIN/../pulumi-home" && pwd)"
+  export PULUMI_HOME
+fi
+# No update checks and no plugin downloads: this project's runs use only the toolchain above.
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export BLUEGREEN_STATE_DIR="${BLUEGREEN_STATE_DIR:-$BLUEGREEN_ROOT/.state}"
+mkdir -p "$BLUEGREEN_STATE_DIR"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$BLUEGREEN_STATE_DIR}"
+# DEMO ONLY: a fixed passphrase so the local demo and tests run unattended. Set PULUMI_CONFIG_PASSPHRASE (or
+# PULUMI_CONFIG_PASSPHRASE_FILE) to your own secret for anything that holds real secrets.
+if [[ -z "${PULUMI_CONFIG_PASSPHRASE:-}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then
+  export PULUMI_CONFIG_PASSPHRASE="bluegreen-demo-only"
+fi

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local platform and its tests need: HAProxy (the router). Runs apt only when a
+# package is missing and we are root; otherwise says what to install.
+set -euo pipefail
+needed=()
+command -v haproxy >/dev/null 2>&1 || needed+=(haproxy)
+command -v socat >/dev/null 2>&1 || needed+=(socat)
+if [[ ${#needed[@]} -eq 0 ]]; then
+  echo "system packages: all present (haproxy $(haproxy -v 2>/dev/null | head -1 | awk '{print $3}'))"
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system packages missing: ${needed[*]}; install them (Debian/Ubuntu: sudo apt-get install ${needed[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null
+echo "system packages: installed ${needed[*]}"
