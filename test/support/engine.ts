@@ -49,6 +49,8 @@ export function makeEngineEnv(prefix = "bluegreen-e2e-"): EngineEnv {
     PULUMI_CONFIG_PASSPHRASE: "bluegreen-demo-only",
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    // Type-checking happens once in `npm run typecheck`; per-run checking only slows every engine run.
+    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
   };
   return {
     env,

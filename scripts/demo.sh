@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The main job from a fresh clone: install what is missing, bring up the dev stack (local platform: real processes
+# behind a real HAProxy), show the live and preview URLs and the versions per color, and say what to try next.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+say "dependencies"
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+[[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
+bash scripts/install-system-deps.sh
+
+say "Pulumi toolchain (first run builds it from Go modules: several minutes)"
+. scripts/env.sh
+echo "pulumi $(pulumi version) from $BLUEGREEN_TOOLCHAIN_BIN; state in $BLUEGREEN_STATE_DIR"
+
+say "dev stack"
+pulumi stack select dev 2>/dev/null || pulumi stack init dev
+pulumi up --yes --skip-preview --policy-pack policy
+
+say "what is running"
+node -e '
+  const out = JSON.parse(process.argv[1]);
+  console.log(`live color: ${out.liveColor}`);
+  for (const [name, s] of Object.entries(out.services ?? {})) {
+    console.log(`\n  ${name}`);
+    console.log(`    live    ${s.liveEndpoint}   (${s.liveColor}, version ${s.versions[s.liveColor]})`);
+    console.log(`    preview ${s.previewEndpoint}   (${s.idleColor}, version ${s.versions[s.idleColor]})`);
+  }
+' "$(pulumi stack output --json)"
+
+cat <<'NEXT'
+
+Try next:
+  curl -s <live URL>                                        # answers with the live color and version
+  npm run pulumi -- config set bluegreen:liveColor green    # flip the flag...
+  npm run pulumi -- up --yes --policy-pack policy           # ...and switch: only the router changes
+  npx bluegreen deploy --stack dev --service web --version 1.1.0   # a whole verified release
+  npx bluegreen status --stack dev
+  npm run pulumi -- destroy --yes                           # stop everything
+NEXT
