@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.ts"] },
+        projectService: true,
         tsconfigRootDir: import.meta.dirname,
       },
     },

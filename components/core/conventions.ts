@@ -18,3 +18,61 @@ export type Color = (typeof COLORS)[number];
 export function otherColor(color: Color): Color {
   return color === "blue" ? "green" : "blue";
 }
+
+/** The color value of resources that both colors use (routers, load balancer, live/preview Services). */
+export const SHARED = "shared";
+export type TagColor = Color | typeof SHARED;
+
+/** Environment variable through which every instance/pod learns the version it runs. */
+export const VERSION_ENV_VAR = "BLUEGREEN_VERSION";
+
+/**
+ * The role of a resource within its pair. Per-color roles exist once per color; shared roles once per service.
+ * The policy pack pairs blue and green resources by (service, role).
+ */
+export type Role =
+  // aws
+  | "load-balancer"
+  | "load-balancer-sg"
+  | "instance-sg"
+  | "router"
+  | "preview-router"
+  | "target-group"
+  | "launch-template"
+  | "asg"
+  | "alarm-5xx"
+  | "alarm-unhealthy"
+  // kubernetes
+  | "deployment"
+  | "pod"
+  | "pdb"
+  | "hpa"
+  | "live-service"
+  | "preview-service"
+  | "color-service";
+
+export function isColor(value: unknown): value is Color {
+  return value === "blue" || value === "green";
+}
+
+/**
+ * The tags (AWS) / labels (Kubernetes) of one pair resource. `version` is set on per-color resources (the version
+ * that color runs); `scaledDown` marks the resources of a color explicitly declared scaled down while idle, the only
+ * place where capacity may differ between the colors.
+ */
+export function pairTags(
+  service: string,
+  color: TagColor,
+  role: Role,
+  version?: string,
+  scaledDown = false,
+): Record<string, string> {
+  const tags: Record<string, string> = { [TAG_SERVICE]: service, [TAG_COLOR]: color, [TAG_ROLE]: role };
+  if (version !== undefined) {
+    tags[TAG_VERSION] = version;
+  }
+  if (scaledDown) {
+    tags[TAG_SCALED_DOWN] = "true";
+  }
+  return tags;
+}

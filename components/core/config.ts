@@ -1,0 +1,743 @@
+/**
+ * Validation of the `bluegreen:*` stack config, done once before any resource is registered. Every problem is
+ * collected (not just the first), and each names the key path, the value found and what is allowed, e.g.
+ * `bluegreen:services.web.weights.blue: got -10; allowed: an integer from 0 to 100`.
+ */
+import { Color, COLORS, isColor, otherColor, VERSION_ENV_VAR } from "./conventions";
+import {
+  AutoscalingSpec,
+  AwsServiceSpec,
+  AwsSettings,
+  DEFAULTS,
+  HealthCheckSpec,
+  IdleScaleDown,
+  KubernetesServiceSpec,
+  KubernetesSettings,
+  LIVE_SERVICE_TYPES,
+  LiveServiceType,
+  Platform,
+  PLATFORMS,
+  ResourcesSpec,
+  ServiceConfig,
+  ServiceSpec,
+  StackConfig,
+} from "./spec";
+
+/** The stack config as read from `pulumi.Config("bluegreen")`, before validation. */
+export interface RawStackConfig {
+  platform?: unknown;
+  liveColor?: unknown;
+  services?: unknown;
+  aws?: unknown;
+  kubernetes?: unknown;
+  local?: unknown;
+}
+
+export interface ConfigProblem {
+  /** Full key path, e.g. `bluegreen:services.web.weights.blue`. */
+  key: string;
+  /** What was found and what is allowed. */
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      `invalid bluegreen stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p.key}: ${p.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+const NS = "bluegreen";
+
+// Service names become parts of AWS target group names (32 characters including Pulumi's 8-character random
+// suffix and "-green-tg") and of Kubernetes object names, so: a short DNS label.
+const SERVICE_NAME = /^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$/;
+// A version is an image tag and a Kubernetes label value: the stricter of the two.
+const VERSION = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const IMAGE_REPOSITORY = /^[a-z0-9]+([._/:-][a-z0-9]+)*$/;
+const K8S_QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const HOSTNAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const CIDR_V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const HTTP_PATH = /^\/[^\s]*$/;
+
+const SERVICE_KEYS = [
+  "port",
+  "image",
+  "capacity",
+  "autoscaling",
+  "healthCheck",
+  "env",
+  "resources",
+  "aws",
+  "kubernetes",
+  "local",
+  "versions",
+  "idleScaleDown",
+  "weights",
+] as const;
+
+// Common misspellings and names from other tools, to turn "unknown key" into a useful hint.
+const KEY_HINTS: Record<string, string> = {
+  replicas: "capacity",
+  desiredCapacity: "capacity",
+  instances: "capacity",
+  version: "versions",
+  environment: "env",
+  health: "healthCheck",
+  healthcheck: "healthCheck",
+  readinessProbe: "healthCheck",
+  weight: "weights",
+  previewReplicaCount: "idleScaleDown",
+  scaleDown: "idleScaleDown",
+};
+
+function describe(value: unknown): string {
+  if (value === undefined) {
+    return "nothing";
+  }
+  // JSON.stringify returns undefined for functions and symbols; their type is description enough.
+  const text = JSON.stringify(value) ?? typeof value;
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** True for `{blue: ..., green: ...}`-shaped values: an attempt to set a shared setting per color. */
+function isPerColorShape(value: unknown): boolean {
+  return isPlainObject(value) && Object.keys(value).some((k) => isColor(k));
+}
+
+const PER_COLOR_NOT_ALLOWED =
+  "per-color settings are not allowed: both colors are built from one shared spec; only versions.blue/versions.green " +
+  "(and a declared idleScaleDown) may differ. Set this once for both colors";
+
+/** Collects problems while reading typed values out of untyped config. */
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+
+  problem(key: string, message: string): void {
+    this.problems.push({ key, message });
+  }
+
+  object(key: string, value: unknown, required: string | undefined): Record<string, unknown> | undefined {
+    if (value === undefined || value === null) {
+      if (required !== undefined) {
+        this.problem(key, `missing; required: ${required}`);
+      }
+      return undefined;
+    }
+    if (!isPlainObject(value)) {
+      this.problem(key, `got ${describe(value)}; allowed: an object${required ? ` (${required})` : ""}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  onlyKeys(key: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
+    for (const [k, v] of Object.entries(obj)) {
+      if (!allowed.includes(k)) {
+        const hint = KEY_HINTS[k] && allowed.includes(KEY_HINTS[k]) ? ` (did you mean ${KEY_HINTS[k]}?)` : "";
+        this.problem(`${key}.${k}`, `unknown key (value ${describe(v)})${hint}; allowed keys: ${allowed.join(", ")}`);
+      }
+    }
+  }
+
+  string(
+    key: string,
+    value: unknown,
+    rule: { pattern?: RegExp; allowed: string; required?: boolean },
+  ): string | undefined {
+    if (value === undefined) {
+      if (rule.required) {
+        this.problem(key, `missing; required: ${rule.allowed}`);
+      }
+      return undefined;
+    }
+    if (typeof value !== "string" || value === "" || (rule.pattern && !rule.pattern.test(value))) {
+      const numberHint = typeof value === "number" ? ` (a number; quote it in YAML: "${value}")` : "";
+      this.problem(key, `got ${describe(value)}${numberHint}; allowed: ${rule.allowed}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  integer(key: string, value: unknown, min: number, max: number, fallback?: number): number | undefined {
+    if (value === undefined) {
+      if (fallback === undefined) {
+        this.problem(key, `missing; required: an integer from ${min} to ${max}`);
+      }
+      return fallback;
+    }
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      this.problem(key, `got ${describe(value)}; allowed: an integer from ${min} to ${max}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  boolean(key: string, value: unknown, fallback: boolean): boolean {
+    if (value === undefined) {
+      return fallback;
+    }
+    if (typeof value !== "boolean") {
+      this.problem(key, `got ${describe(value)}; allowed: true or false`);
+      return fallback;
+    }
+    return value;
+  }
+
+  stringList(
+    key: string,
+    value: unknown,
+    rule: { pattern: RegExp; allowed: string; minItems: number; fallback?: readonly string[] },
+  ): string[] | undefined {
+    if (value === undefined) {
+      if (rule.fallback === undefined) {
+        this.problem(
+          key,
+          `missing; required: a list of ${rule.minItems === 0 ? "" : `at least ${rule.minItems} `}${rule.allowed}`,
+        );
+        return undefined;
+      }
+      return [...rule.fallback];
+    }
+    if (!Array.isArray(value) || value.length < rule.minItems) {
+      this.problem(key, `got ${describe(value)}; allowed: a list of at least ${rule.minItems} ${rule.allowed}`);
+      return undefined;
+    }
+    const items: string[] = [];
+    value.forEach((item: unknown, i) => {
+      const parsed = this.string(`${key}[${i}]`, item, {
+        pattern: rule.pattern,
+        allowed: rule.allowed,
+        required: true,
+      });
+      if (parsed !== undefined) {
+        items.push(parsed);
+      }
+    });
+    return items.length === value.length ? items : undefined;
+  }
+
+  oneOf<T extends string>(key: string, value: unknown, allowed: readonly T[], fallback?: T): T | undefined {
+    const list = allowed.map((a) => `"${a}"`).join(" | ");
+    if (value === undefined) {
+      if (fallback === undefined) {
+        this.problem(key, `missing; required: one of ${list}`);
+      }
+      return fallback;
+    }
+    if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+      const caseHint =
+        typeof value === "string" && (allowed as readonly string[]).includes(value.toLowerCase()) ? " (lowercase)" : "";
+      this.problem(key, `got ${describe(value)}; allowed: one of ${list}${caseHint}`);
+      return undefined;
+    }
+    return value as T;
+  }
+}
+
+/** Validates the whole stack config; throws one `ConfigError` listing every problem. */
+export function parseStackConfig(raw: RawStackConfig): StackConfig {
+  const r = new Reader();
+  const platform = r.oneOf<Platform>(`${NS}:platform`, raw.platform, PLATFORMS);
+  const liveColor = r.oneOf<Color>(`${NS}:liveColor`, raw.liveColor, COLORS);
+
+  const aws = platform === "aws" ? parseAwsSettings(r, raw.aws) : undefined;
+  const kubernetes = platform === "kubernetes" ? parseKubernetesSettings(r, raw.kubernetes) : undefined;
+
+  const services: ServiceConfig[] = [];
+  const servicesObj = r.object(`${NS}:services`, raw.services, "an object keyed by service name");
+  if (servicesObj && Object.keys(servicesObj).length === 0) {
+    r.problem(
+      `${NS}:services`,
+      "got {}; allowed: at least one service, e.g. {web: {port: 8080, image: ..., versions: ...}}",
+    );
+  }
+  for (const [name, value] of Object.entries(servicesObj ?? {})) {
+    const service = parseService(r, name, value, { platform, liveColor, kubernetes });
+    if (service) {
+      services.push(service);
+    }
+  }
+
+  if (r.problems.length > 0 || !platform || !liveColor) {
+    throw new ConfigError(r.problems);
+  }
+  return { platform, liveColor, services, aws, kubernetes, local: raw.local };
+}
+
+interface ServiceContext {
+  platform?: Platform;
+  liveColor?: Color;
+  kubernetes?: KubernetesSettings;
+}
+
+function parseService(r: Reader, name: string, value: unknown, ctx: ServiceContext): ServiceConfig | undefined {
+  const key = `${NS}:services.${name}`;
+  const before = r.problems.length;
+  if (!SERVICE_NAME.test(name)) {
+    r.problem(
+      key,
+      `service name ${describe(name)} is not allowed; allowed: lowercase letters, digits and "-", starting with a ` +
+        "letter, at most 15 characters (it becomes part of AWS and Kubernetes resource names)",
+    );
+  }
+  const obj = r.object(key, value, "a service spec");
+  if (!obj) {
+    return undefined;
+  }
+  for (const color of COLORS) {
+    if (color in obj) {
+      r.problem(`${key}.${color}`, `${PER_COLOR_NOT_ALLOWED}`);
+    }
+  }
+  r.onlyKeys(key, Object.fromEntries(Object.entries(obj).filter(([k]) => !isColor(k))), SERVICE_KEYS);
+  // A {blue: .., green: ..} value on a shared key is the same mistake as a per-color block.
+  const perColorFields = new Set<string>();
+  for (const field of SERVICE_KEYS) {
+    if (field !== "versions" && field !== "weights" && field !== "idleScaleDown" && isPerColorShape(obj[field])) {
+      r.problem(`${key}.${field}`, `got ${describe(obj[field])}; ${PER_COLOR_NOT_ALLOWED}`);
+      perColorFields.add(field);
+    }
+  }
+  const shared = (field: string): unknown => (perColorFields.has(field) ? undefined : obj[field]);
+
+  const port = r.integer(`${key}.port`, shared("port"), 1, 65535);
+  const image = r.string(`${key}.image`, shared("image"), {
+    required: true,
+    pattern: IMAGE_REPOSITORY,
+    allowed: 'a lowercase image repository without tag, e.g. "ghcr.io/acme/web" (the tag is the version)',
+  });
+  const capacity = r.integer(`${key}.capacity`, shared("capacity"), 1, 1000, DEFAULTS.capacity);
+  const autoscaling = parseAutoscaling(r, `${key}.autoscaling`, shared("autoscaling"), capacity);
+  const healthCheck = parseHealthCheck(r, `${key}.healthCheck`, shared("healthCheck"));
+  const env = parseEnv(r, `${key}.env`, shared("env"));
+  const resources = parseResources(r, `${key}.resources`, shared("resources"));
+  const aws = parseAwsServiceSpec(r, `${key}.aws`, shared("aws"), ctx.platform === "aws");
+  const kubernetes = parseKubernetesServiceSpec(r, `${key}.kubernetes`, shared("kubernetes"));
+
+  const versions = parseVersions(r, `${key}.versions`, obj.versions);
+  const weights = parseWeights(r, `${key}.weights`, obj.weights, ctx.liveColor);
+  const idleScaleDown = parseIdleScaleDown(r, key, obj.idleScaleDown, {
+    liveColor: ctx.liveColor,
+    weights,
+    capacity,
+    autoscaling,
+  });
+  if (weights && ctx.platform === "kubernetes" && ctx.kubernetes && !ctx.kubernetes.gatewayName) {
+    r.problem(
+      `${key}.weights`,
+      `got ${describe(weights)}; gradual shifting on kubernetes needs a Gateway API HTTPRoute: set ` +
+        `${NS}:kubernetes.gatewayName, or remove weights (100% to the live color)`,
+    );
+  }
+
+  if (r.problems.length > before || port === undefined || !image || capacity === undefined || !versions) {
+    return undefined;
+  }
+  const spec: ServiceSpec = {
+    name,
+    port,
+    image,
+    capacity,
+    healthCheck: healthCheck ?? { ...DEFAULTS.healthCheck },
+    env: env ?? {},
+  };
+  if (autoscaling) spec.autoscaling = autoscaling;
+  if (resources) spec.resources = resources;
+  if (aws) spec.aws = aws;
+  if (kubernetes) spec.kubernetes = kubernetes;
+  if (obj.local !== undefined) spec.local = obj.local;
+  const service: ServiceConfig = { spec, versions };
+  if (weights) service.weights = weights;
+  if (idleScaleDown) service.idleScaleDown = idleScaleDown;
+  return service;
+}
+
+function parseVersions(r: Reader, key: string, value: unknown): Record<Color, string> | undefined {
+  const obj = r.object(key, value, '{blue: "<version>", green: "<version>"}');
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, COLORS);
+  const versions: Partial<Record<Color, string>> = {};
+  for (const color of COLORS) {
+    const v = obj[color];
+    if (isPlainObject(v) || Array.isArray(v)) {
+      r.problem(
+        `${key}.${color}`,
+        `got ${describe(v)}; allowed: only a version string per color (e.g. "1.4.2"): everything else is shared ` +
+          "by both colors and belongs in the service spec",
+      );
+      continue;
+    }
+    versions[color] = r.string(`${key}.${color}`, v, {
+      required: true,
+      pattern: VERSION,
+      allowed:
+        'a non-empty version such as "1.4.2": letters, digits, ".", "_", "-", at most 63 characters (it is the ' +
+        "image tag and a label value)",
+    });
+  }
+  return versions.blue && versions.green ? { blue: versions.blue, green: versions.green } : undefined;
+}
+
+function parseWeights(r: Reader, key: string, value: unknown, liveColor?: Color): Record<Color, number> | undefined {
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, COLORS);
+  const blue = r.integer(`${key}.blue`, obj.blue, 0, 100);
+  const green = r.integer(`${key}.green`, obj.green, 0, 100);
+  if (blue === undefined || green === undefined) {
+    return undefined;
+  }
+  if (blue + green !== 100) {
+    r.problem(key, `got ${describe({ blue, green })} (sum ${blue + green}); allowed: two weights that sum to 100`);
+    return undefined;
+  }
+  const weights = { blue, green };
+  if (liveColor && weights[liveColor] === 0) {
+    r.problem(
+      `${key}.${liveColor}`,
+      `got 0 while ${NS}:liveColor is ${liveColor}; allowed: 1 to 100 (the live color receives traffic). To send all ` +
+        `traffic to ${otherColor(liveColor)}, set ${NS}:liveColor to ${otherColor(liveColor)} and remove weights`,
+    );
+    return undefined;
+  }
+  return weights;
+}
+
+function parseIdleScaleDown(
+  r: Reader,
+  serviceKey: string,
+  value: unknown,
+  ctx: {
+    liveColor?: Color;
+    weights?: Record<Color, number>;
+    capacity?: number;
+    autoscaling?: AutoscalingSpec;
+  },
+): IdleScaleDown | undefined {
+  const key = `${serviceKey}.idleScaleDown`;
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, ["color", "capacity"]);
+  const color = r.oneOf<Color>(`${key}.color`, obj.color, COLORS);
+  const fullCapacity = ctx.autoscaling?.minCapacity ?? ctx.capacity;
+  const capacity = r.integer(`${key}.capacity`, obj.capacity, 1, 1000);
+  if (!color || capacity === undefined) {
+    return undefined;
+  }
+  let ok = true;
+  if (fullCapacity !== undefined && capacity >= fullCapacity) {
+    r.problem(
+      `${key}.capacity`,
+      `got ${capacity}; allowed: 1 to ${fullCapacity - 1} (below the full capacity ${fullCapacity} of the service)`,
+    );
+    ok = false;
+  }
+  // Naming the color makes a switch to a scaled-down color impossible: scale it up first, then switch.
+  if (ctx.liveColor === color) {
+    r.problem(
+      `${key}.color`,
+      `got "${color}", but ${color} is the live color (${NS}:liveColor); allowed: only the idle color ` +
+        `"${otherColor(color)}". Scale ${color} back up (remove idleScaleDown) before switching traffic to it`,
+    );
+    ok = false;
+  }
+  if (ctx.weights && ctx.weights[color] > 0) {
+    r.problem(
+      `${key}.color`,
+      `got "${color}", which receives ${ctx.weights[color]}% of traffic (${serviceKey}.weights.${color}); ` +
+        "allowed: a color with weight 0. Remove idleScaleDown during a gradual shift",
+    );
+    ok = false;
+  }
+  return ok ? { color, capacity } : undefined;
+}
+
+function parseAutoscaling(
+  r: Reader,
+  key: string,
+  value: unknown,
+  capacity: number | undefined,
+): AutoscalingSpec | undefined {
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, ["minCapacity", "maxCapacity", "targetCpuPercent"]);
+  const min = r.integer(`${key}.minCapacity`, obj.minCapacity, 1, 1000);
+  const max = r.integer(`${key}.maxCapacity`, obj.maxCapacity, 1, 1000);
+  const target = r.integer(`${key}.targetCpuPercent`, obj.targetCpuPercent, 1, 100, DEFAULTS.targetCpuPercent);
+  if (min === undefined || max === undefined || target === undefined) {
+    return undefined;
+  }
+  if (min > max) {
+    r.problem(key, `got minCapacity ${min} > maxCapacity ${max}; allowed: minCapacity <= maxCapacity`);
+    return undefined;
+  }
+  if (capacity !== undefined && (capacity < min || capacity > max)) {
+    r.problem(
+      key.replace(/autoscaling$/, "capacity"),
+      `got ${capacity}; allowed: between autoscaling.minCapacity ${min} and autoscaling.maxCapacity ${max}`,
+    );
+    return undefined;
+  }
+  return { minCapacity: min, maxCapacity: max, targetCpuPercent: target };
+}
+
+function parseHealthCheck(r: Reader, key: string, value: unknown): HealthCheckSpec | undefined {
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  const d = DEFAULTS.healthCheck;
+  r.onlyKeys(key, obj, Object.keys(d));
+  const hc = {
+    path:
+      r.string(`${key}.path`, obj.path, { pattern: HTTP_PATH, allowed: 'an HTTP path starting with "/"' }) ?? d.path,
+    intervalSeconds: r.integer(`${key}.intervalSeconds`, obj.intervalSeconds, 5, 300, d.intervalSeconds),
+    timeoutSeconds: r.integer(`${key}.timeoutSeconds`, obj.timeoutSeconds, 2, 120, d.timeoutSeconds),
+    healthyThreshold: r.integer(`${key}.healthyThreshold`, obj.healthyThreshold, 2, 10, d.healthyThreshold),
+    unhealthyThreshold: r.integer(`${key}.unhealthyThreshold`, obj.unhealthyThreshold, 2, 10, d.unhealthyThreshold),
+    gracePeriodSeconds: r.integer(`${key}.gracePeriodSeconds`, obj.gracePeriodSeconds, 0, 7200, d.gracePeriodSeconds),
+  };
+  if (hc.intervalSeconds === undefined || hc.timeoutSeconds === undefined) {
+    return undefined;
+  }
+  if (hc.timeoutSeconds >= hc.intervalSeconds) {
+    r.problem(
+      `${key}.timeoutSeconds`,
+      `got ${hc.timeoutSeconds}; allowed: less than intervalSeconds (${hc.intervalSeconds})`,
+    );
+    return undefined;
+  }
+  if (Object.values(hc).some((v) => v === undefined)) {
+    return undefined;
+  }
+  return hc as HealthCheckSpec;
+}
+
+function parseEnv(r: Reader, key: string, value: unknown): Record<string, string> | undefined {
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  const env: Record<string, string> = {};
+  for (const [name, v] of Object.entries(obj)) {
+    if (!ENV_NAME.test(name)) {
+      r.problem(`${key}.${name}`, `invalid variable name; allowed: letters, digits and "_", not starting with a digit`);
+    } else if (name === VERSION_ENV_VAR) {
+      r.problem(`${key}.${name}`, `got ${describe(v)}; ${VERSION_ENV_VAR} is set per color from versions; remove it`);
+    } else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
+      env[name] = String(v);
+    } else {
+      r.problem(`${key}.${name}`, `got ${describe(v)}; allowed: a string, number or boolean`);
+    }
+  }
+  return env;
+}
+
+function parseResources(r: Reader, key: string, value: unknown): ResourcesSpec | undefined {
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, ["cpu", "memory"]);
+  const resources: ResourcesSpec = {};
+  const cpu = r.string(`${key}.cpu`, obj.cpu, { pattern: K8S_QUANTITY, allowed: 'a Kubernetes quantity, e.g. "250m"' });
+  const memory = r.string(`${key}.memory`, obj.memory, {
+    pattern: K8S_QUANTITY,
+    allowed: 'a Kubernetes quantity, e.g. "256Mi"',
+  });
+  if (cpu) resources.cpu = cpu;
+  if (memory) resources.memory = memory;
+  return resources;
+}
+
+function parseAwsServiceSpec(r: Reader, key: string, value: unknown, required: boolean): AwsServiceSpec | undefined {
+  const obj = r.object(key, value, required ? '{amiId: "ami-..."} on platform aws' : undefined);
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, ["amiId", "instanceType"]);
+  const amiId = r.string(`${key}.amiId`, obj.amiId, {
+    required: true,
+    pattern: /^ami-[0-9a-f]{8,17}$/,
+    allowed: 'an AMI id such as "ami-0abcdef1234567890"',
+  });
+  const instanceType =
+    r.string(`${key}.instanceType`, obj.instanceType, {
+      pattern: /^[a-z][a-z0-9-]*\.[a-z0-9]+$/,
+      allowed: 'an EC2 instance type such as "t3.small"',
+    }) ?? DEFAULTS.instanceType;
+  return amiId ? { amiId, instanceType } : undefined;
+}
+
+function parseKubernetesServiceSpec(r: Reader, key: string, value: unknown): KubernetesServiceSpec | undefined {
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, ["hostname"]);
+  const hostname = r.string(`${key}.hostname`, obj.hostname, {
+    pattern: HOSTNAME,
+    allowed: 'a lowercase DNS host name such as "shop.example.com"',
+  });
+  return hostname ? { hostname } : {};
+}
+
+function parseAwsSettings(r: Reader, value: unknown): AwsSettings | undefined {
+  const key = `${NS}:aws`;
+  const obj = r.object(key, value, '{vpcId: "vpc-...", subnetIds: ["subnet-...", "subnet-..."]} on platform aws');
+  if (!obj) {
+    return undefined;
+  }
+  const d = DEFAULTS.aws;
+  r.onlyKeys(key, obj, [
+    "vpcId",
+    "subnetIds",
+    "listenerPort",
+    "testListenerPort",
+    "listenerCidrs",
+    "testListenerCidrs",
+    "certificateArn",
+    "internal",
+    "alarms",
+  ]);
+  const vpcId = r.string(`${key}.vpcId`, obj.vpcId, {
+    required: true,
+    pattern: /^vpc-[0-9a-f]{8,17}$/,
+    allowed: 'a VPC id such as "vpc-0abc12345def67890"',
+  });
+  const subnetIds = r.stringList(`${key}.subnetIds`, obj.subnetIds, {
+    pattern: /^subnet-[0-9a-f]{8,17}$/,
+    allowed: 'subnet ids such as "subnet-0abc12345def67890" (in different availability zones)',
+    minItems: 2,
+  });
+  const certificateArn = r.string(`${key}.certificateArn`, obj.certificateArn, {
+    pattern: /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
+    allowed: "an ACM certificate ARN",
+  });
+  const listenerPort = r.integer(
+    `${key}.listenerPort`,
+    obj.listenerPort,
+    1,
+    65535,
+    certificateArn ? d.httpsListenerPort : d.listenerPort,
+  );
+  const testListenerPort = r.integer(`${key}.testListenerPort`, obj.testListenerPort, 1, 65535, d.testListenerPort);
+  if (listenerPort !== undefined && listenerPort === testListenerPort) {
+    r.problem(
+      `${key}.testListenerPort`,
+      `got ${testListenerPort}; allowed: a port other than listenerPort (${listenerPort})`,
+    );
+  }
+  const cidrRule = { pattern: CIDR_V4, allowed: 'IPv4 CIDR blocks such as "10.0.0.0/8"', minItems: 0 };
+  const listenerCidrs = r.stringList(`${key}.listenerCidrs`, obj.listenerCidrs, {
+    ...cidrRule,
+    fallback: d.listenerCidrs,
+  });
+  const testListenerCidrs = r.stringList(`${key}.testListenerCidrs`, obj.testListenerCidrs, {
+    ...cidrRule,
+    fallback: d.testListenerCidrs,
+  });
+  const internal = r.boolean(`${key}.internal`, obj.internal, d.internal);
+  const alarmsObj = r.object(`${key}.alarms`, obj.alarms, undefined) ?? {};
+  r.onlyKeys(`${key}.alarms`, alarmsObj, Object.keys(d.alarms));
+  const alarms = {
+    periodSeconds: r.integer(`${key}.alarms.periodSeconds`, alarmsObj.periodSeconds, 10, 86400, d.alarms.periodSeconds),
+    evaluationPeriods: r.integer(
+      `${key}.alarms.evaluationPeriods`,
+      alarmsObj.evaluationPeriods,
+      1,
+      100,
+      d.alarms.evaluationPeriods,
+    ),
+    target5xxThreshold: r.integer(
+      `${key}.alarms.target5xxThreshold`,
+      alarmsObj.target5xxThreshold,
+      1,
+      1000000,
+      d.alarms.target5xxThreshold,
+    ),
+  };
+  if (
+    !vpcId ||
+    !subnetIds ||
+    listenerPort === undefined ||
+    testListenerPort === undefined ||
+    !listenerCidrs ||
+    !testListenerCidrs ||
+    alarms.periodSeconds === undefined ||
+    alarms.evaluationPeriods === undefined ||
+    alarms.target5xxThreshold === undefined
+  ) {
+    return undefined;
+  }
+  const settings: AwsSettings = {
+    vpcId,
+    subnetIds,
+    listenerPort,
+    testListenerPort,
+    listenerCidrs,
+    testListenerCidrs,
+    internal,
+    alarms: {
+      periodSeconds: alarms.periodSeconds,
+      evaluationPeriods: alarms.evaluationPeriods,
+      target5xxThreshold: alarms.target5xxThreshold,
+    },
+  };
+  if (certificateArn) settings.certificateArn = certificateArn;
+  return settings;
+}
+
+function parseKubernetesSettings(r: Reader, value: unknown): KubernetesSettings | undefined {
+  const key = `${NS}:kubernetes`;
+  const obj = r.object(key, value, undefined) ?? {};
+  const d = DEFAULTS.kubernetes;
+  r.onlyKeys(key, obj, [
+    "namespace",
+    "renderYamlToDirectory",
+    "gatewayName",
+    "gatewayNamespace",
+    "liveServiceType",
+    "servicePort",
+  ]);
+  const dnsLabel = { pattern: DNS_LABEL, allowed: "a Kubernetes name (lowercase DNS label)" };
+  const namespace = r.string(`${key}.namespace`, obj.namespace, dnsLabel) ?? d.namespace;
+  const renderYamlToDirectory = r.string(`${key}.renderYamlToDirectory`, obj.renderYamlToDirectory, {
+    allowed: "a directory path",
+  });
+  const gatewayName = r.string(`${key}.gatewayName`, obj.gatewayName, dnsLabel);
+  const gatewayNamespace = r.string(`${key}.gatewayNamespace`, obj.gatewayNamespace, dnsLabel);
+  const liveServiceType = r.oneOf<LiveServiceType>(
+    `${key}.liveServiceType`,
+    obj.liveServiceType,
+    LIVE_SERVICE_TYPES,
+    d.liveServiceType,
+  );
+  const servicePort = r.integer(`${key}.servicePort`, obj.servicePort, 1, 65535, d.servicePort);
+  if (!liveServiceType || servicePort === undefined) {
+    return undefined;
+  }
+  const settings: KubernetesSettings = { namespace, liveServiceType, servicePort };
+  if (renderYamlToDirectory) settings.renderYamlToDirectory = renderYamlToDirectory;
+  if (gatewayName) settings.gatewayName = gatewayName;
+  if (gatewayNamespace) settings.gatewayNamespace = gatewayNamespace;
+  return settings;
+}

@@ -1,0 +1,210 @@
+/**
+ * The typed model of a blue-green stack, produced once by `parseStackConfig` and consumed by every platform. A
+ * service is one shared spec (identical for both colors) plus the only per-color data: the version each color runs
+ * and an optional, declared scale-down of the idle color.
+ */
+import { Color } from "./conventions";
+
+export const PLATFORMS = ["aws", "kubernetes", "local"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export interface HealthCheckSpec {
+  /** HTTP path answering 2xx/3xx when an instance/pod is ready. Default "/healthz". */
+  path: string;
+  /** Seconds between checks. Default 10. */
+  intervalSeconds: number;
+  /** Seconds before one check times out; must be below intervalSeconds. Default 5. */
+  timeoutSeconds: number;
+  /** Consecutive successes before an instance/pod counts as healthy. Default 2. */
+  healthyThreshold: number;
+  /** Consecutive failures before an instance/pod counts as unhealthy. Default 3. */
+  unhealthyThreshold: number;
+  /** Seconds after start before failed checks replace an instance/restart a pod. Default 30. */
+  gracePeriodSeconds: number;
+}
+
+export interface AutoscalingSpec {
+  /** Lower bound per color. */
+  minCapacity: number;
+  /** Upper bound per color. */
+  maxCapacity: number;
+  /** Average CPU utilization the autoscaler aims for (kubernetes HPA). Default 70. */
+  targetCpuPercent: number;
+}
+
+export interface ResourcesSpec {
+  /** CPU request per pod, e.g. "250m" (kubernetes). Default: none. */
+  cpu?: string;
+  /** Memory request and limit per pod, e.g. "256Mi" (kubernetes). Default: none. */
+  memory?: string;
+}
+
+export interface AwsServiceSpec {
+  /** AMI of the instances (must have Docker installed). Required on aws. */
+  amiId: string;
+  /** EC2 instance type. Default "t3.small". */
+  instanceType: string;
+}
+
+export interface KubernetesServiceSpec {
+  /** Host name the HTTPRoute matches when a gateway is configured. Default: none (all hosts). */
+  hostname?: string;
+}
+
+/** Everything both colors share. Building a color from this plus a `ColorPlan` is the only way colors are made. */
+export interface ServiceSpec {
+  /** Service name: DNS label, at most 15 characters (AWS target group names). */
+  name: string;
+  /** Port the application listens on. */
+  port: number;
+  /** Container image repository without tag; the tag is the version of each color. */
+  image: string;
+  /** Instances/pods per color at full capacity. Default 2. */
+  capacity: number;
+  /** Optional autoscaling bounds, identical for both colors. Default: none (fixed capacity). */
+  autoscaling?: AutoscalingSpec;
+  healthCheck: HealthCheckSpec;
+  /** Environment variables, identical for both colors. BLUEGREEN_VERSION is added per color. Default {}. */
+  env: Record<string, string>;
+  /** Kubernetes resource requests/limits. Default: none. */
+  resources?: ResourcesSpec;
+  /** Settings used on the aws platform. */
+  aws?: AwsServiceSpec;
+  /** Settings used on the kubernetes platform. */
+  kubernetes?: KubernetesServiceSpec;
+  /** Reserved for the local platform; passed through unvalidated. */
+  local?: unknown;
+}
+
+/** An explicit, declared reduced capacity of the idle color (like Argo Rollouts' previewReplicaCount). */
+export interface IdleScaleDown {
+  /** The color that runs scaled down. Must be the idle color and receive no traffic. */
+  color: Color;
+  /** Instances/pods it runs while scaled down; below the full capacity. */
+  capacity: number;
+}
+
+export interface ServiceConfig {
+  spec: ServiceSpec;
+  /** The version each color runs: the one thing that differs between the colors. */
+  versions: Record<Color, string>;
+  /** Declared scale-down of the idle color. Default: none. */
+  idleScaleDown?: IdleScaleDown;
+  /** Percent of production traffic per color (sums to 100). Default: 100 to the live color. */
+  weights?: Record<Color, number>;
+}
+
+export interface AwsAlarmSettings {
+  /** Metric period in seconds. Default 60. */
+  periodSeconds: number;
+  /** Periods that must breach before the alarm fires. Default 1. */
+  evaluationPeriods: number;
+  /** Target 5xx responses per period that fire the 5xx alarm. Default 5. */
+  target5xxThreshold: number;
+}
+
+export interface AwsSettings {
+  vpcId: string;
+  /** At least two subnets in different availability zones (ALB requirement). */
+  subnetIds: string[];
+  /** Port of the production listener. Default 80 (443 when certificateArn is set). */
+  listenerPort: number;
+  /** Port of the test listener reaching the idle color. Default 9000. */
+  testListenerPort: number;
+  /** Who may reach the production listener. Default ["0.0.0.0/0"]. */
+  listenerCidrs: string[];
+  /** Who may reach the test listener. Default [] (closed: no ingress rule at all). */
+  testListenerCidrs: string[];
+  /** ACM certificate: makes the production listener HTTPS. Default: none (HTTP). */
+  certificateArn?: string;
+  /** Internal (VPC-only) load balancer. Default false. */
+  internal: boolean;
+  alarms: AwsAlarmSettings;
+}
+
+export const LIVE_SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
+export type LiveServiceType = (typeof LIVE_SERVICE_TYPES)[number];
+
+export interface KubernetesSettings {
+  /** Namespace of every object (must exist). Default "default". */
+  namespace: string;
+  /** Write manifests to this directory instead of talking to a cluster. Default: none. */
+  renderYamlToDirectory?: string;
+  /** Gateway API Gateway the HTTPRoutes attach to; needed for weights. Default: none (no HTTPRoute). */
+  gatewayName?: string;
+  /** Namespace of that Gateway. Default: the namespace above. */
+  gatewayNamespace?: string;
+  /** Type of the live Service. Default "ClusterIP". */
+  liveServiceType: LiveServiceType;
+  /** Port the Services expose (they forward to the container port). Default 80. */
+  servicePort: number;
+}
+
+export interface StackConfig {
+  platform: Platform;
+  liveColor: Color;
+  /** In config order. */
+  services: ServiceConfig[];
+  aws?: AwsSettings;
+  kubernetes?: KubernetesSettings;
+  /** Reserved for the local platform; passed through unvalidated. */
+  local?: unknown;
+}
+
+export const DEFAULTS = {
+  capacity: 2,
+  targetCpuPercent: 70,
+  healthCheck: {
+    path: "/healthz",
+    intervalSeconds: 10,
+    timeoutSeconds: 5,
+    healthyThreshold: 2,
+    unhealthyThreshold: 3,
+    gracePeriodSeconds: 30,
+  } satisfies HealthCheckSpec,
+  instanceType: "t3.small",
+  aws: {
+    listenerPort: 80,
+    httpsListenerPort: 443,
+    testListenerPort: 9000,
+    listenerCidrs: ["0.0.0.0/0"],
+    testListenerCidrs: [] as string[],
+    internal: false,
+    alarms: { periodSeconds: 60, evaluationPeriods: 1, target5xxThreshold: 5 } satisfies AwsAlarmSettings,
+  },
+  kubernetes: { namespace: "default", liveServiceType: "ClusterIP" as LiveServiceType, servicePort: 80 },
+} as const;
+
+/** Capacity of one color. On a color without scale-down all three follow the shared spec. */
+export interface Capacity {
+  desired: number;
+  min: number;
+  max: number;
+}
+
+/** The per-color input of the one builder that makes a color: nothing else may vary between colors. */
+export interface ColorPlan {
+  color: Color;
+  version: string;
+  /** True when this color is the declared scaled-down idle color. */
+  scaledDown: boolean;
+  capacity: Capacity;
+}
+
+/** Derives both colors' plans from one service config. */
+export function planColor(service: ServiceConfig, color: Color): ColorPlan {
+  const scaledDown = service.idleScaleDown?.color === color;
+  const { spec } = service;
+  const capacity: Capacity = scaledDown
+    ? {
+        desired: service.idleScaleDown!.capacity,
+        min: service.idleScaleDown!.capacity,
+        max: service.idleScaleDown!.capacity,
+      }
+    : {
+        desired: spec.capacity,
+        min: spec.autoscaling?.minCapacity ?? spec.capacity,
+        max: spec.autoscaling?.maxCapacity ?? spec.capacity,
+      };
+  return { color, version: service.versions[color], scaledDown, capacity };
+}

@@ -1,0 +1,358 @@
+/**
+ * `bluegreen:kubernetes:Service`: one service as a blue and a green Deployment.
+ *
+ *   Service <name>          (live)    selects bluegreen/color=<live>   ─┐
+ *   Service <name>-preview  (preview) selects bluegreen/color=<idle>   ─┼─> Deployment <name>-blue / <name>-green
+ *   Service <name>-blue / <name>-green (per color, for probes and the HTTPRoute)
+ *   HTTPRoute <name> (optional, with a Gateway) weighted backendRefs to the per-color Services
+ *
+ * Both Deployments come from `buildDeployment` fed by one shared spec and a `ColorPlan`; a switch changes only
+ * the live/preview Service selectors (and the route weights).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  Color,
+  COLORS,
+  pairTags,
+  Role,
+  SHARED,
+  TAG_COLOR,
+  TAG_SERVICE,
+  TAG_VERSION,
+  VERSION_ENV_VAR,
+} from "../core/conventions";
+import { decideRouting, RoutingDecision } from "../core/routing";
+import { ColorPlan, DEFAULTS, LiveServiceType, planColor, ServiceConfig, ServiceSpec } from "../core/spec";
+
+export interface KubernetesServiceArgs {
+  /** Shared spec, versions, optional weights and idle scale-down (validated by `parseStackConfig`). Required. */
+  service: ServiceConfig;
+  /** Color that receives production traffic. Required. */
+  liveColor: Color;
+  /** Namespace of every object; must exist. Default "default". */
+  namespace?: string;
+  /** Gateway API Gateway the HTTPRoute attaches to. Default: none (no HTTPRoute; weights are then rejected). */
+  gateway?: { name: string; namespace?: string };
+  /** Type of the live Service. Default "ClusterIP". */
+  liveServiceType?: LiveServiceType;
+  /** Port the Services expose; they forward to the container's named port `http`. Default 80. */
+  servicePort?: number;
+}
+
+/** What the automation tool needs to probe one color. */
+export interface KubernetesColorProbe {
+  version: string;
+  /** In-cluster URL of the per-color Service (reaches this color whichever is live). */
+  endpoint: string;
+  deploymentName: string;
+  namespace: string;
+  scaledDown: boolean;
+}
+
+export interface KubernetesContext {
+  namespace: string;
+  servicePort: number;
+}
+
+/** Object names inside the cluster: stable, so Service DNS names and selectors are predictable. */
+export const objectNames = {
+  liveService: (service: string) => service,
+  previewService: (service: string) => `${service}-preview`,
+  colorObject: (service: string, color: Color) => `${service}-${color}`,
+  route: (service: string) => service,
+};
+
+export function k8sLabels(spec: ServiceSpec, role: Role, plan?: ColorPlan): Record<string, string> {
+  const labels = plan
+    ? pairTags(spec.name, plan.color, role, plan.version, plan.scaledDown)
+    : pairTags(spec.name, SHARED, role);
+  return { "app.kubernetes.io/name": spec.name, ...labels };
+}
+
+/** The labels every pod of a color carries and the selectors match on. */
+export function colorSelector(service: string, color: Color): Record<string, string> {
+  return { [TAG_SERVICE]: service, [TAG_COLOR]: color };
+}
+
+function metadata(name: string, ctx: KubernetesContext, labels: Record<string, string>) {
+  return { name, namespace: ctx.namespace, labels };
+}
+
+export function buildDeployment(
+  spec: ServiceSpec,
+  plan: ColorPlan,
+  ctx: KubernetesContext,
+): k8s.apps.v1.DeploymentArgs {
+  const hc = spec.healthCheck;
+  const env = [
+    ...Object.entries(spec.env)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, value]) => ({ name, value })),
+    { name: VERSION_ENV_VAR, value: plan.version },
+  ];
+  const resources =
+    spec.resources && (spec.resources.cpu || spec.resources.memory)
+      ? {
+          requests: {
+            ...(spec.resources.cpu && { cpu: spec.resources.cpu }),
+            ...(spec.resources.memory && { memory: spec.resources.memory }),
+          },
+          ...(spec.resources.memory && { limits: { memory: spec.resources.memory } }),
+        }
+      : undefined;
+  const httpGet = { path: hc.path, port: "http" };
+  return {
+    metadata: metadata(objectNames.colorObject(spec.name, plan.color), ctx, k8sLabels(spec, "deployment", plan)),
+    spec: {
+      // With an HPA the autoscaler owns the replica count; setting it here would fight it on every update.
+      replicas: spec.autoscaling ? undefined : plan.capacity.desired,
+      selector: { matchLabels: colorSelector(spec.name, plan.color) },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: {
+          labels: {
+            "app.kubernetes.io/name": spec.name,
+            ...colorSelector(spec.name, plan.color),
+            [TAG_VERSION]: plan.version,
+          },
+        },
+        spec: {
+          containers: [
+            {
+              name: spec.name,
+              image: `${spec.image}:${plan.version}`,
+              ports: [{ name: "http", containerPort: spec.port, protocol: "TCP" }],
+              env,
+              resources,
+              readinessProbe: {
+                httpGet,
+                periodSeconds: hc.intervalSeconds,
+                timeoutSeconds: hc.timeoutSeconds,
+                successThreshold: hc.healthyThreshold,
+                failureThreshold: hc.unhealthyThreshold,
+              },
+              livenessProbe: {
+                httpGet,
+                initialDelaySeconds: hc.gracePeriodSeconds,
+                periodSeconds: hc.intervalSeconds,
+                timeoutSeconds: hc.timeoutSeconds,
+                failureThreshold: hc.unhealthyThreshold,
+              },
+              securityContext: { allowPrivilegeEscalation: false },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function buildPodDisruptionBudget(
+  spec: ServiceSpec,
+  plan: ColorPlan,
+  ctx: KubernetesContext,
+): k8s.policy.v1.PodDisruptionBudgetArgs {
+  return {
+    metadata: metadata(objectNames.colorObject(spec.name, plan.color), ctx, k8sLabels(spec, "pdb", plan)),
+    // maxUnavailable, not minAvailable: independent of replica count, so identical for both colors.
+    spec: { maxUnavailable: 1, selector: { matchLabels: colorSelector(spec.name, plan.color) } },
+  };
+}
+
+export function buildHorizontalPodAutoscaler(
+  spec: ServiceSpec,
+  plan: ColorPlan,
+  ctx: KubernetesContext,
+): k8s.autoscaling.v2.HorizontalPodAutoscalerArgs | undefined {
+  if (!spec.autoscaling) {
+    return undefined;
+  }
+  const name = objectNames.colorObject(spec.name, plan.color);
+  return {
+    metadata: metadata(name, ctx, k8sLabels(spec, "hpa", plan)),
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
+      minReplicas: plan.capacity.min,
+      maxReplicas: plan.capacity.max,
+      metrics: [
+        {
+          type: "Resource",
+          resource: {
+            name: "cpu",
+            target: { type: "Utilization", averageUtilization: spec.autoscaling.targetCpuPercent },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** A Service selecting one color's pods. Used for the per-color, live and preview Services alike. */
+export function buildService(
+  spec: ServiceSpec,
+  ctx: KubernetesContext,
+  name: string,
+  selectColor: Color,
+  labels: Record<string, string>,
+  type: LiveServiceType = "ClusterIP",
+): k8s.core.v1.ServiceArgs {
+  return {
+    metadata: metadata(name, ctx, labels),
+    spec: {
+      type,
+      selector: colorSelector(spec.name, selectColor),
+      ports: [{ name: "http", port: ctx.servicePort, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
+
+export function buildHttpRoute(
+  spec: ServiceSpec,
+  routing: RoutingDecision,
+  ctx: KubernetesContext,
+  gateway: { name: string; namespace?: string },
+): k8s.apiextensions.CustomResourceArgs {
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: metadata(objectNames.route(spec.name), ctx, k8sLabels(spec, "router")),
+    spec: {
+      parentRefs: [{ name: gateway.name, namespace: gateway.namespace ?? ctx.namespace }],
+      ...(spec.kubernetes?.hostname ? { hostnames: [spec.kubernetes.hostname] } : {}),
+      rules: [
+        {
+          matches: [{ path: { type: "PathPrefix", value: "/" } }],
+          backendRefs: COLORS.map((color) => ({
+            name: objectNames.colorObject(spec.name, color),
+            port: ctx.servicePort,
+            weight: routing.weights[color],
+          })),
+        },
+      ],
+    },
+  };
+}
+
+function inClusterUrl(name: string, ctx: KubernetesContext): string {
+  const port = ctx.servicePort === 80 ? "" : `:${ctx.servicePort}`;
+  return `http://${name}.${ctx.namespace}.svc.cluster.local${port}`;
+}
+
+export class KubernetesService extends pulumi.ComponentResource {
+  readonly routing: RoutingDecision;
+  readonly deployments: Record<Color, k8s.apps.v1.Deployment>;
+  readonly liveService: k8s.core.v1.Service;
+  readonly previewService: k8s.core.v1.Service;
+  readonly route?: k8s.apiextensions.CustomResource;
+  /** In-cluster URL of the live Service. */
+  readonly liveEndpoint: pulumi.Output<string>;
+  /** In-cluster URL of the preview Service (the idle color). */
+  readonly previewEndpoint: pulumi.Output<string>;
+  readonly colors: pulumi.Output<Record<Color, KubernetesColorProbe>>;
+
+  constructor(name: string, args: KubernetesServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bluegreen:kubernetes:Service", name, {}, opts);
+    const { service } = args;
+    const spec = service.spec;
+    this.routing = decideRouting(args.liveColor, service.weights);
+    if (service.weights && !args.gateway) {
+      throw new pulumi.ResourceError(
+        `bluegreen:services.${spec.name}.weights: gradual shifting on kubernetes needs a gateway (HTTPRoute)`,
+        this,
+      );
+    }
+    const ctx: KubernetesContext = {
+      namespace: args.namespace ?? DEFAULTS.kubernetes.namespace,
+      servicePort: args.servicePort ?? DEFAULTS.kubernetes.servicePort,
+    };
+    const child = { parent: this };
+
+    // One code path for both colors: the plan (version, declared capacity) is all that differs.
+    const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
+    const colorServices = {} as Record<Color, k8s.core.v1.Service>;
+    for (const color of COLORS) {
+      const plan = planColor(service, color);
+      deployments[color] = new k8s.apps.v1.Deployment(
+        `${name}-${color}-deployment`,
+        buildDeployment(spec, plan, ctx),
+        child,
+      );
+      new k8s.policy.v1.PodDisruptionBudget(`${name}-${color}-pdb`, buildPodDisruptionBudget(spec, plan, ctx), child);
+      const hpa = buildHorizontalPodAutoscaler(spec, plan, ctx);
+      if (hpa) {
+        new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-${color}-hpa`, hpa, {
+          parent: this,
+          dependsOn: [deployments[color]],
+        });
+      }
+      colorServices[color] = new k8s.core.v1.Service(
+        `${name}-${color}-svc`,
+        buildService(
+          spec,
+          ctx,
+          objectNames.colorObject(spec.name, color),
+          color,
+          k8sLabels(spec, "color-service", plan),
+        ),
+        child,
+      );
+    }
+    this.deployments = deployments;
+
+    this.liveService = new k8s.core.v1.Service(
+      `${name}-live-svc`,
+      buildService(
+        spec,
+        ctx,
+        objectNames.liveService(spec.name),
+        this.routing.liveColor,
+        k8sLabels(spec, "live-service"),
+        args.liveServiceType ?? DEFAULTS.kubernetes.liveServiceType,
+      ),
+      child,
+    );
+    this.previewService = new k8s.core.v1.Service(
+      `${name}-preview-svc`,
+      buildService(
+        spec,
+        ctx,
+        objectNames.previewService(spec.name),
+        this.routing.previewColor,
+        k8sLabels(spec, "preview-service"),
+      ),
+      child,
+    );
+    if (args.gateway) {
+      this.route = new k8s.apiextensions.CustomResource(
+        `${name}-route`,
+        buildHttpRoute(spec, this.routing, ctx, args.gateway),
+        { parent: this, dependsOn: Object.values(colorServices) },
+      );
+    }
+
+    // Endpoints wait for the objects so a reported URL names a Service that exists.
+    this.liveEndpoint = this.liveService.metadata.name.apply((n) => inClusterUrl(n, ctx));
+    this.previewEndpoint = this.previewService.metadata.name.apply((n) => inClusterUrl(n, ctx));
+    const probe = (color: Color): pulumi.Output<KubernetesColorProbe> =>
+      pulumi.all([colorServices[color].metadata.name, deployments[color].metadata.name]).apply(([svc, deployment]) => ({
+        version: service.versions[color],
+        endpoint: inClusterUrl(svc, ctx),
+        deploymentName: deployment,
+        namespace: ctx.namespace,
+        scaledDown: service.idleScaleDown?.color === color,
+      }));
+    this.colors = pulumi.all([probe("blue"), probe("green")]).apply(([blue, green]) => ({ blue, green }));
+
+    this.registerOutputs({
+      routing: this.routing,
+      deployments: this.deployments,
+      liveService: this.liveService,
+      previewService: this.previewService,
+      route: this.route,
+      liveEndpoint: this.liveEndpoint,
+      previewEndpoint: this.previewEndpoint,
+      colors: this.colors,
+    });
+  }
+}

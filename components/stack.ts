@@ -1,0 +1,178 @@
+/**
+ * The whole stack: validated config in, one component per service on the configured platform, stack outputs out.
+ * `index.ts` only reads config and calls `deployStack`, so tests can run the same code with any config.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AwsService } from "./aws/service";
+import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
+import { Color } from "./core/conventions";
+import { RoutingDecision } from "./core/routing";
+import { Platform, StackConfig } from "./core/spec";
+import { KubernetesService } from "./kubernetes/service";
+
+/** Per service, what the automation tool and operators read from the stack. */
+export interface ServiceOutputs {
+  liveColor: Color;
+  idleColor: Color;
+  /** Color the preview endpoint reaches (the idle color). */
+  previewColor: Color;
+  /** Production URL. aws: the ALB's production listener; kubernetes: the live Service's in-cluster URL. */
+  liveEndpoint: pulumi.Output<string>;
+  /** URL reaching the idle color. aws: the test listener; kubernetes: the preview Service. */
+  previewEndpoint: pulumi.Output<string>;
+  versions: Record<Color, string>;
+  /** Percent of production traffic per color (100/0 unless a gradual shift is configured). */
+  weights: Record<Color, number>;
+  /** The idle color declared scaled down, if any. */
+  scaledDownColor?: Color;
+  /**
+   * Per color, how to probe it. aws: {version, targetGroupArn, autoScalingGroupName, alarmNames, scaledDown};
+   * kubernetes: {version, endpoint, deploymentName, namespace, scaledDown}.
+   */
+  colors: pulumi.Output<Record<Color, object>>;
+}
+
+export interface StackOutputs {
+  platform: Platform;
+  liveColor: Color;
+  services: Record<string, ServiceOutputs>;
+}
+
+/** What every platform component offers the stack. */
+interface PairedService {
+  routing: RoutingDecision;
+  liveEndpoint: pulumi.Output<string>;
+  previewEndpoint: pulumi.Output<string>;
+  colors: pulumi.Output<Record<Color, object>>;
+}
+
+type PlatformDeployer = (config: StackConfig) => Map<string, PairedService>;
+
+function deployAws(config: StackConfig): Map<string, PairedService> {
+  const settings = config.aws;
+  if (!settings) {
+    throw new Error("bluegreen:aws: missing; required on platform aws");
+  }
+  return new Map(
+    config.services.map((service) => [
+      service.spec.name,
+      new AwsService(service.spec.name, {
+        service,
+        liveColor: config.liveColor,
+        vpcId: settings.vpcId,
+        subnetIds: settings.subnetIds,
+        listenerPort: settings.listenerPort,
+        testListenerPort: settings.testListenerPort,
+        listenerCidrs: settings.listenerCidrs,
+        testListenerCidrs: settings.testListenerCidrs,
+        certificateArn: settings.certificateArn,
+        internal: settings.internal,
+        alarms: settings.alarms,
+      }),
+    ]),
+  );
+}
+
+function deployKubernetes(config: StackConfig): Map<string, PairedService> {
+  const settings = config.kubernetes;
+  if (!settings) {
+    throw new Error("bluegreen:kubernetes: missing");
+  }
+  // Rendering needs no cluster: an explicit provider writes manifests instead of applying them.
+  const opts: pulumi.ComponentResourceOptions = settings.renderYamlToDirectory
+    ? {
+        providers: [new k8s.Provider("render-yaml", { renderYamlToDirectory: settings.renderYamlToDirectory })],
+      }
+    : {};
+  return new Map(
+    config.services.map((service) => [
+      service.spec.name,
+      new KubernetesService(
+        service.spec.name,
+        {
+          service,
+          liveColor: config.liveColor,
+          namespace: settings.namespace,
+          gateway: settings.gatewayName
+            ? { name: settings.gatewayName, namespace: settings.gatewayNamespace }
+            : undefined,
+          liveServiceType: settings.liveServiceType,
+          servicePort: settings.servicePort,
+        },
+        opts,
+      ),
+    ]),
+  );
+}
+
+function deployLocal(): Map<string, PairedService> {
+  // The seam for the local platform (its own issue): components/local/ plugs in here.
+  throw new pulumi.RunError(
+    'bluegreen:platform "local" is not implemented yet; use "aws" or "kubernetes" (see components/local/README.md)',
+  );
+}
+
+const PLATFORM_DEPLOYERS: Record<Platform, PlatformDeployer> = {
+  aws: deployAws,
+  kubernetes: deployKubernetes,
+  local: deployLocal,
+};
+
+/** Registers one component per service on the configured platform and returns the stack outputs. */
+export function deployStack(config: StackConfig): StackOutputs {
+  const deployed = PLATFORM_DEPLOYERS[config.platform](config);
+  const services: Record<string, ServiceOutputs> = {};
+  for (const service of config.services) {
+    const component = deployed.get(service.spec.name)!;
+    const { routing } = component;
+    services[service.spec.name] = {
+      liveColor: routing.liveColor,
+      idleColor: routing.idleColor,
+      previewColor: routing.previewColor,
+      liveEndpoint: component.liveEndpoint,
+      previewEndpoint: component.previewEndpoint,
+      versions: { ...service.versions },
+      weights: routing.weights,
+      ...(service.idleScaleDown ? { scaledDownColor: service.idleScaleDown.color } : {}),
+      colors: component.colors,
+    };
+  }
+  return { platform: config.platform, liveColor: config.liveColor, services };
+}
+
+/** Reads a structured config value leniently, so a non-JSON value reaches validation instead of crashing. */
+function readStructured(config: pulumi.Config, key: string): unknown {
+  const text = config.get(key);
+  if (text === undefined) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+export function readRawStackConfig(config: pulumi.Config): RawStackConfig {
+  return {
+    platform: config.get("platform"),
+    liveColor: config.get("liveColor"),
+    services: readStructured(config, "services"),
+    aws: readStructured(config, "aws"),
+    kubernetes: readStructured(config, "kubernetes"),
+    local: readStructured(config, "local"),
+  };
+}
+
+/** Reads and validates `bluegreen:*`; a bad config ends the program with the list of problems and no stack trace. */
+export function loadStackConfig(config = new pulumi.Config("bluegreen")): StackConfig {
+  try {
+    return parseStackConfig(readRawStackConfig(config));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new pulumi.RunError(err.message);
+    }
+    throw err;
+  }
+}
