@@ -162,6 +162,9 @@ export function readRawStackConfig(config: pulumi.Config): RawStackConfig {
     aws: readStructured(config, "aws"),
     kubernetes: readStructured(config, "kubernetes"),
     local: readStructured(config, "local"),
+    otherKeys: Object.keys(pulumi.runtime.allConfig())
+      .filter((key) => key.startsWith(`${config.name}:`))
+      .map((key) => key.slice(config.name.length + 1)),
   };
 }
 

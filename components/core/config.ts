@@ -31,7 +31,12 @@ export interface RawStackConfig {
   aws?: unknown;
   kubernetes?: unknown;
   local?: unknown;
+  /** Every other `bluegreen:*` key set on the stack (a typo such as `bluegreen:livecolor` must not pass silently). */
+  otherKeys?: string[];
 }
+
+/** Top-level `bluegreen:*` keys: the ones the program reads, plus `release`, written by the automation tool. */
+export const TOP_LEVEL_KEYS = ["platform", "liveColor", "services", "aws", "kubernetes", "local", "release"] as const;
 
 export interface ConfigProblem {
   /** Full key path, e.g. `bluegreen:services.web.weights.blue`. */
@@ -247,6 +252,11 @@ class Reader {
 /** Validates the whole stack config; throws one `ConfigError` listing every problem. */
 export function parseStackConfig(raw: RawStackConfig): StackConfig {
   const r = new Reader();
+  for (const key of raw.otherKeys ?? []) {
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
+      r.problem(`${NS}:${key}`, `unknown key; allowed keys: ${TOP_LEVEL_KEYS.map((k) => `${NS}:${k}`).join(", ")}`);
+    }
+  }
   const platform = r.oneOf<Platform>(`${NS}:platform`, raw.platform, PLATFORMS);
   const liveColor = r.oneOf<Color>(`${NS}:liveColor`, raw.liveColor, COLORS);
 

@@ -98,6 +98,15 @@ describe("config: bad input fails with the key, the value and what is allowed", 
     );
   });
 
+  it("rejects an unknown top-level key such as a misspelt liveColor", () => {
+    const message = problemAt({ ...awsConfig(), otherKeys: ["livecolor"] }, "bluegreen:livecolor");
+    assert.match(message, /unknown key; allowed keys: bluegreen:platform, bluegreen:liveColor, /);
+  });
+
+  it("accepts bluegreen:release, the automation tool's release record", () => {
+    assert.doesNotThrow(() => parseStackConfig({ ...awsConfig(), otherKeys: ["release", "liveColor"] }));
+  });
+
   it("rejects a liveColor that is not a color", () => {
     assert.match(problemAt(awsConfig({ liveColor: "red" }), "bluegreen:liveColor"), /got "red"/);
   });
