@@ -1,0 +1,338 @@
+/**
+ * bluegreen-no-drift: the two resources of a pair are equal once what may legitimately differ is normalized away:
+ * names (and Pulumi's random name suffixes), the color tag/label, the version (wherever the resource's own
+ * `bluegreen/version` value appears, including base64 `userData`), references to same-color resources, and capacity
+ * when one side is declared scaled down. Unknown values (preview) are never reported as drift.
+ */
+import { stackPolicy, OptionSchema, PolicyConfigError, PolicyOverrides, Violation } from "./config";
+import {
+  BgResource,
+  CAPACITY_PATHS,
+  describe,
+  describeValue,
+  isObject,
+  isUnknown,
+  lookupIdentity,
+  Pair,
+  pairUp,
+  StackIndex,
+} from "./model";
+import { buildTrie, formatPath, parsePath, PathTrie, Segment, stepTrie } from "./paths";
+import { Color, TAG_COLOR, TAG_SCALED_DOWN, TAG_VERSION } from "./tags";
+
+export const NO_DRIFT = "bluegreen-no-drift";
+
+export interface NoDriftOptions {
+  /** Resource type (or "*" for all types) → property paths whose subtrees are not compared. */
+  ignorePaths: Record<string, string[]>;
+  /** How many differing paths one message lists before "… and N more". */
+  maxDifferences: number;
+}
+
+const options: Record<string, OptionSchema> = {
+  ignorePaths: {
+    type: "object",
+    additionalProperties: { type: "array", items: { type: "string" } },
+    default: {},
+    description:
+      'Extra property paths not compared, per resource type ("*" = every type), e.g. ' +
+      '{"kubernetes:apps/v1:Deployment": ["spec.template.metadata.annotations"]}.',
+  },
+  maxDifferences: {
+    type: "integer",
+    minimum: 1,
+    default: 20,
+    description: "How many differing property paths one violation lists.",
+  },
+};
+
+/** Identity and server-side fields that always differ between two resources; never compared. */
+const ALWAYS_IGNORED: Record<string, string[]> = {
+  "*": ["name", "namePrefix", "id", "arn", "arnSuffix", "urn"],
+  "kubernetes:": [
+    "metadata.name",
+    "metadata.generateName",
+    "metadata.uid",
+    "metadata.resourceVersion",
+    "metadata.creationTimestamp",
+    "metadata.generation",
+    "metadata.managedFields",
+    "metadata.selfLink",
+    'metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]',
+    "status",
+  ],
+  "kubernetes:core/v1:Service": [
+    "spec.clusterIP",
+    "spec.clusterIPs",
+    "spec.ports[*].nodePort",
+    "spec.healthCheckNodePort",
+  ],
+  // The template's version counters advance with every deploy of that color only.
+  "aws:ec2/launchTemplate:LaunchTemplate": ["latestVersion", "defaultVersion"],
+  "aws:autoscaling/group:Group": ["launchTemplate.version"],
+  // Local processes of both colors share one machine, so each color listens on its own port.
+  "pulumi-nodejs:dynamic:Resource": ["port"],
+};
+
+/** Fields that carry the version itself (an image id per release); ignored only when the two versions differ. */
+const VERSION_FIELDS: Record<string, string[]> = {
+  "aws:ec2/launchTemplate:LaunchTemplate": ["imageId"],
+  "aws:ec2/instance:Instance": ["ami"],
+};
+
+/** Keys that may differ wherever they appear (tags, labels, selectors, pod template labels). */
+const COLOR_KEYS = new Set([TAG_COLOR, TAG_VERSION, TAG_SCALED_DOWN]);
+
+/** Pulumi auto-naming appends `-` and 7 hex characters. */
+const AUTONAME_SUFFIX = /-[0-9a-f]{7}(?=$|[/:])/g;
+const BASE64 = /^[A-Za-z0-9+/\r\n]+={0,2}$/;
+
+export interface Difference {
+  path: string;
+  blue: string;
+  green: string;
+}
+
+/** Everything one side of the comparison needs to normalize its strings. */
+interface Side {
+  r: BgResource;
+  color: Color;
+  serviceColor: string;
+  version?: RegExp;
+  index: StackIndex;
+}
+
+const versionPatterns = new Map<string, RegExp>();
+function versionPattern(version: string): RegExp {
+  let re = versionPatterns.get(version);
+  if (!re) {
+    // Whole-token matches only, so version "1" does not rewrite "10.0.0.0/16" or "8081".
+    const escaped = version.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    re = new RegExp(`(?<![0-9.])${escaped}(?![0-9]|\\.[0-9])`, "g");
+    versionPatterns.set(version, re);
+  }
+  return re;
+}
+
+function makeSide(r: BgResource, index: StackIndex): Side {
+  return {
+    r,
+    color: r.color as Color,
+    serviceColor: `${r.service}-${r.color}`,
+    version: r.version ? versionPattern(r.version) : undefined,
+    index,
+  };
+}
+
+/** Normalizes one string value of one side. */
+function normalizeString(s: string, key: Segment | undefined, side: Side): string {
+  const refs = lookupIdentity(side.index, side.r.service, s);
+  if (refs.length > 0) {
+    const tokens = refs.filter((x) => x !== side.r).map((x) => refToken(x, side));
+    if (tokens.length > 0) return [...new Set(tokens)].sort().join("|");
+  }
+  let out = s;
+  if (key === "userData" && s.length % 4 === 0 && BASE64.test(s)) {
+    const decoded = Buffer.from(s, "base64").toString("utf8");
+    if (!decoded.includes("\uFFFD")) out = decoded;
+  }
+  if (side.version && side.r.version && out.includes(side.r.version)) {
+    side.version.lastIndex = 0;
+    out = out.replace(side.version, "«version»");
+  }
+  if (out.includes(side.serviceColor)) {
+    out = out.split(side.serviceColor).join(`${side.r.service}-«color»`).replace(AUTONAME_SUFFIX, "-«suffix»");
+  }
+  if (out === side.color) out = "«color»";
+  return out;
+}
+
+/** A reference to another tagged resource, relative to the referring side's color. */
+function refToken(target: BgResource, side: Side): string {
+  const relation = target.color === "shared" ? "shared" : target.color === side.color ? "same-color" : "other-color";
+  return `«ref ${relation} ${target.service}/${target.role}»`;
+}
+
+/** Auto Scaling tag lists: drop the entries that may differ, sort the rest by key. */
+function normalizeList(list: unknown[]): unknown[] {
+  if (list.length === 0 || !isObject(list[0]) || !("key" in list[0]) || !("value" in list[0])) return list;
+  return list
+    .filter((e) => !(isObject(e) && typeof e.key === "string" && COLOR_KEYS.has(e.key)))
+    .sort((a, b) => String((a as { key: unknown }).key).localeCompare(String((b as { key: unknown }).key)));
+}
+
+interface DiffState {
+  a: Side;
+  b: Side;
+  path: Segment[];
+  out: Difference[];
+}
+
+function record(state: DiffState, a: unknown, b: unknown, na?: string, nb?: string): void {
+  let path = formatPath(state.path);
+  let blue = describeValue(a);
+  let green = describeValue(b);
+  if (na !== undefined && nb !== undefined) {
+    if (na.includes("\n") || nb.includes("\n")) {
+      // Scripts (user data): show the first line that differs, after normalization.
+      const la = na.split("\n");
+      const lb = nb.split("\n");
+      let i = 0;
+      while (i < la.length && i < lb.length && la[i] === lb[i]) i++;
+      path += ` (line ${i + 1}${na !== a ? " of the decoded value" : ""})`;
+      blue = describeValue(la[i]);
+      green = describeValue(lb[i]);
+    } else if (na.includes("«ref ") || nb.includes("«ref ")) {
+      // Show what a reference resolved to; version/color placeholders need no explanation.
+      if (na !== a) blue += ` (${na})`;
+      if (nb !== b) green += ` (${nb})`;
+    }
+  }
+  state.out.push({ path, blue, green });
+}
+
+function diffValue(state: DiffState, a: unknown, b: unknown, nodes: PathTrie[], key: Segment | undefined): void {
+  if (isUnknown(a) || isUnknown(b)) return;
+  const aAbsent = a === undefined || a === null;
+  const bAbsent = b === undefined || b === null;
+  if (aAbsent || bAbsent) {
+    if (!(aAbsent && bAbsent)) record(state, a ?? undefined, b ?? undefined);
+    return;
+  }
+  if (typeof a === "string" && typeof b === "string") {
+    const na = normalizeString(a, key, state.a);
+    const nb = normalizeString(b, key, state.b);
+    if (na !== nb) record(state, a, b, na, nb);
+    return;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const la = normalizeList(a);
+    const lb = normalizeList(b);
+    const n = Math.max(la.length, lb.length);
+    for (let i = 0; i < n; i++) descend(state, la[i], lb[i], nodes, i);
+    return;
+  }
+  if (isObject(a) && isObject(b)) {
+    for (const k of Object.keys(a)) descend(state, a[k], b[k], nodes, k);
+    for (const k of Object.keys(b)) if (!(k in a)) descend(state, undefined, b[k], nodes, k);
+    return;
+  }
+  if (a !== b) record(state, a, b);
+}
+
+function descend(state: DiffState, a: unknown, b: unknown, nodes: PathTrie[], key: Segment): void {
+  if (typeof key === "string" && (COLOR_KEYS.has(key) || key.startsWith("__"))) return;
+  let next = nodes;
+  if (nodes.length > 0) {
+    const step = stepTrie(nodes, key);
+    if (step.ignored) return;
+    next = step.next;
+  }
+  state.path.push(key);
+  diffValue(state, a, b, next, key);
+  state.path.pop();
+}
+
+/** Compiles (and caches per check run) the ignore trie for one pair. */
+function ignoreTrie(
+  cache: Map<string, PathTrie>,
+  type: string,
+  scaledDown: boolean,
+  versionsDiffer: boolean,
+  user: Record<string, string[]>,
+): PathTrie {
+  const key = `${type}|${scaledDown}|${versionsDiffer}`;
+  let trie = cache.get(key);
+  if (!trie) {
+    const patterns = [
+      ...ALWAYS_IGNORED["*"],
+      ...(type.startsWith("kubernetes:") ? ALWAYS_IGNORED["kubernetes:"] : []),
+      ...(ALWAYS_IGNORED[type] ?? []),
+      ...(scaledDown ? (CAPACITY_PATHS[type] ?? []) : []),
+      ...(versionsDiffer ? (VERSION_FIELDS[type] ?? []) : []),
+      ...(user["*"] ?? []),
+      ...(user[type] ?? []),
+    ];
+    trie = buildTrie(patterns);
+    cache.set(key, trie);
+  }
+  return trie;
+}
+
+/** The differing property paths of a pair after normalization (empty: no drift). */
+export function diffPair(
+  pair: Pair,
+  index: StackIndex,
+  opts: Pick<NoDriftOptions, "ignorePaths">,
+  cache = new Map<string, PathTrie>(),
+): Difference[] {
+  const { blue, green } = pair;
+  const trie = ignoreTrie(
+    cache,
+    blue.type,
+    blue.scaledDown || green.scaledDown,
+    blue.version !== green.version,
+    opts.ignorePaths ?? {},
+  );
+  const state: DiffState = { a: makeSide(blue, index), b: makeSide(green, index), path: [], out: [] };
+  diffValue(state, blue.props, green.props, [trie], undefined);
+  return state.out;
+}
+
+/** Rejects malformed ignore paths up front, as configuration errors. */
+function checkIgnorePaths(ignorePaths: Record<string, string[]>): void {
+  const problems: string[] = [];
+  for (const [type, paths] of Object.entries(ignorePaths ?? {})) {
+    for (const p of paths) {
+      try {
+        parsePath(p);
+      } catch (e) {
+        problems.push(`option "ignorePaths.${type}": ${(e as Error).message}`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new PolicyConfigError(NO_DRIFT, problems);
+}
+
+export function checkNoDrift(index: StackIndex, opts: NoDriftOptions): Violation[] {
+  checkIgnorePaths(opts.ignorePaths);
+  const violations: Violation[] = [];
+  const cache = new Map<string, PathTrie>();
+  const max = opts.maxDifferences ?? 20;
+  for (const pair of pairUp(index).pairs) {
+    const { blue, green } = pair;
+    const head = `service "${pair.service}": ${describe(blue)} and ${describe(green)}`;
+    if (blue.type !== green.type) {
+      violations.push({
+        message: `${head} are different resource types: ${blue.type} vs ${green.type}`,
+        urn: green.urn,
+      });
+      continue;
+    }
+    const diffs = diffPair(pair, index, opts, cache);
+    if (diffs.length === 0) continue;
+    const lines = diffs.slice(0, max).map((d) => `  - ${d.path}: blue ${d.blue}, green ${d.green}`);
+    if (diffs.length > max) lines.push(`  … and ${diffs.length - max} more`);
+    violations.push({
+      message:
+        `${head} (${blue.type}) drift in ${diffs.length} ${diffs.length === 1 ? "property" : "properties"} ` +
+        `(only names, the color, the version and declared idle capacity may differ):\n${lines.join("\n")}`,
+      urn: green.urn,
+    });
+  }
+  return violations;
+}
+
+export function noDriftPolicy(overrides?: PolicyOverrides) {
+  return stackPolicy<NoDriftOptions>({
+    name: NO_DRIFT,
+    description:
+      "Blue and green resources of the same service and role are identical after normalizing names, the color " +
+      "tag/label, the version (image tags, BLUEGREEN_VERSION, version tag, launch template image/user data) and, " +
+      "when one color is declared scaled down, capacity; lists every differing property path with both values.",
+    enforcementLevel: "mandatory",
+    options,
+    check: checkNoDrift,
+    overrides,
+  });
+}
