@@ -10,6 +10,7 @@ import { Color } from "./core/conventions";
 import { RoutingDecision } from "./core/routing";
 import { Platform, StackConfig } from "./core/spec";
 import { KubernetesService } from "./kubernetes/service";
+import { deployLocalServices } from "./local";
 
 /** Per service, what the automation tool and operators read from the stack. */
 export interface ServiceOutputs {
@@ -31,6 +32,10 @@ export interface ServiceOutputs {
    * kubernetes: {version, endpoint, deploymentName, namespace, scaledDown}.
    */
   colors: pulumi.Output<Record<Color, object>>;
+  /** local only: HAProxy's admin socket, so a tool can move traffic over the runtime API without an `up`. */
+  adminSocket?: pulumi.Output<string>;
+  /** local only: how the last change reached the router (runtime API or reload) and how long it took. */
+  routerChange?: pulumi.Output<object>;
 }
 
 export interface StackOutputs {
@@ -45,6 +50,8 @@ interface PairedService {
   liveEndpoint: pulumi.Output<string>;
   previewEndpoint: pulumi.Output<string>;
   colors: pulumi.Output<Record<Color, object>>;
+  adminSocket?: pulumi.Output<string>;
+  routerChange?: pulumi.Output<object>;
 }
 
 type PlatformDeployer = (config: StackConfig) => Map<string, PairedService>;
@@ -106,11 +113,9 @@ function deployKubernetes(config: StackConfig): Map<string, PairedService> {
   );
 }
 
-function deployLocal(): Map<string, PairedService> {
-  // The seam for the local platform (its own issue): components/local/ plugs in here.
-  throw new pulumi.RunError(
-    'bluegreen:platform "local" is not implemented yet; use "aws" or "kubernetes" (see components/local/README.md)',
-  );
+function deployLocal(config: StackConfig): Map<string, PairedService> {
+  // Real processes behind HAProxy on this machine; bad bluegreen:local settings end the run listing every problem.
+  return deployLocalServices(config);
 }
 
 const PLATFORM_DEPLOYERS: Record<Platform, PlatformDeployer> = {
@@ -136,6 +141,8 @@ export function deployStack(config: StackConfig): StackOutputs {
       weights: routing.weights,
       ...(service.idleScaleDown ? { scaledDownColor: service.idleScaleDown.color } : {}),
       colors: component.colors,
+      ...(component.adminSocket ? { adminSocket: component.adminSocket } : {}),
+      ...(component.routerChange ? { routerChange: component.routerChange } : {}),
     };
   }
   return { platform: config.platform, liveColor: config.liveColor, services };

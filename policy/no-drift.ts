@@ -70,8 +70,9 @@ const ALWAYS_IGNORED: Record<string, string[]> = {
   // The template's version counters advance with every deploy of that color only.
   "aws:ec2/launchTemplate:LaunchTemplate": ["latestVersion", "defaultVersion"],
   "aws:autoscaling/group:Group": ["launchTemplate.version"],
-  // Local processes of both colors share one machine, so each color listens on its own port.
-  "pulumi-nodejs:dynamic:Resource": ["port"],
+  // Local processes of both colors share one machine, so each color listens on its own ports; the pool's other
+  // outputs describe the running processes (pids, logs, health), not their configuration.
+  "pulumi-nodejs:dynamic:Resource": ["port", "endpoints", "processes", "status"],
 };
 
 /** Fields that carry the version itself (an image id per release); ignored only when the two versions differ. */

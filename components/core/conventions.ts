@@ -49,7 +49,9 @@ export type Role =
   | "hpa"
   | "live-service"
   | "preview-service"
-  | "color-service";
+  | "color-service"
+  // local
+  | "local-instance";
 
 export function isColor(value: unknown): value is Color {
   return value === "blue" || value === "green";

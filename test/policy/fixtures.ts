@@ -434,6 +434,10 @@ export function localGraph(): Graph {
       env: { BLUEGREEN_VERSION: v, LOG_LEVEL: "info" },
       port: color === "blue" ? 9001 : 9002,
       healthCheck: { path: "/healthz", intervalSeconds: 2 },
+      // What the provider reports once the processes run: per color by nature.
+      processes: [{ index: 0, port: color === "blue" ? 9001 : 9002, pid: color === "blue" ? 4101 : 4202 }],
+      endpoints: [`http://127.0.0.1:${color === "blue" ? 9001 : 9002}`],
+      status: "running",
       tags: tagMap(SERVICE, color, "local-instance", v),
     });
   }

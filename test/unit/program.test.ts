@@ -77,9 +77,22 @@ describe("program (index.ts)", () => {
     assert.equal(customResources(resources).filter((r) => r.type === "aws:autoscaling/group:Group").length, 4);
   });
 
-  it("fails clearly for the not-yet-implemented local platform and registers nothing", async () => {
+  it("registers the dev stack's instance pools and routers on local (mocks: nothing starts)", async () => {
+    const { resources } = await runProgram(stackConfig("dev"), { stack: "dev" });
+    const dynamic = customResources(resources).filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
+    assert.deepEqual(dynamic.map((r) => r.name).sort(), [
+      "api-blue",
+      "api-green",
+      "api-router",
+      "web-blue",
+      "web-green",
+      "web-router",
+    ]);
+  });
+
+  it("fails clearly when a local service lacks its ports and registers nothing", async () => {
     const result = await attemptProgram({ ...stackConfig("staging"), platform: "local" });
-    assert.match(String(result.error), /bluegreen:platform "local" is not implemented yet/);
+    assert.match(String(result.error), /bluegreen:services\.web\.local: got nothing; required on platform local/);
     assert.deepEqual(result.resources, []);
   });
 

@@ -1,0 +1,178 @@
+/**
+ * The demo service the local platform runs (and a model of what a real service exposes to the release loop).
+ *
+ *   GET /                 {service, color, version, instance}  (subject to injected faults)
+ *   GET /version          {version}                            (subject to injected faults)
+ *   GET /health, /healthz {status: "ok", ...}                  (never faulty: a bad release passes health checks)
+ *
+ * Environment (the local platform sets the BLUEGREEN_* ones per instance):
+ *   PORT / BLUEGREEN_PORT   port to listen on (required)
+ *   HOST                    address to bind, default 127.0.0.1
+ *   BLUEGREEN_SERVICE       service name, default "demo"
+ *   BLUEGREEN_COLOR         blue | green, default "none"
+ *   BLUEGREEN_VERSION       version this instance runs, default "0.0.0"
+ *   BLUEGREEN_INSTANCE      instance index within its color, default "0"
+ *   BLUEGREEN_FAULTS        JSON map version -> {errorRate, latencyMs}, shared by both colors (see parseFaults)
+ *
+ * Faults are a property of the *version*, never of the color: both colors get the same command and environment, and a
+ * release becomes faulty only by shipping a version that matches a fault. That keeps the colors identical in
+ * everything but the version (the policy pack's rule) while still letting demos and tests ship a bad release.
+ */
+import * as http from "http";
+
+export interface Fault {
+  /** Share of requests (0..1) answered with HTTP 500. */
+  errorRate: number;
+  /** Delay added to every request, in milliseconds. */
+  latencyMs: number;
+  /** Exit at once on start (a release that cannot boot). */
+  crash: boolean;
+  /** Answer the health check with 503 (a release that never becomes ready). */
+  unhealthy: boolean;
+}
+
+export const NO_FAULT: Fault = { errorRate: 0, latencyMs: 0, crash: false, unhealthy: false };
+
+/**
+ * The fault a version carries. Two ways, both shared by the colors:
+ *  - a suffix convention in the version itself: `-fail<percent>` and/or `-slow<ms>`, e.g. `1.3.0-fail30`,
+ *    `1.3.0-slow200`, `1.3.0-fail5-slow50` (no config needed: the version string is the release); and, to test
+ *    deploy failures, `-crash` (exits at start) and `-unhealthy` (health check answers 503);
+ *  - BLUEGREEN_FAULTS, JSON such as `{"1.3.0-rc1": {"errorRate": 0.3, "latencyMs": 200}}`, for versions whose names
+ *    must look normal. An entry overrides the suffix.
+ * Throws on malformed BLUEGREEN_FAULTS so a typo fails the start (and the health wait) instead of being ignored.
+ */
+export function parseFaults(version: string, faultsJson?: string): Fault {
+  const fault: Fault = { ...NO_FAULT };
+  const fail = /(?:^|-)fail(\d{1,3})(?=-|$)/.exec(version);
+  if (fail) {
+    fault.errorRate = Math.min(100, Number(fail[1])) / 100;
+  }
+  const slow = /(?:^|-)slow(\d{1,6})(?=-|$)/.exec(version);
+  if (slow) {
+    fault.latencyMs = Number(slow[1]);
+  }
+  fault.crash = /(?:^|-)crash(?=-|$)/.test(version);
+  fault.unhealthy = /(?:^|-)unhealthy(?=-|$)/.test(version);
+  if (faultsJson && faultsJson.trim() !== "") {
+    let table: unknown;
+    try {
+      table = JSON.parse(faultsJson);
+    } catch (err) {
+      throw new Error(`BLUEGREEN_FAULTS is not valid JSON (${(err as Error).message}): ${faultsJson}`);
+    }
+    if (typeof table !== "object" || table === null || Array.isArray(table)) {
+      throw new Error(`BLUEGREEN_FAULTS must be a JSON object keyed by version, got ${faultsJson}`);
+    }
+    const entry = (table as Record<string, unknown>)[version];
+    if (entry !== undefined) {
+      const e = entry as Record<string, unknown>;
+      const errorRate = e.errorRate ?? 0;
+      const latencyMs = e.latencyMs ?? 0;
+      if (typeof errorRate !== "number" || errorRate < 0 || errorRate > 1) {
+        throw new Error(`BLUEGREEN_FAULTS["${version}"].errorRate: got ${JSON.stringify(errorRate)}; allowed: 0..1`);
+      }
+      if (typeof latencyMs !== "number" || !Number.isInteger(latencyMs) || latencyMs < 0) {
+        throw new Error(
+          `BLUEGREEN_FAULTS["${version}"].latencyMs: got ${JSON.stringify(latencyMs)}; allowed: an integer >= 0`,
+        );
+      }
+      fault.errorRate = errorRate;
+      fault.latencyMs = latencyMs;
+    }
+  }
+  return fault;
+}
+
+export interface AppOptions {
+  service: string;
+  color: string;
+  version: string;
+  instance: string;
+  fault: Fault;
+  /** Source of randomness for the error rate; injectable for tests. Default Math.random. */
+  random?: () => number;
+}
+
+function send(res: http.ServerResponse, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function createApp(opts: AppOptions): http.Server {
+  const random = opts.random ?? Math.random;
+  const identity = { service: opts.service, color: opts.color, version: opts.version, instance: opts.instance };
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/health" || path === "/healthz") {
+      send(res, opts.fault.unhealthy ? 503 : 200, { status: opts.fault.unhealthy ? "unhealthy" : "ok", ...identity });
+      return;
+    }
+    const answer = () => {
+      if (opts.fault.errorRate > 0 && random() < opts.fault.errorRate) {
+        send(res, 500, { error: "injected fault", ...identity });
+      } else if (path === "/") {
+        send(res, 200, identity);
+      } else if (path === "/version") {
+        send(res, 200, { version: opts.version });
+      } else {
+        send(res, 404, { error: `no route ${path}`, ...identity });
+      }
+    };
+    if (opts.fault.latencyMs > 0) {
+      setTimeout(answer, opts.fault.latencyMs);
+    } else {
+      answer();
+    }
+  });
+  // Longer than any idle timeout of the router in front, so the router (not the app) closes idle connections and
+  // never sends a request on a connection the app is closing at that instant.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}
+
+export function main(env: NodeJS.ProcessEnv = process.env): void {
+  const port = Number(env.PORT ?? env.BLUEGREEN_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`demo app: PORT must be a port number, got ${JSON.stringify(env.PORT ?? env.BLUEGREEN_PORT)}`);
+    process.exit(2);
+  }
+  const version = env.BLUEGREEN_VERSION ?? "0.0.0";
+  let fault: Fault;
+  try {
+    fault = parseFaults(version, env.BLUEGREEN_FAULTS);
+  } catch (err) {
+    console.error(`demo app: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  if (fault.crash) {
+    console.error(`demo app: version ${version} carries the crash fault: exiting at start`);
+    process.exit(3);
+  }
+  const server = createApp({
+    service: env.BLUEGREEN_SERVICE ?? "demo",
+    color: env.BLUEGREEN_COLOR ?? "none",
+    version,
+    instance: env.BLUEGREEN_INSTANCE ?? "0",
+    fault,
+  });
+  const host = env.HOST ?? "127.0.0.1";
+  server.on("error", (err) => {
+    console.error(`demo app: cannot listen on ${host}:${port}: ${err.message}`);
+    process.exit(1);
+  });
+  server.listen(port, host, () => {
+    const faults = fault.errorRate > 0 || fault.latencyMs > 0 ? ` with fault ${JSON.stringify(fault)}` : "";
+    console.log(`demo app ${env.BLUEGREEN_SERVICE ?? "demo"} ${version} listening on ${host}:${port}${faults}`);
+  });
+  // Graceful stop: finish in-flight requests, close idle keep-alive connections, then exit.
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
