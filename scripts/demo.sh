@@ -29,10 +29,11 @@ node -e '
   }
 ' "$(pulumi stack output --json)"
 
-cat <<'NEXT'
+live_url="$(pulumi stack output --json | node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); const s = Object.values(o.services)[0]; console.log(s.liveEndpoint)')"
+cat <<NEXT
 
 Try next:
-  curl -s <live URL>                                        # answers with the live color and version
+  curl -s $live_url                              # answers with the live color and version
   npm run pulumi -- config set bluegreen:liveColor green    # flip the flag...
   npm run pulumi -- up --yes --policy-pack policy           # ...and switch: only the router changes
   npx bluegreen deploy --stack dev --service web --version 1.1.0   # a whole verified release
