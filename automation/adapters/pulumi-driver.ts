@@ -1,0 +1,331 @@
+/**
+ * StackDriver over the Pulumi Automation API: this project as a local program (Pulumi.yaml in `workDir`), the
+ * stack's config in `stacks/Pulumi.<stack>.yaml`, the real `pulumi` CLI underneath.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import {
+  ConfigMap,
+  EngineEvent,
+  LocalWorkspace,
+  PulumiCommand,
+  Stack,
+  StackNotFoundError,
+} from "@pulumi/pulumi/automation";
+import { Color } from "../../components/core/conventions";
+import { RefusedError } from "../errors";
+import type {
+  ConfigChange,
+  EngineOpOptions,
+  EngineOpResult,
+  EngineState,
+  PendingOperation,
+  ResourceStep,
+  ServiceOutputsView,
+  StackConfigView,
+  StackDriver,
+  StackLock,
+  StackOutputsView,
+} from "../ports";
+
+const NS = "bluegreen";
+const RELEASE = `${NS}:release`;
+const SERVICES = `${NS}:services`;
+
+export interface PulumiDriverOptions {
+  stack: string;
+  /** Folder with Pulumi.yaml (the project root). */
+  workDir: string;
+  /** Environment for every `pulumi` run (backend URL, passphrase, PATH, PULUMI_HOME, ...). */
+  envVars?: Record<string, string>;
+  /** Folder holding the `pulumi` binary to use; default: `pulumi` on PATH. */
+  pulumiBinDir?: string;
+}
+
+export class PulumiStackDriver implements StackDriver {
+  readonly stackName: string;
+  private stackP: Promise<Stack> | undefined;
+
+  constructor(private readonly opts: PulumiDriverOptions) {
+    this.stackName = opts.stack;
+  }
+
+  private env(): Record<string, string> {
+    return { ...(this.opts.envVars ?? {}) };
+  }
+
+  private stack(): Promise<Stack> {
+    this.stackP ??= this.select().catch((err: unknown) => {
+      this.stackP = undefined;
+      throw err;
+    });
+    return this.stackP;
+  }
+
+  private async command(): Promise<PulumiCommand | undefined> {
+    const dir = this.opts.pulumiBinDir;
+    if (!dir) return undefined;
+    // PulumiCommand wants an install root holding bin/pulumi.
+    if (path.basename(dir) === "bin") {
+      return PulumiCommand.get({ root: path.dirname(dir), skipVersionCheck: true });
+    }
+    return undefined;
+  }
+
+  private async select(): Promise<Stack> {
+    const pulumiCommand = await this.command();
+    const wsOpts = { workDir: this.opts.workDir, envVars: this.env(), ...(pulumiCommand ? { pulumiCommand } : {}) };
+    try {
+      return await LocalWorkspace.selectStack({ stackName: this.opts.stack, workDir: this.opts.workDir }, wsOpts);
+    } catch (err) {
+      if (err instanceof StackNotFoundError || /no stack named|not found/i.test(String((err as Error).message))) {
+        let known = "";
+        try {
+          const ws = await LocalWorkspace.create(wsOpts);
+          known = (await ws.listStacks()).map((s) => s.name).join(", ");
+        } catch {
+          // Listing is only for the message.
+        }
+        throw new RefusedError(
+          `--stack: got "${this.opts.stack}"; allowed: an existing stack of this project${known ? `: ${known}` : ""}`,
+          "--stack",
+        );
+      }
+      throw err;
+    }
+  }
+
+  async readConfig(): Promise<StackConfigView> {
+    const all = await (await this.stack()).getAllConfig();
+    const values: Record<string, unknown> = {};
+    let release: string | undefined;
+    for (const [key, v] of Object.entries(all)) {
+      if (!key.startsWith(`${NS}:`)) continue;
+      if (key === RELEASE) {
+        release = v.value;
+        continue;
+      }
+      values[key.slice(NS.length + 1)] = parseLenient(v.value);
+    }
+    return { values, release };
+  }
+
+  /**
+   * One `pulumi config set-all --json` for every value (so a group of changes lands in the stack file at once),
+   * then one `rm` for removed keys. `bluegreen:services` is rewritten whole: path writes would turn a version like
+   * "2" into a number.
+   */
+  async writeConfig(changes: ConfigChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const stack = await this.stack();
+    // Read the config only when an object must be edited: a rollback's first write (liveColor + record) is one call.
+    let allP: Promise<ConfigMap> | undefined;
+    const all = (): Promise<ConfigMap> => (allP ??= stack.getAllConfig());
+    const set: Record<string, { value: string; objectValue?: unknown; secret: false }> = {};
+    const remove: string[] = [];
+    let services: Record<string, Record<string, unknown>> | undefined;
+    if (changes.some((c) => c.kind === "version" || c.kind === "weights" || c.kind === "idleScaleDown")) {
+      const cur = (await all())[SERVICES];
+      if (cur?.secret) {
+        throw new Error(
+          `${SERVICES} is stored as a secret; bluegreen rewrites it to change versions and weights. Keep secrets ` +
+            "in their own config keys",
+        );
+      }
+      services = cur ? (JSON.parse(cur.value) as Record<string, Record<string, unknown>>) : {};
+    }
+    const svc = (name: string): Record<string, unknown> => {
+      const s = services![name];
+      if (!s) throw new Error(`${SERVICES}.${name} does not exist`);
+      return s;
+    };
+    for (const c of changes) {
+      switch (c.kind) {
+        case "liveColor":
+          set[`${NS}:liveColor`] = { value: c.color, secret: false };
+          break;
+        case "release":
+          if (c.value === undefined) {
+            delete set[RELEASE];
+            if ((await all())[RELEASE] !== undefined) remove.push(RELEASE);
+          } else {
+            set[RELEASE] = { value: c.value, secret: false };
+          }
+          break;
+        case "version": {
+          const s = svc(c.service);
+          s.versions = { ...(s.versions as Record<Color, string>), [c.color]: c.version };
+          break;
+        }
+        case "weights": {
+          const s = svc(c.service);
+          if (c.weights) s.weights = { blue: c.weights.blue, green: c.weights.green };
+          else delete s.weights;
+          break;
+        }
+        case "idleScaleDown": {
+          const s = svc(c.service);
+          if (c.value) s.idleScaleDown = { color: c.value.color, capacity: c.value.capacity };
+          else delete s.idleScaleDown;
+          break;
+        }
+      }
+    }
+    if (services) {
+      set[SERVICES] = { value: JSON.stringify(services), objectValue: services, secret: false };
+    }
+    if (Object.keys(set).length > 0) {
+      await stack.setAllConfigJson(JSON.stringify(set));
+    }
+    for (const key of remove) {
+      await stack.removeConfig(key);
+    }
+  }
+
+  async outputs(): Promise<StackOutputsView> {
+    const outs = await (await this.stack()).outputs();
+    const services = (outs.services?.value ?? {}) as Record<string, ServiceOutputsView>;
+    return {
+      platform: outs.platform?.value as string | undefined,
+      liveColor: outs.liveColor?.value as Color | undefined,
+      services,
+    };
+  }
+
+  async preview(opts: EngineOpOptions): Promise<EngineOpResult> {
+    const stack = await this.stack();
+    const steps: ResourceStep[] = [];
+    const started = Date.now();
+    const res = await stack.preview({
+      policyPacks: opts.policyPacks,
+      signal: opts.signal,
+      color: "never",
+      diff: false,
+      onOutput: opts.onOutput,
+      onEvent: (e) => collectStep(e, steps),
+    });
+    return { steps, changes: { ...res.changeSummary }, durationMs: Date.now() - started };
+  }
+
+  async up(opts: EngineOpOptions): Promise<EngineOpResult> {
+    const stack = await this.stack();
+    const steps: ResourceStep[] = [];
+    const started = Date.now();
+    const res = await stack.up({
+      policyPacks: opts.policyPacks,
+      signal: opts.signal,
+      color: "never",
+      onOutput: opts.onOutput,
+      onEvent: (e) => collectStep(e, steps),
+    });
+    return { steps, changes: { ...(res.summary.resourceChanges ?? {}) }, durationMs: Date.now() - started };
+  }
+
+  async engineState(): Promise<EngineState> {
+    const stack = await this.stack();
+    const deployment = (await stack.exportStack()).deployment as {
+      pending_operations?: { resource: { urn: string }; type: string }[];
+    };
+    const pendingOperations: PendingOperation[] = (deployment.pending_operations ?? []).map((p) => ({
+      urn: p.resource.urn,
+      type: p.type,
+    }));
+    return { locks: this.fileBackendLocks(), pendingOperations };
+  }
+
+  /**
+   * Locks of the file ("diy") backend: `<state>/.pulumi/locks/<org>/<project>/<stack>/*.json` with the pid and host
+   * of the `pulumi` holding them. Other backends report their locks through the failing command instead.
+   */
+  private fileBackendLocks(): StackLock[] {
+    const url = this.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL;
+    if (!url?.startsWith("file://")) return [];
+    const root = path.join(
+      url
+        .slice("file://".length)
+        .replace(/^~(?=\/)/, os.homedir())
+        .split("?")[0],
+      ".pulumi",
+      "locks",
+    );
+    const stackLeaf = this.opts.stack.split("/").pop()!;
+    const locks: StackLock[] = [];
+    if (!fs.existsSync(root)) return locks;
+    for (const org of fs.readdirSync(root)) {
+      const dir = path.join(root, org, projectName(this.opts.workDir), stackLeaf);
+      if (!fs.existsSync(dir)) continue;
+      for (const f of fs.readdirSync(dir)) {
+        if (!f.endsWith(".json")) continue;
+        const location = path.join(dir, f);
+        try {
+          const l = JSON.parse(fs.readFileSync(location, "utf8")) as {
+            pid?: number;
+            hostname?: string;
+            timestamp?: string;
+          };
+          locks.push({ location, pid: l.pid, host: l.hostname, createdAt: l.timestamp });
+        } catch {
+          locks.push({ location });
+        }
+      }
+    }
+    return locks;
+  }
+
+  async cancel(): Promise<void> {
+    await (await this.stack()).cancel();
+  }
+
+  async clearPendingCreates(opts: EngineOpOptions): Promise<void> {
+    await (await this.stack()).refresh({ clearPendingCreates: true, signal: opts.signal, color: "never" });
+  }
+}
+
+function projectName(workDir: string): string {
+  const text = fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8");
+  const m = /^name:\s*["']?([^"'\s#]+)/m.exec(text);
+  if (!m) throw new Error(`cannot read the project name from ${path.join(workDir, "Pulumi.yaml")}`);
+  return m[1];
+}
+
+function parseLenient(value: string): unknown {
+  const t = value.trim();
+  if (t.startsWith("{") || t.startsWith("[")) {
+    try {
+      return JSON.parse(t) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/** The pair tags anywhere in a resource's inputs (`tags` on aws and local, `metadata.labels` on kubernetes). */
+export function findPairTags(value: unknown, depth = 0): Record<string, string> | undefined {
+  if (depth > 4 || typeof value !== "object" || value === null) return undefined;
+  const obj = value as Record<string, unknown>;
+  if (typeof obj["bluegreen/color"] === "string") {
+    return Object.fromEntries(Object.entries(obj).filter(([, v]) => typeof v === "string")) as Record<string, string>;
+  }
+  for (const v of Object.values(obj)) {
+    const found = findPairTags(v, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function collectStep(e: EngineEvent, steps: ResourceStep[]): void {
+  const m = e.resourcePreEvent?.metadata;
+  if (!m) return;
+  const state = m.new ?? m.old;
+  const tags = findPairTags(m.new?.inputs) ?? findPairTags(m.old?.inputs) ?? findPairTags(m.old?.outputs) ?? {};
+  steps.push({
+    urn: m.urn,
+    type: m.type,
+    op: m.op,
+    tags,
+    diffs: m.diffs,
+    component: state ? state.custom !== true : false,
+  });
+}

@@ -1,0 +1,367 @@
+/**
+ * The `bluegreen` CLI:
+ *
+ *   bluegreen deploy   --stack prod --service web --version 1.5.0   the whole release
+ *   bluegreen status   --stack prod                                 live color, versions, release in progress
+ *   bluegreen switch   --stack prod --to green                      verified manual switch
+ *   bluegreen rollback --stack prod                                 back to the previous color
+ *
+ * `--json` writes one JSON event per line on stdout. Exit codes: 0 success, 1 unexpected error, 2 bad input or
+ * refused (nothing changed), 3 rolled back, 4 verification failed (the new version never got traffic), 5 interrupted.
+ * Ctrl-C once: stop at a safe point (rolling back if traffic already moved); twice: stop now (rerun resumes).
+ */
+import { Command, CommanderError, Option } from "commander";
+import * as api from "./index";
+import type { BlueGreenEvent } from "./events";
+import { EXIT, classifyError } from "./errors";
+import type { DeployInput } from "./options";
+import { formatDuration } from "./parse";
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (l) => process.stdout.write(l + "\n"),
+  err: (l) => process.stderr.write(l + "\n"),
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Human output
+
+function figuresText(f: Record<string, unknown>): string {
+  return Object.entries(f)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(" ");
+}
+
+/** One line per event worth a human's attention; health polls collapse to failures and the final success. */
+export function humanLine(e: BlueGreenEvent): string | undefined {
+  switch (e.type) {
+    case "phase.start":
+      return `▶ ${e.phase}`;
+    case "phase.end":
+      return e.ok
+        ? `✔ ${e.phase} (${formatDuration(e.durationMs)}${e.changed ? ", changed" : ""})`
+        : `✖ ${e.phase} (${formatDuration(e.durationMs)}): ${e.detail ?? "failed"}`;
+    case "check":
+      if (e.name === "health" && e.ok && e.figures.streak !== e.figures.needed) return undefined;
+      if (e.name === "bake.window" && e.ok) {
+        const f = e.figures;
+        return `  bake: ${String(f.samples)} requests in window, errors ${(Number(f.errorRate) * 100).toFixed(1)}%, p95 ${String(f.p95Ms)}ms`;
+      }
+      return `  ${e.ok ? "✓" : "✗"} ${e.name}${e.target ? ` ${e.target}` : ""}: ${figuresText(e.figures)}${e.detail && !e.ok ? `\n      ${e.detail}` : ""}`;
+    case "decision":
+      return `  → ${e.decision}: ${e.reason}`;
+    case "engine":
+      return `  pulumi ${e.operation}: ${figuresText(e.changes) || "no changes"} (${formatDuration(e.durationMs)})`;
+    case "log":
+      return `  ${e.level === "warn" ? "!" : "·"} ${e.message}`;
+    case "status":
+      return undefined;
+    case "result":
+      return e.exitCode === 0 ? `${e.message}` : `${e.outcome}: ${e.message} (exit ${e.exitCode})`;
+  }
+}
+
+function statusText(r: api.StatusReport): string[] {
+  const lines = [`stack ${r.stack} (${r.platform}): live color ${r.liveColor}`];
+  for (const [name, s] of Object.entries(r.services)) {
+    lines.push(
+      `  ${name}: live ${s.liveColor} ${s.versions[s.liveColor]}, idle ${s.idleColor} ${s.versions[s.idleColor]}` +
+        (s.scaledDownColor ? ` (scaled down)` : "") +
+        (s.weights ? `, weights blue ${s.weights.blue}% green ${s.weights.green}%` : ""),
+    );
+    if (s.liveEndpoint) lines.push(`    live ${s.liveEndpoint}  preview ${s.previewEndpoint}`);
+  }
+  lines.push(
+    r.release ? `release in progress: ${r.release.summary}; ${r.release.ownerState}` : "no release in progress",
+  );
+  if (r.lastRelease) {
+    const l = r.lastRelease;
+    lines.push(
+      `last release: ${l.kind} of ${l.service} ${l.version} to ${l.toColor}: ${l.outcome ?? "?"} at ${l.endedAt ?? "?"}` +
+        (l.reason ? ` (${l.reason})` : ""),
+    );
+  }
+  for (const l of r.engine.locks)
+    lines.push(`stack lock: pid ${l.pid ?? "?"} on ${l.host ?? "?"} since ${l.createdAt ?? "?"}`);
+  if (r.engine.pendingOperations.length > 0) {
+    lines.push(`pending operations: ${r.engine.pendingOperations.map((p) => `${p.type} ${p.urn}`).join(", ")}`);
+  }
+  for (const p of r.pendingConfig) lines.push(`not applied yet: ${p}`);
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function checkOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--health-path <path>",
+      "health path on the preview/live endpoints (default: the service's healthCheck.path)",
+    )
+    .option("--request-path <path>", "path for smoke checks, confirmation and bake traffic", "/")
+    .option("--request-timeout <duration>", "timeout of one HTTP request", "2s")
+    .option("--verify-timeout <duration>", "give up waiting for the target color to be healthy after", "2m")
+    .option("--healthy-threshold <n>", "consecutive healthy answers needed", "3")
+    .option("--poll-interval <duration>", "pause between health polls", "1s")
+    .option("--expect-status <list>", 'smoke check: accepted statuses, e.g. "200" or "2xx"', "2xx")
+    .option("--expect-body <regexp>", "smoke check: the body must match this regular expression")
+    .option("--no-expect-version", "do not require responders to report the expected version")
+    .option(
+      "--smoke-command <command>",
+      "shell command run against the preview endpoint (BLUEGREEN_PREVIEW_URL); exit 0 passes",
+    )
+    .option("--smoke-timeout <duration>", "timeout of the smoke command", "5m")
+    .option("--warmup-requests <n>", "requests sent to the new color before the switch", "0")
+    .option("--confirm-count <n>", "consecutive answers with the new version that confirm a switch", "5")
+    .option("--confirm-timeout <duration>", "give up confirming a switch or rollback after", "60s")
+    .option("--policy-pack <dir>", "policy pack for preview/up (repeatable; default: ./policy)", collect)
+    .option("--no-policy", "run preview/up without any policy pack")
+    .option("--lock-wait <duration>", "wait this long for a stack lock held by a running pulumi", "2m")
+    .option(
+      "--stale-after <duration>",
+      "a release owner on another host is gone after this long without heartbeat",
+      "2m",
+    )
+    .option("--json", "one JSON event per line on stdout");
+}
+
+function bakeOptions(cmd: Command, defaultBake: string): Command {
+  return cmd
+    .option("--steps <list>", 'traffic steps on the new color, e.g. "10,50,100"', "100")
+    .option("--step-pause <duration>", "pause (watched like a bake) at each intermediate step", "30s")
+    .option("--bake <duration>", 'watch the live endpoint this long after the switch ("0s": no bake)', defaultBake)
+    .option("--bake-interval <duration>", "pause between bake probes", "250ms")
+    .option("--bake-window <duration>", "sliding window the thresholds apply to", "10s")
+    .option("--min-samples <n>", "samples needed in the window before judging", "8")
+    .option("--max-error-rate <rate>", 'error-rate threshold, e.g. "1%" or "0.01"', "5%")
+    .option("--max-latency <duration>", "p95 latency threshold", "1s")
+    .option("--prometheus-url <url>", "Prometheus HTTP API base URL for --prometheus-rule")
+    .option("--prometheus-rule <rule>", 'breach rule "<promql> <op> <number>" (repeatable)', collect)
+    .option("--metric-interval <duration>", "pause between metric-source reads", "5s");
+}
+
+type Opts = Record<string, unknown>;
+const str = (o: Opts, k: string): string | undefined => (typeof o[k] === "string" ? o[k] : undefined);
+
+function commonInput(o: Opts): Omit<DeployInput, "service" | "version"> {
+  return {
+    stack: str(o, "stack")!,
+    healthPath: str(o, "healthPath"),
+    requestPath: str(o, "requestPath"),
+    requestTimeout: str(o, "requestTimeout"),
+    verifyTimeout: str(o, "verifyTimeout"),
+    healthyThreshold: str(o, "healthyThreshold"),
+    pollInterval: str(o, "pollInterval"),
+    expectStatus: str(o, "expectStatus"),
+    expectBody: str(o, "expectBody"),
+    expectVersion: o.expectVersion !== false,
+    smokeCommand: str(o, "smokeCommand"),
+    smokeTimeout: str(o, "smokeTimeout"),
+    warmupRequests: str(o, "warmupRequests"),
+    confirmCount: str(o, "confirmCount"),
+    confirmTimeout: str(o, "confirmTimeout"),
+    policyPacks: o.policy === false ? [] : (o.policyPack as string[] | undefined),
+    lockWait: str(o, "lockWait"),
+    staleAfter: str(o, "staleAfter"),
+    steps: str(o, "steps"),
+    stepPause: str(o, "stepPause"),
+    bake: str(o, "bake"),
+    bakeInterval: str(o, "bakeInterval"),
+    bakeWindow: str(o, "bakeWindow"),
+    minSamples: str(o, "minSamples"),
+    maxErrorRate: str(o, "maxErrorRate"),
+    maxLatency: str(o, "maxLatency"),
+    prometheusUrl: str(o, "prometheusUrl"),
+    prometheusRules: o.prometheusRule as string[] | undefined,
+    metricInterval: str(o, "metricInterval"),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface CliDeps {
+  io?: Io;
+  /** Overrides for the API's ports (tests). */
+  runOptions?: api.RunOptions;
+  /** Installs Ctrl-C handling; returns the signals and a disposer. Replaceable in tests. */
+  interrupts?: (io: Io, json: boolean) => { soft: AbortSignal; hard: AbortSignal; dispose(): void };
+}
+
+function processInterrupts(io: Io, json: boolean): { soft: AbortSignal; hard: AbortSignal; dispose(): void } {
+  const soft = new AbortController();
+  const hard = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (!soft.signal.aborted) {
+      soft.abort(new Error(`${sig} received`));
+      if (!json)
+        io.err(`${sig}: stopping at a safe point (rolling back if traffic moved); press Ctrl-C again to stop now`);
+    } else if (!hard.signal.aborted) {
+      hard.abort(new Error(`second ${sig}`));
+      if (!json) io.err(`${sig}: stopping now; rerun the same command to resume`);
+    } else {
+      process.exit(EXIT.interrupted);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    soft: soft.signal,
+    hard: hard.signal,
+    dispose: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+/** Parses argv and runs the command; resolves with the exit code (never calls process.exit). */
+export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number> {
+  const io = deps.io ?? defaultIo;
+  let exitCode: number = EXIT.ok;
+  const program = new Command();
+  program
+    .name("bluegreen")
+    .description("Blue-green releases of this Pulumi project: verify, switch, bake, with automatic rollback")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const release = async (o: Opts, call: (opts: api.RunOptions) => Promise<api.ReleaseResult>): Promise<void> => {
+    const json = o.json === true;
+    const intr = (deps.interrupts ?? processInterrupts)(io, json);
+    try {
+      const result = await call({
+        ...(deps.runOptions ?? {}),
+        signal: intr.soft,
+        hardSignal: intr.hard,
+        onEvent: (e) => {
+          deps.runOptions?.onEvent?.(e);
+          if (json) io.out(JSON.stringify(e));
+          else {
+            const line = humanLine(e);
+            if (line !== undefined) (e.type === "result" && e.exitCode !== 0 ? io.err : io.out)(line);
+          }
+        },
+      });
+      exitCode = result.exitCode;
+    } finally {
+      intr.dispose();
+    }
+  };
+
+  bakeOptions(
+    checkOptions(
+      program
+        .command("deploy")
+        .description("release a version: stage on the idle color, verify, switch, bake, finish")
+        .requiredOption("--stack <name>", "Pulumi stack")
+        .requiredOption("--service <name>", "service to release")
+        .requiredOption("--version <version>", "version to release"),
+    ),
+    "2m",
+  )
+    .option(
+      "--scale-down-after <duration>",
+      "after the bake, keep the previous color warm this long, then scale it down",
+    )
+    .option("--scale-down-capacity <n>", "capacity of the scaled-down previous color")
+    .action(async (o: Opts) => {
+      await release(o, (ro) =>
+        api.deploy(
+          {
+            ...commonInput(o),
+            service: str(o, "service")!,
+            version: str(o, "version")!,
+            scaleDownAfter: str(o, "scaleDownAfter"),
+            scaleDownCapacity: str(o, "scaleDownCapacity"),
+          },
+          ro,
+        ),
+      );
+    });
+
+  bakeOptions(
+    checkOptions(
+      program
+        .command("switch")
+        .description("move traffic to a color after verifying it (refused if it is scaled down or unhealthy)")
+        .requiredOption("--stack <name>", "Pulumi stack")
+        .requiredOption("--to <color>", "blue or green")
+        .option("--service <name>", "service whose endpoints are checked (default: the only one)"),
+    ),
+    "0s",
+  ).action(async (o: Opts) => {
+    await release(o, (ro) => api.switchColor({ ...commonInput(o), to: str(o, "to")!, service: str(o, "service") }, ro));
+  });
+
+  checkOptions(
+    program
+      .command("rollback")
+      .description("back to the previous color: abandons an unfinished release, or switches to the warm idle color")
+      .requiredOption("--stack <name>", "Pulumi stack")
+      .option("--service <name>", "service whose endpoints are checked (default: the only one)"),
+  ).action(async (o: Opts) => {
+    await release(o, (ro) => api.rollback({ ...commonInput(o), service: str(o, "service") }, ro));
+  });
+
+  program
+    .command("status")
+    .description("which color is live, versions, weights, a release in progress, stack locks")
+    .requiredOption("--stack <name>", "Pulumi stack")
+    .option("--json", "the report as one JSON object")
+    .action(async (o: Opts) => {
+      try {
+        const report = await api.status({ stack: str(o, "stack")! }, deps.runOptions);
+        if (o.json === true) io.out(JSON.stringify(report));
+        else statusText(report).forEach((l) => io.out(l));
+      } catch (err) {
+        const c = classifyError(err);
+        if (o.json === true)
+          io.out(JSON.stringify({ type: "result", outcome: c.outcome, exitCode: c.exitCode, message: c.message }));
+        else io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);
+        exitCode = c.exitCode;
+      }
+    });
+
+  program.addOption(new Option("--no-color", "accepted for compatibility; output has no colors").hideHelp());
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; every parse error is bad input.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.refused;
+    }
+    const c = classifyError(err);
+    io.err(`error: ${c.message}`);
+    return c.exitCode;
+  }
+  return exitCode;
+}
+
+/** Entry point of the `bluegreen` binary: runs the CLI and exits with its code. */
+export function main(argv: string[] = process.argv.slice(2)): void {
+  runCli(argv).then(
+    (code) => {
+      // Let stdout drain before exiting: piped JSON must not lose its last lines.
+      process.stdout.write("", () => process.exit(code));
+    },
+    (err: unknown) => {
+      process.stderr.write(`bluegreen: ${String(err)}\n`);
+      process.exit(EXIT.unexpected);
+    },
+  );
+}
+
+// Run when executed directly, or through the `bluegreen` bin shim (bin/bluegreen.js), which only requires this module.
+if (require.main === module || /[\\/]bluegreen(\.js)?$/.test(require.main?.filename ?? "")) {
+  main();
+}

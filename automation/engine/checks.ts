@@ -1,0 +1,345 @@
+/**
+ * The HTTP checks of a release: wait for health, smoke checks, warm-up, confirming which version answers, and the
+ * watch loop used by the bake and by the pauses of a gradual switch. Each check emits a `check` event with figures.
+ */
+import type { Color } from "../../components/core/conventions";
+import type { Figures, Phase } from "../events";
+import type { MetricSource, ProbeResult } from "../ports";
+import type { RunContext } from "./context";
+import { breachOf, SampleWindow, statsFigures } from "./window";
+
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, "") + path;
+}
+
+function probeFigures(p: ProbeResult): Figures {
+  return {
+    status: p.status ?? null,
+    latencyMs: Math.round(p.latencyMs),
+    version: p.version ?? null,
+    ...(p.color ? { color: p.color } : {}),
+    ...(p.error ? { error: p.error } : {}),
+  };
+}
+
+async function probe(ctx: RunContext, url: string, signal: AbortSignal): Promise<ProbeResult> {
+  return ctx.deps.prober.probe({ url, timeoutMs: ctx.settings.checks.requestTimeoutMs, signal });
+}
+
+function versionProblem(ctx: RunContext, p: ProbeResult, expected: string): string | undefined {
+  if (!ctx.settings.checks.expectVersion) return undefined;
+  if (p.version === undefined) {
+    return "the responder did not report its version (header x-bluegreen-version or JSON field `version`); use --no-expect-version to skip version checks";
+  }
+  return p.version === expected ? undefined : `answered version ${p.version}, expected ${expected}`;
+}
+
+/**
+ * Polls `<endpoint><healthPath>` until `healthyThreshold` consecutive healthy answers from the expected version,
+ * or the timeout. Returns the failure reason, or undefined when healthy.
+ */
+export async function waitHealthy(
+  ctx: RunContext,
+  phase: Phase,
+  endpoint: string,
+  healthPath: string,
+  expectedVersion: string | undefined,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const { clock } = ctx.deps;
+  const { healthyThreshold, pollIntervalMs } = ctx.settings.checks;
+  const url = joinUrl(endpoint, healthPath);
+  const deadline = clock.now() + timeoutMs;
+  let streak = 0;
+  let attempts = 0;
+  let last = "no answer yet";
+  for (;;) {
+    const p = await probe(ctx, url, signal);
+    attempts++;
+    const why = !p.ok
+      ? (p.error ?? `status ${p.status}`)
+      : expectedVersion === undefined
+        ? undefined
+        : versionProblem(ctx, p, expectedVersion);
+    streak = why ? 0 : streak + 1;
+    last = why ?? "healthy";
+    ctx.emit({
+      type: "check",
+      phase,
+      name: "health",
+      ok: !why,
+      target: url,
+      figures: { ...probeFigures(p), streak, needed: healthyThreshold, attempt: attempts },
+      ...(why ? { detail: why } : {}),
+    });
+    if (streak >= healthyThreshold) return undefined;
+    if (clock.now() + pollIntervalMs > deadline) {
+      return `${url} not healthy after ${Math.round(timeoutMs / 1000)}s (${attempts} attempts; last: ${last})`;
+    }
+    await clock.sleep(pollIntervalMs, signal);
+  }
+}
+
+/** One smoke request: status, body and version expectations. Returns the failure reason, if any. */
+export async function smokeCheck(
+  ctx: RunContext,
+  phase: Phase,
+  endpoint: string,
+  expectedVersion: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const c = ctx.settings.checks;
+  const url = joinUrl(endpoint, c.requestPath);
+  const p = await probe(ctx, url, signal);
+  const problems: string[] = [];
+  if (p.status === undefined) problems.push(`no answer: ${p.error ?? "unknown error"}`);
+  else if (!c.expectStatus(p.status)) problems.push(`status ${p.status}, expected ${c.expectStatusText}`);
+  if (c.expectBody && !(p.body !== undefined && c.expectBody.test(p.body))) {
+    problems.push(`body does not match --expect-body ${String(c.expectBody)}`);
+  }
+  const vp = p.status !== undefined ? versionProblem(ctx, p, expectedVersion) : undefined;
+  if (vp) problems.push(vp);
+  const why = problems.length > 0 ? problems.join("; ") : undefined;
+  ctx.emit({
+    type: "check",
+    phase,
+    name: "smoke.http",
+    ok: !why,
+    target: url,
+    figures: { ...probeFigures(p), expectStatus: c.expectStatusText },
+    ...(why ? { detail: why } : {}),
+  });
+  return why;
+}
+
+/** Sends `n` requests to the idle color; fails if its error rate exceeds the bake threshold. */
+export async function warmUp(
+  ctx: RunContext,
+  phase: Phase,
+  endpoint: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const n = ctx.settings.checks.warmupRequests;
+  if (n === 0) return undefined;
+  const url = joinUrl(endpoint, ctx.settings.checks.requestPath);
+  const window = new SampleWindow(Number.MAX_SAFE_INTEGER);
+  const concurrency = Math.min(8, n);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      next++;
+      window.add(ctx.deps.clock.now(), await probe(ctx, url, signal));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const stats = window.stats(ctx.deps.clock.now());
+  const max = ctx.settings.bake.maxErrorRate;
+  const why =
+    stats.errorRate > max
+      ? `warm-up error rate ${(stats.errorRate * 100).toFixed(1)}% is above --max-error-rate ${(max * 100).toFixed(1)}%`
+      : undefined;
+  ctx.emit({
+    type: "check",
+    phase,
+    name: "warmup",
+    ok: !why,
+    target: url,
+    figures: statsFigures(stats),
+    ...(why ? { detail: why } : {}),
+  });
+  return why;
+}
+
+/**
+ * Confirms that the endpoint answers with `expectedVersion`: `confirmCount` consecutive answers. Returns the time
+ * it took, or a failure reason after the confirm timeout.
+ */
+export async function confirmVersion(
+  ctx: RunContext,
+  phase: Phase,
+  endpoint: string,
+  expectedVersion: string,
+  signal: AbortSignal,
+): Promise<{ ok: true; ms: number } | { ok: false; why: string }> {
+  const { clock } = ctx.deps;
+  const c = ctx.settings.checks;
+  const url = joinUrl(endpoint, c.requestPath);
+  const started = clock.now();
+  const deadline = started + c.confirmTimeoutMs;
+  let streak = 0;
+  let attempts = 0;
+  const seen: Record<string, number> = {};
+  for (;;) {
+    const p = await probe(ctx, url, signal);
+    attempts++;
+    const v = p.version ?? (p.ok ? "unreported" : "error");
+    seen[v] = (seen[v] ?? 0) + 1;
+    // Confirmation is about where traffic goes; error rates are the bake's job. An answer from the expected
+    // version counts whatever its status; another version resets the streak; an answer without a version neither.
+    if (c.expectVersion) {
+      if (p.version === expectedVersion) streak++;
+      else if (p.version !== undefined) streak = 0;
+    } else {
+      streak = p.ok ? streak + 1 : 0;
+    }
+    if (streak >= c.confirmCount) {
+      const ms = clock.now() - started;
+      ctx.emit({
+        type: "check",
+        phase,
+        name: "confirm.version",
+        ok: true,
+        target: url,
+        figures: { expected: expectedVersion, attempts, consecutive: streak, ms, ...prefixed("seen.", seen) },
+      });
+      return { ok: true, ms };
+    }
+    if (clock.now() >= deadline) {
+      const why = `${url} did not answer ${c.confirmCount} times in a row with version ${expectedVersion} within ${Math.round(c.confirmTimeoutMs / 1000)}s (seen: ${JSON.stringify(seen)})`;
+      ctx.emit({
+        type: "check",
+        phase,
+        name: "confirm.version",
+        ok: false,
+        target: url,
+        figures: { expected: expectedVersion, attempts, ...prefixed("seen.", seen) },
+        detail: why,
+      });
+      return { ok: false, why };
+    }
+    // Confirmation is on the rollback path: poll fast.
+    await clock.sleep(Math.min(100, c.pollIntervalMs), signal);
+  }
+}
+
+function prefixed(prefix: string, obj: Record<string, number>): Figures {
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [prefix + k, v]));
+}
+
+export interface WatchResult {
+  breach?: string;
+  /** When the first sample of the breaching episode was seen (the first failed or slow request), ms. */
+  firstBadAt?: number;
+  detectedAt?: number;
+}
+
+/**
+ * Watches the live endpoint until `until` (ms): launches a probe every bake interval without waiting for earlier ones
+ * (open loop: a slow or hanging endpoint must not slow the sampling down), keeps answers in a sliding window, reads
+ * metric sources every metric interval in the background, and stops at the first breach. Emits a `check` with the
+ * window's figures every second and on every failed request.
+ */
+export async function watch(
+  ctx: RunContext,
+  phase: Phase,
+  endpoint: string,
+  service: string,
+  color: Color,
+  version: string,
+  until: number,
+  signal: AbortSignal,
+): Promise<WatchResult> {
+  const { clock } = ctx.deps;
+  const b = ctx.settings.bake;
+  const url = joinUrl(endpoint, ctx.settings.checks.requestPath);
+  const window = new SampleWindow(b.windowMs);
+  const sources = metricSources(ctx);
+  const thresholds = {
+    windowMs: b.windowMs,
+    minSamples: b.minSamples,
+    maxErrorRate: b.maxErrorRate,
+    maxLatencyMs: b.maxLatencyMs,
+  };
+  let nextMetricAt = clock.now();
+  let nextReportAt = clock.now();
+  let firstBadAt: number | undefined;
+  let result: WatchResult | undefined;
+  let failure: Error | undefined;
+  const inflight = new Set<Promise<void>>();
+  let metricsBusy = false;
+
+  const onAnswer = (p: ProbeResult): void => {
+    if (result) return;
+    const now = clock.now();
+    window.add(now, p);
+    const bad = !p.ok || (p.status !== undefined && p.latencyMs > b.maxLatencyMs);
+    if (bad && firstBadAt === undefined) firstBadAt = now;
+    const stats = window.stats(now);
+    // A window with nothing bad in it ends an episode: the next bad sample starts a new one.
+    if (stats.errors === 0 && stats.p95Ms <= b.maxLatencyMs) firstBadAt = undefined;
+    const breach = breachOf(stats, thresholds);
+    if (breach || !p.ok || now >= nextReportAt) {
+      ctx.emit({
+        type: "check",
+        phase,
+        name: "bake.window",
+        ok: !breach,
+        target: url,
+        figures: { ...statsFigures(stats), last: p.status ?? p.error ?? null, version: p.version ?? null },
+        ...(breach ? { detail: breach } : {}),
+      });
+      nextReportAt = now + 1000;
+    }
+    if (breach) result = { breach, firstBadAt: firstBadAt ?? now, detectedAt: now };
+  };
+
+  const readMetrics = async (): Promise<void> => {
+    for (const source of sources) {
+      const reading = await source.read({ service, color, version, signal });
+      ctx.emit({
+        type: "check",
+        phase,
+        name: `metric:${reading.source}`,
+        ok: !reading.breached,
+        figures: { value: reading.value ?? null },
+        detail: reading.detail,
+      });
+      if (reading.breached && !result) {
+        result = { breach: `${reading.source}: ${reading.detail}`, firstBadAt: clock.now(), detectedAt: clock.now() };
+      }
+    }
+  };
+
+  const track = (p: Promise<void>): void => {
+    const t = p.catch((err: unknown) => {
+      failure ??= asError(err);
+    });
+    inflight.add(t);
+    void t.finally(() => inflight.delete(t));
+  };
+
+  while (!result && failure === undefined && clock.now() < until) {
+    // Bounded: with every request hanging until its timeout, at most timeout/interval are in flight.
+    if (inflight.size < 64) track(probe(ctx, url, signal).then(onAnswer));
+    if (sources.length > 0 && !metricsBusy && clock.now() >= nextMetricAt) {
+      metricsBusy = true;
+      nextMetricAt = clock.now() + b.metricIntervalMs;
+      track(readMetrics().finally(() => (metricsBusy = false)));
+    }
+    const wait = Math.min(b.intervalMs, until - clock.now());
+    if (wait > 0) {
+      try {
+        await clock.sleep(wait, signal);
+      } catch (err) {
+        failure ??= asError(err);
+      }
+    }
+  }
+  if (!result && failure === undefined) await Promise.all([...inflight]);
+  if (failure !== undefined && !result) throw failure;
+  return result ?? {};
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function metricSources(ctx: RunContext): MetricSource[] {
+  const b = ctx.settings.bake;
+  const sources = [...ctx.deps.metrics];
+  if (b.prometheusUrl && ctx.deps.prometheus) {
+    for (const rule of b.prometheusRules) sources.push(ctx.deps.prometheus(b.prometheusUrl, rule));
+  }
+  return sources;
+}

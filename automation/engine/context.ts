@@ -1,0 +1,102 @@
+/**
+ * What every step of a release gets: the ports, the validated settings, the status writer, and the two interrupt
+ * signals (first Ctrl-C: stop at a safe point; second: stop now).
+ */
+import type { EventInput, Phase } from "../events";
+import type { ReleaseSettings } from "../options";
+import type { Clock, FastRouter, HostInfo, MetricSource, Prober, StackDriver, StackOutputsView } from "../ports";
+import type { StatusWriter } from "./status-writer";
+
+export type Emit = (event: EventInput) => void;
+
+export interface CommandResult {
+  exitCode: number | null;
+  /** Last part of stdout+stderr. */
+  output: string;
+  timedOut: boolean;
+}
+
+/** Runs the user's smoke command (a port so unit tests need no shell). */
+export interface CommandRunner {
+  run(command: string, env: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult>;
+}
+
+/** Serializes claims of a stack on this host (closes the read-check-write race of two `deploy`s started at once). */
+export interface ClaimMutex {
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface Deps {
+  driver: StackDriver;
+  prober: Prober;
+  /** Pluggable bake signals besides our own probes (Prometheus rules are added from the settings). */
+  metrics: MetricSource[];
+  clock: Clock;
+  host: HostInfo;
+  commands: CommandRunner;
+  mutex: ClaimMutex;
+  /** Builds a Prometheus source for the settings' rules (a port so tests can fake it). */
+  prometheus?: (baseUrl: string, rule: { query: string; op: string; threshold: number }) => MetricSource;
+  newId(): string;
+  /** Heartbeat period of the release record; 0 disables it (tests). */
+  heartbeatMs: number;
+  /** Default policy packs when the settings name none. */
+  defaultPolicyPacks: string[];
+  /** Emergency traffic path for rollbacks (local: HAProxy's runtime API); absent: the `up` alone. */
+  fastRouter?: FastRouter;
+}
+
+export interface Interrupts {
+  /** Aborted on the first Ctrl-C/SIGTERM: finish the current safe step, then stop (rolling back if traffic moved). */
+  soft: AbortSignal;
+  /** Aborted on the second: stop now; the recorded phase lets a rerun resume. */
+  hard: AbortSignal;
+}
+
+export interface RunContext {
+  deps: Deps;
+  settings: ReleaseSettings;
+  status: StatusWriter;
+  emit: Emit;
+  interrupts: Interrupts;
+  /** Policy packs for preview/up after defaults. */
+  policyPacks: string[];
+  /** The stack outputs last read, for the rollback's fast path (one `pulumi` call less on the hot path). */
+  lastOutputs?: StackOutputsView;
+}
+
+/** What a step reports: whether it changed anything and, for steps that judge signals, whether they held. */
+export type StepOutcome = boolean | { changed: boolean; ok: boolean; detail?: string };
+
+/** Runs one phase between `phase.start` and `phase.end` events. */
+export async function runPhase(ctx: RunContext, phase: Phase, step: () => Promise<StepOutcome>): Promise<boolean> {
+  const started = ctx.deps.clock.now();
+  ctx.emit({ type: "phase.start", phase });
+  try {
+    const out = await step();
+    const o = typeof out === "boolean" ? { changed: out, ok: true } : out;
+    ctx.emit({
+      type: "phase.end",
+      phase,
+      changed: o.changed,
+      ok: o.ok,
+      durationMs: ctx.deps.clock.now() - started,
+      ...(o.detail ? { detail: o.detail } : {}),
+    });
+    return o.changed;
+  } catch (err) {
+    ctx.emit({
+      type: "phase.end",
+      phase,
+      changed: false,
+      ok: false,
+      durationMs: ctx.deps.clock.now() - started,
+      detail: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  }
+}
+
+export function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === "AbortError" || err.name === "InterruptedError");
+}

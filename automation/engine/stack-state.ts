@@ -1,0 +1,197 @@
+/**
+ * Reading where a stack stands (validated config, recorded release, outputs), running engine operations with
+ * events, and clearing what a killed update left behind (a stack lock, pending operations) - only when the process
+ * that left it is known to be gone.
+ */
+import { ConfigError, parseStackConfig } from "../../components/core/config";
+import { ServiceConfig, StackConfig } from "../../components/core/spec";
+import { RefusedError } from "../errors";
+import type { Phase } from "../events";
+import type { EngineOpOptions, EngineOpResult, ServiceOutputsView, StackOutputsView } from "../ports";
+import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
+import type { RunContext } from "./context";
+
+export interface Snapshot {
+  config: StackConfig;
+  /** The release in progress (or interrupted), if any. */
+  record: ReleaseRecord | undefined;
+  /** The last release that ended, if the stack remembers one. */
+  last: ReleaseRecord | undefined;
+}
+
+export async function loadSnapshot(ctx: RunContext): Promise<Snapshot> {
+  const view = await ctx.deps.driver.readConfig();
+  let config: StackConfig;
+  try {
+    config = parseStackConfig(view.values);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new RefusedError(`stack ${ctx.settings.stack}: ${err.message}`, "bluegreen:*");
+    }
+    throw err;
+  }
+  const stored = decodeRecord(view.release);
+  const record = activeRecord(stored);
+  return { config, record, last: record ? undefined : stored };
+}
+
+export function serviceOf(snap: Snapshot, name: string | undefined, flag = "--service"): ServiceConfig {
+  const names = snap.config.services.map((s) => s.spec.name);
+  if (name === undefined) {
+    if (names.length === 1) return snap.config.services[0];
+    throw new RefusedError(`${flag} is required: the stack has several services (${names.join(", ")})`, flag);
+  }
+  const svc = snap.config.services.find((s) => s.spec.name === name);
+  if (!svc) {
+    throw new RefusedError(`${flag}: got "${name}"; allowed: a service of this stack: ${names.join(", ")}`, flag);
+  }
+  return svc;
+}
+
+export async function serviceOutputs(ctx: RunContext, service: string): Promise<ServiceOutputsView> {
+  let outs: StackOutputsView;
+  try {
+    outs = await ctx.deps.driver.outputs();
+    ctx.lastOutputs = outs;
+  } catch (err) {
+    throw new Error(`cannot read the outputs of stack ${ctx.settings.stack}: ${(err as Error).message}`);
+  }
+  const so = outs.services?.[service];
+  if (!so) {
+    throw new RefusedError(
+      `stack ${ctx.settings.stack} has no outputs for service ${service}: it was never deployed. Run \`pulumi up\` ` +
+        "(or `npm run pulumi -- up`) once before releasing with bluegreen",
+      "--service",
+    );
+  }
+  if (!so.liveEndpoint || !so.previewEndpoint) {
+    throw new RefusedError(
+      `stack ${ctx.settings.stack}: outputs of service ${service} lack liveEndpoint/previewEndpoint`,
+    );
+  }
+  return so;
+}
+
+/** Refuses when another process owns a recorded release. */
+export function refuseIfOwned(ctx: RunContext, record: ReleaseRecord | undefined): void {
+  if (!record) return;
+  const state = ownerState(record, ctx.deps.host, ctx.deps.clock.now(), ctx.settings.staleAfterMs);
+  if (state.kind === "alive") {
+    throw new RefusedError(
+      `another release is in progress on stack ${ctx.settings.stack}: ${describeRecord(record)}, run by pid ` +
+        `${state.owner.pid} on ${state.owner.host} (last heartbeat ${Math.round(state.heartbeatAgeMs / 1000)}s ago). ` +
+        "Wait for it to finish, or stop it (Ctrl-C) and rerun",
+    );
+  }
+}
+
+export async function engineOp(
+  ctx: RunContext,
+  phase: Phase,
+  operation: "preview" | "up",
+  signal: AbortSignal,
+): Promise<EngineOpResult> {
+  const opts: EngineOpOptions = { policyPacks: ctx.policyPacks, signal };
+  const started = ctx.deps.clock.now();
+  const result = operation === "preview" ? await ctx.deps.driver.preview(opts) : await ctx.deps.driver.up(opts);
+  ctx.emit({
+    type: "engine",
+    phase,
+    operation,
+    changes: result.changes,
+    durationMs: ctx.deps.clock.now() - started,
+  });
+  return result;
+}
+
+export function changedCount(result: EngineOpResult): number {
+  return Object.entries(result.changes)
+    .filter(([op]) => op !== "same")
+    .reduce((n, [, c]) => n + c, 0);
+}
+
+/**
+ * Makes the stack usable after a killed run: waits for a still-running `pulumi` that holds the lock (an orphan of a
+ * killed process finishes or dies on its own), removes a lock whose process is gone, clears pending creates.
+ * Returns whether it changed anything.
+ */
+export async function recoverEngine(ctx: RunContext, phase: Phase): Promise<boolean> {
+  const { driver, host, clock } = ctx.deps;
+  let changed = false;
+  let state = await driver.engineState();
+  const deadline = clock.now() + ctx.settings.lockWaitMs;
+  let waited = false;
+  for (;;) {
+    const live = state.locks.filter((l) => l.host === host.host && l.pid !== undefined && host.isAlive(l.pid));
+    if (live.length === 0) break;
+    if (clock.now() >= deadline) {
+      const l = live[0];
+      throw new RefusedError(
+        `stack ${ctx.settings.stack} is locked by a running pulumi (pid ${l.pid} on ${l.host}, since ` +
+          `${l.createdAt ?? "unknown"}; ${l.location}). Wait for it to finish or stop it, then rerun`,
+      );
+    }
+    if (!waited) {
+      ctx.emit({
+        type: "decision",
+        phase,
+        decision: "wait-lock",
+        reason: `stack locked by running pulumi pid ${live[0].pid}; waiting up to ${Math.round(ctx.settings.lockWaitMs / 1000)}s for it to end`,
+      });
+      waited = true;
+    }
+    await clock.sleep(500, ctx.interrupts.soft);
+    state = await driver.engineState();
+  }
+  const foreign = state.locks.filter((l) => l.host !== undefined && l.host !== host.host);
+  if (foreign.length > 0) {
+    const l = foreign[0];
+    throw new RefusedError(
+      `stack ${ctx.settings.stack} is locked from another host (pid ${l.pid ?? "?"} on ${l.host}, since ` +
+        `${l.createdAt ?? "unknown"}). If that update is dead, run \`pulumi cancel\` and rerun`,
+    );
+  }
+  if (state.locks.length > 0) {
+    const l = state.locks[0];
+    ctx.emit({
+      type: "decision",
+      phase,
+      decision: "clear-lock",
+      reason: `removing the stack lock left by pulumi pid ${l.pid ?? "?"} (no longer running): ${l.location}`,
+    });
+    const started = clock.now();
+    await driver.cancel();
+    ctx.emit({ type: "engine", phase, operation: "cancel", changes: {}, durationMs: clock.now() - started });
+    changed = true;
+  }
+  const creates = state.pendingOperations.filter((p) => p.type === "creating");
+  if (creates.length > 0) {
+    ctx.emit({
+      type: "decision",
+      phase,
+      decision: "clear-pending-creates",
+      reason:
+        `an interrupted update left ${creates.length} pending create(s) (${creates.map((p) => p.urn).join(", ")}); ` +
+        "refreshing with --clear-pending-creates so the next update recreates them",
+    });
+    const started = clock.now();
+    await driver.clearPendingCreates({ signal: ctx.interrupts.hard });
+    ctx.emit({
+      type: "engine",
+      phase,
+      operation: "clear-pending-creates",
+      changes: {},
+      durationMs: clock.now() - started,
+    });
+    changed = true;
+  }
+  const others = state.pendingOperations.length - creates.length;
+  if (others > 0) {
+    ctx.emit({
+      type: "log",
+      level: "warn",
+      message: `${others} pending update/delete operation(s) from an interrupted update; the next update redoes them`,
+    });
+  }
+  return changed;
+}

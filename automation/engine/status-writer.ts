@@ -1,0 +1,116 @@
+/**
+ * The one place that writes release status. Every stack config write of a release goes through here, serialized:
+ * two `pulumi config set` processes editing the same stack file at once could lose a write, and the order of writes
+ * is what makes a killed release resumable (the record's phase is written before the phase acts).
+ */
+import type { ConfigChange, StackDriver } from "../ports";
+import { encodeRecord, ReleaseOutcome, ReleaseRecord } from "../release";
+import type { Emit } from "./context";
+
+export class StatusWriter {
+  private chain: Promise<unknown> = Promise.resolve();
+  private current: ReleaseRecord | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly driver: StackDriver,
+    private readonly emit: Emit,
+    private readonly nowIso: () => string,
+  ) {}
+
+  get record(): ReleaseRecord | undefined {
+    return this.current;
+  }
+
+  /** Adopts a record read from the stack without writing it (used before a claim). */
+  adopt(record: ReleaseRecord | undefined): void {
+    this.current = record;
+  }
+
+  /** Writes config changes, optionally with a new record in the same serialized step (record first). */
+  async write(changes: ConfigChange[], patch?: Partial<ReleaseRecord>): Promise<void> {
+    await this.enqueue(async () => {
+      const all = [...changes];
+      if (patch) {
+        all.unshift(this.recordChange(patch));
+      }
+      if (all.length > 0) {
+        await this.driver.writeConfig(all);
+      }
+    });
+    if (patch) {
+      this.emit({ type: "status", record: this.current ?? null });
+    }
+  }
+
+  /** Moves the record on (phase, step, verifiedColor, ...) before the step acts. */
+  async set(patch: Partial<ReleaseRecord>): Promise<void> {
+    await this.write([], patch);
+  }
+
+  /** Replaces the whole record (a new claim). */
+  async claim(record: ReleaseRecord): Promise<void> {
+    this.current = undefined;
+    await this.write([], record);
+  }
+
+  /**
+   * Ends the release: the record stays as phase `done` with its outcome (the stack's memory of the last release,
+   * which tells later commands whether the idle color's version is a safe target) and no owner.
+   */
+  async clear(outcome: ReleaseOutcome): Promise<void> {
+    this.stopHeartbeat();
+    if (!this.current) return;
+    const { owner: _owner, ...rest } = this.current;
+    this.current = undefined;
+    await this.write([], { ...rest, phase: "done", outcome, endedAt: this.nowIso() });
+    this.current = undefined;
+  }
+
+  /** Keeps the record but drops our ownership: we stopped cleanly and a rerun may take over at once. */
+  async release(): Promise<void> {
+    this.stopHeartbeat();
+    if (!this.current) return;
+    const { owner: _owner, ...rest } = this.current;
+    this.current = undefined;
+    await this.write([], { ...rest });
+  }
+
+  /** Refreshes `updatedAt` every `intervalMs` so owners on other hosts can tell a live release from a dead one. */
+  startHeartbeat(intervalMs: number): void {
+    if (intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.current?.owner) {
+        // A failed heartbeat is not fatal: the next write or heartbeat retries.
+        this.write([], {}).catch(() => undefined);
+      }
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stopHeartbeat(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Waits for queued writes (used before exit). */
+  async flush(): Promise<void> {
+    await this.chain.catch(() => undefined);
+  }
+
+  private recordChange(patch: Partial<ReleaseRecord>): ConfigChange {
+    const next = { ...(this.current ?? {}), ...patch, updatedAt: this.nowIso() } as ReleaseRecord;
+    // Drop keys explicitly set to undefined so the stored JSON stays small and readable.
+    for (const k of Object.keys(next) as (keyof ReleaseRecord)[]) {
+      if (next[k] === undefined) delete next[k];
+    }
+    this.current = next;
+    return { kind: "release", value: encodeRecord(next) };
+  }
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}

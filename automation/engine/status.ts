@@ -1,0 +1,101 @@
+/**
+ * `bluegreen status`: which color is live, what each color runs, any release in progress (and whether its process
+ * still runs), stack locks and pending operations, and config the last update has not applied yet.
+ */
+import { Color } from "../../components/core/conventions";
+import type { EngineState, StackOutputsView } from "../ports";
+import { describeRecord, ownerState, ReleaseRecord } from "../release";
+import type { RunContext } from "./context";
+import { loadSnapshot } from "./stack-state";
+
+export interface ServiceStatus {
+  liveColor: Color;
+  idleColor: Color;
+  versions: Record<Color, string>;
+  weights?: Record<Color, number>;
+  scaledDownColor?: Color;
+  liveEndpoint?: string;
+  previewEndpoint?: string;
+  /** What the last update deployed, when it differs from the config. */
+  deployed?: { liveColor?: Color; versions?: Record<Color, string> };
+}
+
+export interface StatusReport {
+  stack: string;
+  platform: string;
+  liveColor: Color;
+  services: Record<string, ServiceStatus>;
+  /** The release in progress or interrupted. */
+  release: (ReleaseRecord & { ownerState: string; summary: string }) | null;
+  /** The last release that ended, and how (`outcome`). */
+  lastRelease: ReleaseRecord | null;
+  engine: EngineState;
+  /** Config the last `up` has not applied (config edited without an update, or an update interrupted). */
+  pendingConfig: string[];
+}
+
+export async function statusReport(ctx: RunContext): Promise<StatusReport> {
+  const snap = await loadSnapshot(ctx);
+  let outputs: StackOutputsView = { services: {} };
+  try {
+    outputs = await ctx.deps.driver.outputs();
+  } catch {
+    // A stack that was never deployed has no outputs; the report says so through pendingConfig.
+  }
+  const engine = await ctx.deps.driver.engineState();
+  const services: Record<string, ServiceStatus> = {};
+  const pending: string[] = [];
+  for (const svc of snap.config.services) {
+    const name = svc.spec.name;
+    const live = snap.config.liveColor;
+    const so = outputs.services?.[name];
+    const st: ServiceStatus = {
+      liveColor: live,
+      idleColor: live === "blue" ? "green" : "blue",
+      versions: svc.versions,
+      ...(svc.weights ? { weights: svc.weights } : {}),
+      ...(svc.idleScaleDown ? { scaledDownColor: svc.idleScaleDown.color } : {}),
+      ...(so ? { liveEndpoint: so.liveEndpoint, previewEndpoint: so.previewEndpoint } : {}),
+    };
+    if (!so) {
+      pending.push(`${name}: never deployed (no stack outputs)`);
+    } else {
+      const deployed: ServiceStatus["deployed"] = {};
+      if (so.liveColor !== live) {
+        deployed.liveColor = so.liveColor;
+        pending.push(`${name}: liveColor ${live} in config, ${so.liveColor} deployed`);
+      }
+      if (so.versions.blue !== svc.versions.blue || so.versions.green !== svc.versions.green) {
+        deployed.versions = so.versions;
+        pending.push(
+          `${name}: versions ${JSON.stringify(svc.versions)} in config, ${JSON.stringify(so.versions)} deployed`,
+        );
+      }
+      if (deployed.liveColor || deployed.versions) st.deployed = deployed;
+    }
+    services[name] = st;
+  }
+  let release: StatusReport["release"] = null;
+  if (snap.record) {
+    const os = ownerState(snap.record, ctx.deps.host, ctx.deps.clock.now(), ctx.settings.staleAfterMs);
+    const ownerText =
+      os.kind === "alive"
+        ? `running (pid ${os.owner.pid} on ${os.owner.host}, heartbeat ${Math.round(os.heartbeatAgeMs / 1000)}s ago)`
+        : os.kind === "dead"
+          ? `interrupted (${os.why}); rerun it to resume or run \`bluegreen rollback\``
+          : os.kind === "none"
+            ? "stopped; rerun it to resume or run `bluegreen rollback`"
+            : "this process";
+    release = { ...snap.record, ownerState: ownerText, summary: describeRecord(snap.record) };
+  }
+  return {
+    stack: ctx.settings.stack,
+    platform: snap.config.platform,
+    liveColor: snap.config.liveColor,
+    services,
+    release,
+    lastRelease: snap.last ?? null,
+    engine,
+    pendingConfig: pending,
+  };
+}

@@ -1,0 +1,432 @@
+/**
+ * The ordered steps of a release. Each returns whether it changed anything; each records its phase through the
+ * status writer before it acts, so a rerun after a kill knows where to pick up. Breaches are returned as values
+ * (`Breach`) so the flow decides on the rollback in one place.
+ */
+import { Color } from "../../components/core/conventions";
+import { ServiceConfig } from "../../components/core/spec";
+import { RefusedError, VerificationFailedError } from "../errors";
+import type { Phase } from "../events";
+import type { ConfigChange } from "../ports";
+import type { ReleaseRecord } from "../release";
+import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
+import type { RunContext } from "./context";
+import { judgeScope, Scope } from "./scope";
+import { changedCount, engineOp, serviceOutputs, Snapshot } from "./stack-state";
+
+/** A signal crossed a threshold: the flow rolls back with this reason. */
+export class Breach {
+  constructor(
+    readonly reason: string,
+    readonly firstBadAt?: number,
+    readonly detectedAt?: number,
+  ) {}
+}
+
+function rec(ctx: RunContext): ReleaseRecord {
+  const r = ctx.status.record;
+  if (!r) throw new Error("internal: no release record");
+  return r;
+}
+
+function healthPathOf(ctx: RunContext, svc: ServiceConfig): string {
+  return ctx.settings.checks.healthPath ?? svc.spec.healthCheck.path;
+}
+
+/** Previews, and refuses when anything outside `scope` would change. */
+async function previewWithin(ctx: RunContext, phase: Phase, scope: Scope, what: string): Promise<void> {
+  let result;
+  try {
+    result = await engineOp(ctx, phase, "preview", ctx.interrupts.soft);
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    if (/polic(y|ies)/i.test(msg) && /violat|mandatory/i.test(msg)) {
+      throw new RefusedError(`${what}: the policy pack refused the change:\n${extractPolicyLines(msg)}`, "policy");
+    }
+    throw err;
+  }
+  const report = judgeScope(result.steps, scope);
+  const ok = report.outOfScope.length === 0;
+  ctx.emit({
+    type: "check",
+    phase,
+    name: "preview.scope",
+    ok,
+    figures: { changes: report.changes, inScope: report.inScope.length, outOfScope: report.outOfScope.length },
+    ...(ok ? {} : { detail: report.outOfScope.map((o) => `${o.op} ${o.urn}: ${o.why}`).join("; ") }),
+  });
+  if (!ok) {
+    throw new RefusedError(
+      `${what} would change resources outside ${describeScope(scope)}:\n` +
+        report.outOfScope.map((o) => `  - ${o.op} ${o.urn}: ${o.why}`).join("\n"),
+      "preview",
+    );
+  }
+}
+
+function describeScope(s: Scope): string {
+  const parts = s.colors.map((c) => `the ${c} color of ${s.service}`);
+  if (s.shared) parts.push("shared (router) resources");
+  return parts.join(" and ");
+}
+
+/** The policy report of a failed preview: from the first violation to the end of its block, once. */
+function extractPolicyLines(msg: string): string {
+  const lines = msg.split("\n");
+  const start = lines.findIndex((l) => /\[(mandatory|advisory)\]/.test(l));
+  if (start < 0)
+    return lines
+      .slice(-15)
+      .map((l) => `  ${l.trim()}`)
+      .join("\n");
+  const out: string[] = [];
+  for (const l of lines.slice(start)) {
+    if (/^\s*(Diagnostics:|Outputs:|Resources:|err\?:|stderr:)/.test(l) || out.length >= 40) break;
+    if (l.trim() !== "") out.push(`  ${l.trim()}`);
+  }
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Stage: the new version onto the idle color (lifting its scale-down), preview-gated, then `up`. */
+export async function stage(ctx: RunContext, svc: ServiceConfig): Promise<boolean> {
+  const r = rec(ctx);
+  const changes: ConfigChange[] = [];
+  if (svc.versions[r.toColor] !== r.version) {
+    changes.push({ kind: "version", service: r.service, color: r.toColor, version: r.version });
+  }
+  if (svc.idleScaleDown?.color === r.toColor) {
+    changes.push({ kind: "idleScaleDown", service: r.service, value: undefined });
+  }
+  await ctx.status.write(changes);
+  try {
+    await previewWithin(ctx, "stage", { service: r.service, colors: [r.toColor], shared: false }, "staging");
+  } catch (err) {
+    if (err instanceof RefusedError) {
+      // Put the config back as it was: nothing was applied.
+      await ctx.status.write(revertStage(r, svc));
+    }
+    throw err;
+  }
+  let up;
+  try {
+    up = await engineOp(ctx, "stage", "up", ctx.interrupts.soft);
+  } catch (err) {
+    if (ctx.interrupts.soft.aborted) throw err;
+    // Platforms that wait for health during the update (local, aws, kubernetes with await) fail here on a bad
+    // version: like a failed verification, the new version never got production traffic.
+    throw new VerificationFailedError(
+      `${r.service} ${r.version} on ${r.toColor}: staging failed:\n${engineErrorSummary((err as Error).message)}`,
+    );
+  }
+  return changes.length > 0 || changedCount(up) > 0;
+}
+
+/** The `error:` lines of a failed Pulumi command (its full output is long and mostly progress). */
+export function engineErrorSummary(message: string): string {
+  const lines = message
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /\berror:/i.test(l));
+  const unique = [...new Set(lines)].slice(0, 8);
+  return (unique.length > 0 ? unique : message.trim().split("\n").slice(-8)).map((l) => `  ${l}`).join("\n");
+}
+
+function revertStage(r: ReleaseRecord, svc: ServiceConfig): ConfigChange[] {
+  const out: ConfigChange[] = [{ kind: "version", service: r.service, color: r.toColor, version: r.toVersionBefore }];
+  if (r.scaleDown) {
+    out.push({
+      kind: "idleScaleDown",
+      service: r.service,
+      value: { color: r.toColor, capacity: r.scaleDown.capacity },
+    });
+  } else if (svc.idleScaleDown) {
+    out.push({ kind: "idleScaleDown", service: r.service, value: svc.idleScaleDown });
+  }
+  return out;
+}
+
+/**
+ * Verify: the target color healthy through the preview endpoint, smoke checks, user command, warm-up - and, since
+ * `liveColor` is stack-wide, every other service's target color healthy too. Throws `VerificationFailedError`.
+ */
+export async function verify(ctx: RunContext, snap: Snapshot, svc: ServiceConfig): Promise<boolean> {
+  const r = rec(ctx);
+  const signal = ctx.interrupts.soft;
+  const so = await serviceOutputs(ctx, r.service);
+  const fail = (why: string): never => {
+    throw new VerificationFailedError(`${r.service} ${r.version} on ${r.toColor}: ${why}`);
+  };
+  if (so.versions[r.toColor] !== r.version) {
+    fail(
+      `the stack outputs say ${r.toColor} runs ${so.versions[r.toColor]}, expected ${r.version} (did the update apply?)`,
+    );
+  }
+  const previewColor = so.previewColor ?? so.idleColor;
+  if (previewColor !== r.toColor) {
+    fail(
+      `the preview endpoint reaches ${previewColor}, not ${r.toColor}: the stack's routing is not what the release expects`,
+    );
+  }
+  const endpoint = so.previewEndpoint;
+  const why =
+    (await waitHealthy(
+      ctx,
+      "verify",
+      endpoint,
+      healthPathOf(ctx, svc),
+      r.version,
+      ctx.settings.checks.verifyTimeoutMs,
+      signal,
+    )) ??
+    (await smokeCheck(ctx, "verify", endpoint, r.version, signal)) ??
+    (await smokeCommand(ctx, endpoint, r, signal)) ??
+    (await warmUp(ctx, "verify", endpoint, signal)) ??
+    (await otherServices(ctx, snap, r, signal));
+  if (why) fail(why);
+  ctx.emit({
+    type: "decision",
+    phase: "verify",
+    decision: "verified",
+    reason: `${r.toColor} runs ${r.version} and passed every check`,
+  });
+  return false;
+}
+
+async function smokeCommand(
+  ctx: RunContext,
+  endpoint: string,
+  r: ReleaseRecord,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const cmd = ctx.settings.checks.smokeCommand;
+  if (!cmd) return undefined;
+  const started = ctx.deps.clock.now();
+  const res = await ctx.deps.commands.run(
+    cmd,
+    {
+      BLUEGREEN_PREVIEW_URL: endpoint,
+      BLUEGREEN_STACK: ctx.settings.stack,
+      BLUEGREEN_SERVICE: r.service,
+      BLUEGREEN_VERSION: r.version,
+      BLUEGREEN_COLOR: r.toColor,
+    },
+    ctx.settings.checks.smokeTimeoutMs,
+    signal,
+  );
+  const ok = res.exitCode === 0 && !res.timedOut;
+  const why = ok
+    ? undefined
+    : res.timedOut
+      ? `smoke command timed out after ${Math.round(ctx.settings.checks.smokeTimeoutMs / 1000)}s: ${cmd}`
+      : `smoke command exited ${res.exitCode}: ${cmd}${res.output ? `\n${res.output.trim().slice(-800)}` : ""}`;
+  ctx.emit({
+    type: "check",
+    phase: "verify",
+    name: "smoke.command",
+    ok,
+    figures: { exitCode: res.exitCode, ms: ctx.deps.clock.now() - started },
+    ...(why ? { detail: why } : {}),
+  });
+  return why;
+}
+
+async function otherServices(
+  ctx: RunContext,
+  snap: Snapshot,
+  r: ReleaseRecord,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  for (const other of snap.config.services) {
+    if (other.spec.name === r.service) continue;
+    const so = await serviceOutputs(ctx, other.spec.name);
+    const why = await waitHealthy(
+      ctx,
+      "verify",
+      so.previewEndpoint,
+      ctx.settings.checks.healthPath ?? other.spec.healthCheck.path,
+      other.versions[r.toColor],
+      ctx.settings.checks.verifyTimeoutMs,
+      signal,
+    );
+    if (why) return `service ${other.spec.name} (also switched: bluegreen:liveColor is stack-wide): ${why}`;
+  }
+  return undefined;
+}
+
+function stepConfig(r: ReleaseRecord, pct: number): ConfigChange[] {
+  if (pct < 100) {
+    const weights = { [r.toColor]: pct, [r.fromColor]: 100 - pct } as Record<Color, number>;
+    return [{ kind: "weights", service: r.service, weights }];
+  }
+  // Weights go first: with liveColor still on the old color, "no weights" means 100% old - a valid state to stop in.
+  return [
+    { kind: "weights", service: r.service, weights: undefined },
+    { kind: "liveColor", color: r.toColor },
+  ];
+}
+
+/**
+ * Switch: traffic onto the verified color, in the configured steps. Intermediate steps are watched like a bake;
+ * the last is confirmed by the live endpoint answering the new version. Returns a `Breach` instead of throwing.
+ */
+export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<Breach | undefined> {
+  const r = rec(ctx);
+  if (r.verifiedColor !== r.toColor) {
+    throw new Error(`internal: refusing to switch to ${r.toColor}, which is not verified`);
+  }
+  const steps = ctx.settings.steps;
+  const start = Math.min(r.step ?? 0, steps.length - 1);
+  for (let i = start; i < steps.length; i++) {
+    const pct = steps[i];
+    ctx.emit({
+      type: "decision",
+      phase: "switch",
+      decision: "switch-step",
+      reason: `${pct}% of traffic to ${r.toColor} (${r.version})${pct === 100 ? `; liveColor=${r.toColor}` : ""}`,
+    });
+    await ctx.status.write(stepConfig(r, pct), { step: i });
+    if (i === start && !resumed) {
+      // One preview before the first traffic change proves a switch touches only the router.
+      try {
+        await previewWithin(ctx, "switch", { service: r.service, colors: [], shared: true }, "switching traffic");
+      } catch (err) {
+        if (err instanceof RefusedError) {
+          await ctx.status.write([
+            { kind: "weights", service: r.service, weights: undefined },
+            { kind: "liveColor", color: r.fromColor },
+          ]);
+        }
+        throw err;
+      }
+    }
+    // The hard signal: a first Ctrl-C lets this update finish, then the flow rolls back from a known state.
+    await engineOp(ctx, "switch", "up", ctx.interrupts.hard);
+    const so = await serviceOutputs(ctx, r.service);
+    if (pct < 100) {
+      const until = ctx.deps.clock.now() + ctx.settings.stepPauseMs;
+      const w = await watch(
+        ctx,
+        "switch",
+        so.liveEndpoint,
+        r.service,
+        r.toColor,
+        r.version,
+        until,
+        ctx.interrupts.soft,
+      );
+      if (w.breach) return new Breach(`at ${pct}% on ${r.toColor}: ${w.breach}`, w.firstBadAt, w.detectedAt);
+    } else {
+      const c = await confirmVersion(ctx, "switch", so.liveEndpoint, r.version, ctx.interrupts.soft);
+      if (!c.ok) return new Breach(`switch not confirmed: ${c.why}`);
+    }
+  }
+  return undefined;
+}
+
+/** Bake: watch the live endpoint (and metric sources) until `until` (ms). */
+export async function bake(ctx: RunContext, until: number): Promise<Breach | undefined> {
+  const r = rec(ctx);
+  // The outputs the switch just read: no `pulumi` call between the switch and the first bake probe.
+  const cached = ctx.lastOutputs?.services?.[r.service];
+  const so = cached ?? (await serviceOutputs(ctx, r.service));
+  if (until <= ctx.deps.clock.now()) {
+    // Nothing left to watch (no bake asked, or resumed after the window): still confirm what answers.
+    const c = await confirmVersion(ctx, "bake", so.liveEndpoint, r.version, ctx.interrupts.soft);
+    return c.ok ? undefined : new Breach(c.why);
+  }
+  const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, until, ctx.interrupts.soft);
+  return w.breach ? new Breach(w.breach, w.firstBadAt, w.detectedAt) : undefined;
+}
+
+/** Finish: keep the previous color warm, then (if asked) scale it down. */
+export async function finish(ctx: RunContext): Promise<boolean> {
+  const r = rec(ctx);
+  const after = ctx.settings.scaleDownAfterMs;
+  if (after === undefined) {
+    ctx.emit({
+      type: "decision",
+      phase: "finish",
+      decision: "keep-warm",
+      reason: `${r.fromColor} (${r.fromVersion}) stays warm for an instant rollback (no --scale-down-after)`,
+    });
+    return false;
+  }
+  const warmUntil = r.warmUntil ? Date.parse(r.warmUntil) : ctx.deps.clock.now() + after;
+  if (!r.warmUntil) await ctx.status.set({ warmUntil: new Date(warmUntil).toISOString() });
+  const wait = warmUntil - ctx.deps.clock.now();
+  ctx.emit({
+    type: "decision",
+    phase: "finish",
+    decision: "keep-warm",
+    reason: `${r.fromColor} stays warm until ${new Date(warmUntil).toISOString()}, then scales down`,
+  });
+  if (wait > 0) await ctx.deps.clock.sleep(wait, ctx.interrupts.soft);
+  const capacity = ctx.settings.scaleDownCapacity ?? r.scaleDown?.capacity ?? 1;
+  await ctx.status.write([{ kind: "idleScaleDown", service: r.service, value: { color: r.fromColor, capacity } }]);
+  await previewWithin(ctx, "finish", { service: r.service, colors: [r.fromColor], shared: false }, "scaling down");
+  await engineOp(ctx, "finish", "up", ctx.interrupts.soft);
+  ctx.emit({
+    type: "decision",
+    phase: "finish",
+    decision: "scale-down",
+    reason: `${r.fromColor} scaled down to ${capacity}`,
+  });
+  return true;
+}
+
+/**
+ * Rollback: all traffic back to `fromColor` (verified: it was live and baked before this release), confirmed by the
+ * live endpoint answering its version. Ignores the first Ctrl-C: stopping halfway would be the unsafe choice.
+ */
+export async function rollbackTraffic(
+  ctx: RunContext,
+  reason: string,
+): Promise<{ ms: number; fastRoutedAt: number | undefined }> {
+  const r = rec(ctx);
+  const started = ctx.deps.clock.now();
+  ctx.emit({ type: "decision", phase: "rollback", decision: "rollback", reason });
+  // Hot path first: liveColor and the record in one write (any weights left from a gradual switch keep weight on
+  // the previous color, so the config stays valid), then the platform's fast path, then the weights, then the update.
+  await ctx.status.write([{ kind: "liveColor", color: r.fromColor }], { phase: "rollback", reason });
+  const fastRoutedAt = await fastRoute(ctx, r.fromColor);
+  await ctx.status.write([{ kind: "weights", service: r.service, weights: undefined }]);
+  await engineOp(ctx, "rollback", "up", ctx.interrupts.hard);
+  const so = await serviceOutputs(ctx, r.service);
+  const c = await confirmVersion(ctx, "rollback", so.liveEndpoint, r.fromVersion, ctx.interrupts.hard);
+  if (!c.ok) {
+    throw new Error(
+      `rolled the stack back to ${r.fromColor}, but the live endpoint does not answer ${r.fromVersion}: ${c.why}. ` +
+        "The release record is kept; rerun the same command to retry the rollback",
+    );
+  }
+  return { ms: ctx.deps.clock.now() - started, fastRoutedAt };
+}
+
+/** Takes traffic back through the platform's fast path, if any; the `up` after it stays the source of truth. */
+async function fastRoute(ctx: RunContext, color: Color): Promise<number | undefined> {
+  const router = ctx.deps.fastRouter;
+  if (!router) return undefined;
+  const started = ctx.deps.clock.now();
+  try {
+    const did = await router.routeAll(ctx.lastOutputs ?? (await ctx.deps.driver.outputs()), color);
+    if (did) {
+      ctx.emit({
+        type: "decision",
+        phase: "rollback",
+        decision: "fast-route",
+        reason: `traffic sent to ${color} through the router's runtime API in ${ctx.deps.clock.now() - started}ms (${did}); the update follows`,
+      });
+      return ctx.deps.clock.now();
+    }
+  } catch (err) {
+    // The fast path is an optimisation: the update that follows moves traffic anyway.
+    ctx.emit({
+      type: "log",
+      level: "warn",
+      message: `fast rollback path failed (${(err as Error).message}); relying on the update`,
+    });
+  }
+  return undefined;
+}

@@ -1,0 +1,205 @@
+/**
+ * The TypeScript API of the release tool, for internal tools:
+ *
+ *   import { deploy } from "./automation";
+ *   const result = await deploy(
+ *     { stack: "prod", service: "web", version: "1.5.0", bake: "5m", maxErrorRate: "1%" },
+ *     { onEvent: (e) => log(e) },
+ *   );
+ *   if (result.outcome === "rolled-back") page(result.message);
+ *
+ * Every function resolves with a `ReleaseResult` (never rejects for a release outcome): `exitCode` is the CLI's.
+ * Aborting `signal` is a Ctrl-C (stop at a safe point, rolling back if traffic moved); aborting `hardSignal` stops
+ * at once and leaves the release recorded for a rerun.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { PulumiStackDriver } from "./adapters/pulumi-driver";
+import { HttpProber } from "./adapters/http-prober";
+import { prometheusSource } from "./adapters/prometheus";
+import { localFastRouter } from "./adapters/local-router";
+import { fileMutex, shellCommands, systemClock, thisHost } from "./adapters/system";
+import { Deps, Emit, RunContext } from "./engine/context";
+import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
+import { StatusReport, statusReport } from "./engine/status";
+import { StatusWriter } from "./engine/status-writer";
+import { classifyError, ExitCode, Outcome } from "./errors";
+import type { BlueGreenEvent, EventInput } from "./events";
+import {
+  DeployInput,
+  normalizeDeploy,
+  normalizeRollback,
+  normalizeStatus,
+  normalizeSwitchColor,
+  ReleaseSettings,
+  RollbackInput,
+  StatusInput,
+  SwitchColorInput,
+} from "./options";
+import type { MetricSource } from "./ports";
+
+export * from "./events";
+export * from "./errors";
+export type * from "./ports";
+export type { DeployInput, SwitchColorInput, RollbackInput, StatusInput } from "./options";
+export type { StatusReport, ServiceStatus } from "./engine/status";
+export type { ReleaseRecord, RecordPhase } from "./release";
+export { cloudWatchAlarms } from "./adapters/cloudwatch";
+export type { AlarmState, AlarmStateReader } from "./adapters/cloudwatch";
+export { prometheusSource } from "./adapters/prometheus";
+
+/** The project this tool releases: the folder holding Pulumi.yaml. */
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+export interface RunOptions {
+  /** Receives every event as it happens. */
+  onEvent?: (event: BlueGreenEvent) => void;
+  /** First abort: stop at a safe point (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Abort: stop now, keep the release recorded. */
+  hardSignal?: AbortSignal;
+  /** Extra bake signals (e.g. `cloudWatchAlarms(...)`). */
+  metrics?: MetricSource[];
+  /** Project folder [$BLUEGREEN_PROJECT_DIR, else PROJECT_ROOT]. */
+  workDir?: string;
+  /** Environment for `pulumi` [process.env]. */
+  envVars?: Record<string, string>;
+  /** Replace any port (tests, other platforms). */
+  deps?: Partial<Deps>;
+}
+
+export interface ReleaseResult {
+  outcome: Outcome;
+  exitCode: ExitCode;
+  message: string;
+  releaseId?: string;
+}
+
+function defaultPolicyPacks(workDir: string): string[] {
+  const dir = path.join(workDir, "policy");
+  return fs.existsSync(path.join(dir, "PulumiPolicy.yaml")) ? [dir] : [];
+}
+
+export function defaultDeps(stack: string, opts: RunOptions = {}): Deps {
+  const envVars = opts.envVars ?? (process.env as Record<string, string>);
+  const workDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
+  const base: Deps = {
+    driver: new PulumiStackDriver({ stack, workDir, envVars, pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN }),
+    prober: new HttpProber(),
+    metrics: opts.metrics ?? [],
+    clock: systemClock,
+    host: thisHost,
+    commands: shellCommands,
+    mutex: fileMutex(path.join(workDir, ".bluegreen", "locks")),
+    prometheus: prometheusSource,
+    newId: () => `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${crypto.randomBytes(3).toString("hex")}`,
+    heartbeatMs: 15_000,
+    defaultPolicyPacks: defaultPolicyPacks(workDir),
+    fastRouter: localFastRouter,
+  };
+  return { ...base, ...(opts.deps ?? {}) };
+}
+
+function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunContext; emitRaw: Emit } {
+  const deps = defaultDeps(settings.stack, opts);
+  const never = new AbortController().signal;
+  let status: StatusWriter | undefined = undefined;
+  const emitRaw: Emit = (e: EventInput) => {
+    const releaseId = status?.record?.id;
+    const event = {
+      ts: new Date(deps.clock.now()).toISOString(),
+      stack: settings.stack,
+      ...(releaseId ? { releaseId } : {}),
+      ...e,
+    };
+    opts.onEvent?.(event);
+  };
+  status = new StatusWriter(deps.driver, emitRaw, () => new Date(deps.clock.now()).toISOString());
+  const ctx: RunContext = {
+    deps,
+    settings,
+    status,
+    emit: emitRaw,
+    interrupts: { soft: opts.signal ?? never, hard: opts.hardSignal ?? never },
+    policyPacks: settings.policyPacks ?? deps.defaultPolicyPacks,
+  };
+  return { ctx, emitRaw };
+}
+
+async function run(
+  normalize: () => ReleaseSettings,
+  flow: (ctx: RunContext) => Promise<FlowOutcome>,
+  opts: RunOptions,
+  stackForErrors: string,
+): Promise<ReleaseResult> {
+  let settings: ReleaseSettings;
+  try {
+    settings = normalize();
+  } catch (err) {
+    const c = classifyError(err);
+    const event: BlueGreenEvent = {
+      type: "result",
+      ts: new Date().toISOString(),
+      stack: stackForErrors,
+      outcome: c.outcome,
+      exitCode: c.exitCode,
+      message: c.message,
+    };
+    opts.onEvent?.(event);
+    return { outcome: c.outcome, exitCode: c.exitCode, message: c.message };
+  }
+  const { ctx, emitRaw } = makeContext(settings, opts);
+  let result: ReleaseResult;
+  try {
+    const out = await flow(ctx);
+    result = {
+      outcome: "ok",
+      exitCode: 0,
+      message: out.message,
+      ...(out.releaseId ? { releaseId: out.releaseId } : {}),
+    };
+    if (settings.version !== undefined) result.outcome = "released";
+  } catch (err) {
+    const c = classifyError(err);
+    result = { outcome: c.outcome, exitCode: c.exitCode, message: c.message };
+  } finally {
+    ctx.status.stopHeartbeat();
+    await ctx.status.flush();
+  }
+  emitRaw({ type: "result", outcome: result.outcome, exitCode: result.exitCode, message: result.message });
+  return result;
+}
+
+/** The whole release: preflight, stage, verify, switch, bake (automatic rollback), finish. */
+export function deploy(input: DeployInput, opts: RunOptions = {}): Promise<ReleaseResult> {
+  return run(() => normalizeDeploy(input), deployFlow, opts, input.stack);
+}
+
+/** Verified manual switch to a color (refused if it is scaled down or unhealthy); optional steps and bake. */
+export function switchColor(input: SwitchColorInput, opts: RunOptions = {}): Promise<ReleaseResult> {
+  return run(
+    () => normalizeSwitchColor(input),
+    (ctx) => switchFlow(ctx, "switch"),
+    opts,
+    input.stack,
+  );
+}
+
+/** Back to the previous color: abandons an unfinished release, or switches to the (warm, healthy) idle color. */
+export function rollback(input: RollbackInput, opts: RunOptions = {}): Promise<ReleaseResult> {
+  return run(
+    () => normalizeRollback(input),
+    (ctx) => switchFlow(ctx, "rollback"),
+    opts,
+    input.stack,
+  );
+}
+
+/** Where the stack stands. Rejects with `RefusedError` for an unknown stack. */
+export async function status(input: StatusInput, opts: RunOptions = {}): Promise<StatusReport> {
+  const s = normalizeStatus(input);
+  const settings: ReleaseSettings = { ...normalizeRollback({ stack: s.stack }) };
+  const { ctx } = makeContext(settings, opts);
+  return statusReport(ctx);
+}

@@ -1,0 +1,317 @@
+/**
+ * Options of the release commands: what callers pass (durations as "30s" strings or milliseconds, rates as "1%" or
+ * fractions) and the validated, defaulted form the engine uses. Validation happens here, before any change.
+ */
+import { Color } from "../components/core/conventions";
+import { RefusedError } from "./errors";
+import {
+  parseColor,
+  parseDuration,
+  parseHttpPath,
+  parseInteger,
+  parseMetricRule,
+  parseRate,
+  parseRegExp,
+  parseStatusSet,
+  parseSteps,
+  parseVersion,
+} from "./parse";
+
+type Duration = string | number;
+type Rate = string | number;
+
+/** Probe and check settings shared by every command. All optional; defaults in brackets. */
+export interface CheckInput {
+  /** Health path on the preview/live endpoints [the service's healthCheck.path, else "/healthz"]. */
+  healthPath?: string;
+  /** Path that smoke checks, warm-up, confirmation and bake traffic request ["/"]. */
+  requestPath?: string;
+  /** Timeout of one HTTP request ["2s"]. */
+  requestTimeout?: Duration;
+  /** Give up waiting for the idle color to become healthy after ["2m"]. */
+  verifyTimeout?: Duration;
+  /** Consecutive healthy answers that count as healthy [3]. */
+  healthyThreshold?: number | string;
+  /** Pause between health polls ["1s"]. */
+  pollInterval?: Duration;
+  /** Smoke check: accepted statuses ["2xx"], e.g. "200" or "200,204". */
+  expectStatus?: string;
+  /** Smoke check: a regular expression the body must match [none]. */
+  expectBody?: string;
+  /** Require responders to report the expected version (header or JSON `version`) [true]. */
+  expectVersion?: boolean;
+  /** A shell command run after the HTTP smoke checks; exit 0 passes. Gets BLUEGREEN_PREVIEW_URL etc. [none] */
+  smokeCommand?: string;
+  /** Timeout of the smoke command ["5m"]. */
+  smokeTimeout?: Duration;
+  /** Warm-up requests sent to the idle color before the switch [0]. */
+  warmupRequests?: number | string;
+  /** Consecutive answers with the new version that confirm a switch or rollback [5]. */
+  confirmCount?: number | string;
+  /** Give up confirming a switch/rollback after ["60s"]. */
+  confirmTimeout?: Duration;
+}
+
+export interface BakeInput {
+  /** How long to watch the live endpoint after the switch ["2m"; "0s" skips the bake]. */
+  bake?: Duration;
+  /** Pause between bake probes ["250ms"]. */
+  bakeInterval?: Duration;
+  /** Sliding window the thresholds apply to ["10s"]. */
+  bakeWindow?: Duration;
+  /** Samples needed in the window before a rate is judged [8]. */
+  minSamples?: number | string;
+  /** Error-rate threshold: breached when the window's rate exceeds it ["5%"]. */
+  maxErrorRate?: Rate;
+  /** Latency threshold for the window's p95 ["1s"]. */
+  maxLatency?: Duration;
+  /** Prometheus rules "<query> <op> <number>" checked during bake (needs `prometheusUrl`) [none]. */
+  prometheusRules?: string[];
+  /** Base URL of the Prometheus HTTP API [none]. */
+  prometheusUrl?: string;
+  /** Pause between metric-source reads ["5s"]. */
+  metricInterval?: Duration;
+}
+
+export interface SwitchInput {
+  /** Traffic steps on the new color, e.g. "10,50,100" [100: all at once]. */
+  steps?: string | number[];
+  /** Pause at each intermediate step, watched like a bake ["30s"]. */
+  stepPause?: Duration;
+}
+
+export interface FinishInput {
+  /** After the bake, keep the previous color warm this long, then scale it down. Absent: stays warm. */
+  scaleDownAfter?: Duration;
+  /** Capacity of the scaled-down previous color [the service's declared idleScaleDown capacity, else 1]. */
+  scaleDownCapacity?: number | string;
+}
+
+export interface EngineInput {
+  /** Policy packs for preview/up [<project>/policy when it exists]. Empty list: none. */
+  policyPacks?: string[];
+  /** How long to wait for a stack lock held by a live `pulumi` (e.g. an orphan of a killed run) ["2m"]. */
+  lockWait?: Duration;
+  /** A release owner on another host counts as gone after this long without a heartbeat ["2m"]. */
+  staleAfter?: Duration;
+}
+
+export interface CommonInput extends CheckInput, EngineInput {
+  stack: string;
+}
+
+export interface DeployInput extends CommonInput, BakeInput, SwitchInput, FinishInput {
+  service: string;
+  version: string;
+}
+
+export interface SwitchColorInput extends CommonInput, BakeInput, SwitchInput {
+  /** Service whose endpoints are checked [the only service, required when there are several]. */
+  service?: string;
+  to: string;
+}
+
+export interface RollbackInput extends CommonInput {
+  service?: string;
+}
+
+export interface StatusInput {
+  stack: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface CheckSettings {
+  healthPath?: string;
+  requestPath: string;
+  requestTimeoutMs: number;
+  verifyTimeoutMs: number;
+  healthyThreshold: number;
+  pollIntervalMs: number;
+  expectStatus: (status: number) => boolean;
+  expectStatusText: string;
+  expectBody?: RegExp;
+  expectVersion: boolean;
+  smokeCommand?: string;
+  smokeTimeoutMs: number;
+  warmupRequests: number;
+  confirmCount: number;
+  confirmTimeoutMs: number;
+}
+
+export interface MetricRule {
+  query: string;
+  op: "<" | "<=" | ">" | ">=";
+  threshold: number;
+}
+
+export interface BakeSettings {
+  durationMs: number;
+  intervalMs: number;
+  windowMs: number;
+  minSamples: number;
+  maxErrorRate: number;
+  maxLatencyMs: number;
+  metricIntervalMs: number;
+  prometheusUrl?: string;
+  prometheusRules: MetricRule[];
+}
+
+export interface ReleaseSettings {
+  stack: string;
+  service?: string;
+  version?: string;
+  to?: Color;
+  checks: CheckSettings;
+  bake: BakeSettings;
+  steps: number[];
+  stepPauseMs: number;
+  scaleDownAfterMs?: number;
+  scaleDownCapacity?: number;
+  policyPacks?: string[];
+  lockWaitMs: number;
+  staleAfterMs: number;
+}
+
+const opt = <T, R>(value: T | undefined, parse: (v: T) => R, fallback: R): R =>
+  value === undefined ? fallback : parse(value);
+
+export function normalizeChecks(i: CheckInput): CheckSettings {
+  const expectStatusText = i.expectStatus ?? "2xx";
+  return {
+    healthPath: i.healthPath === undefined ? undefined : parseHttpPath("--health-path", i.healthPath),
+    requestPath: opt(i.requestPath, (v) => parseHttpPath("--request-path", v), "/"),
+    requestTimeoutMs: opt(
+      i.requestTimeout,
+      (v) => parseDuration("--request-timeout", v, { min: 50, max: 60_000 }),
+      2000,
+    ),
+    verifyTimeoutMs: opt(i.verifyTimeout, (v) => parseDuration("--verify-timeout", v, { min: 1000 }), 120_000),
+    healthyThreshold: opt(i.healthyThreshold, (v) => parseInteger("--healthy-threshold", v, 1, 100), 3),
+    pollIntervalMs: opt(i.pollInterval, (v) => parseDuration("--poll-interval", v, { min: 50, max: 60_000 }), 1000),
+    expectStatus: parseStatusSet("--expect-status", expectStatusText),
+    expectStatusText,
+    expectBody: i.expectBody === undefined ? undefined : parseRegExp("--expect-body", i.expectBody),
+    expectVersion: i.expectVersion ?? true,
+    smokeCommand: i.smokeCommand,
+    smokeTimeoutMs: opt(i.smokeTimeout, (v) => parseDuration("--smoke-timeout", v, { min: 1000 }), 300_000),
+    warmupRequests: opt(i.warmupRequests, (v) => parseInteger("--warmup-requests", v, 0, 100_000), 0),
+    confirmCount: opt(i.confirmCount, (v) => parseInteger("--confirm-count", v, 1, 1000), 5),
+    confirmTimeoutMs: opt(i.confirmTimeout, (v) => parseDuration("--confirm-timeout", v, { min: 1000 }), 60_000),
+  };
+}
+
+export function normalizeBake(i: BakeInput): BakeSettings {
+  const rules = (i.prometheusRules ?? []).map((r) => parseMetricRule("--prometheus-rule", r));
+  if (rules.length > 0 && !i.prometheusUrl) {
+    throw new RefusedError(
+      "--prometheus-rule needs --prometheus-url (the Prometheus HTTP API base URL)",
+      "--prometheus-url",
+    );
+  }
+  if (i.prometheusUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(i.prometheusUrl)) {
+    throw new RefusedError(
+      `--prometheus-url: got "${i.prometheusUrl}"; allowed: an http(s) URL such as "http://localhost:9090"`,
+      "--prometheus-url",
+    );
+  }
+  return {
+    durationMs: opt(i.bake, (v) => parseDuration("--bake", v, { max: 24 * 3_600_000 }), 120_000),
+    intervalMs: opt(i.bakeInterval, (v) => parseDuration("--bake-interval", v, { min: 20, max: 60_000 }), 250),
+    windowMs: opt(i.bakeWindow, (v) => parseDuration("--bake-window", v, { min: 1000 }), 10_000),
+    minSamples: opt(i.minSamples, (v) => parseInteger("--min-samples", v, 1, 100_000), 8),
+    maxErrorRate: opt(i.maxErrorRate, (v) => parseRate("--max-error-rate", v), 0.05),
+    maxLatencyMs: opt(i.maxLatency, (v) => parseDuration("--max-latency", v, { min: 1 }), 1000),
+    metricIntervalMs: opt(i.metricInterval, (v) => parseDuration("--metric-interval", v, { min: 100 }), 5000),
+    prometheusUrl: i.prometheusUrl,
+    prometheusRules: rules,
+  };
+}
+
+const STACK_NAME = /^[A-Za-z0-9_.\-/]{1,100}$/;
+const SERVICE_NAME = /^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$/;
+
+function parseStackName(value: string): string {
+  if (!STACK_NAME.test(value)) {
+    throw new RefusedError(
+      `--stack: got "${value}"; allowed: a Pulumi stack name (letters, digits, "-", "_", ".", "/")`,
+      "--stack",
+    );
+  }
+  return value;
+}
+
+function parseServiceName(value: string): string {
+  if (!SERVICE_NAME.test(value)) {
+    throw new RefusedError(
+      `--service: got "${value}"; allowed: a service name of the stack (lowercase letters, digits, "-")`,
+      "--service",
+    );
+  }
+  return value;
+}
+
+function normalizeEngine(i: EngineInput): Pick<ReleaseSettings, "policyPacks" | "lockWaitMs" | "staleAfterMs"> {
+  return {
+    policyPacks: i.policyPacks,
+    lockWaitMs: opt(i.lockWait, (v) => parseDuration("--lock-wait", v, { max: 3_600_000 }), 120_000),
+    staleAfterMs: opt(i.staleAfter, (v) => parseDuration("--stale-after", v, { min: 10_000 }), 120_000),
+  };
+}
+
+function normalizeSwitch(i: SwitchInput): Pick<ReleaseSettings, "steps" | "stepPauseMs"> {
+  return {
+    steps: opt(i.steps, (v) => parseSteps("--steps", v), [100]),
+    stepPauseMs: opt(i.stepPause, (v) => parseDuration("--step-pause", v, { max: 24 * 3_600_000 }), 30_000),
+  };
+}
+
+export function normalizeDeploy(i: DeployInput): ReleaseSettings {
+  if (i.service === undefined) throw new RefusedError("--service is required", "--service");
+  if (i.version === undefined) throw new RefusedError("--version is required", "--version");
+  return {
+    stack: parseStackName(i.stack),
+    service: parseServiceName(i.service),
+    version: parseVersion("--version", i.version),
+    checks: normalizeChecks(i),
+    bake: normalizeBake(i),
+    ...normalizeSwitch(i),
+    scaleDownAfterMs:
+      i.scaleDownAfter === undefined
+        ? undefined
+        : parseDuration("--scale-down-after", i.scaleDownAfter, { max: 30 * 24 * 3_600_000 }),
+    scaleDownCapacity:
+      i.scaleDownCapacity === undefined
+        ? undefined
+        : parseInteger("--scale-down-capacity", i.scaleDownCapacity, 1, 1000),
+    ...normalizeEngine(i),
+  };
+}
+
+export function normalizeSwitchColor(i: SwitchColorInput): ReleaseSettings {
+  return {
+    stack: parseStackName(i.stack),
+    service: i.service === undefined ? undefined : parseServiceName(i.service),
+    to: parseColor("--to", i.to),
+    checks: normalizeChecks(i),
+    bake: normalizeBake({ bake: "0s", ...i }),
+    ...normalizeSwitch(i),
+    ...normalizeEngine(i),
+  };
+}
+
+export function normalizeRollback(i: RollbackInput): ReleaseSettings {
+  return {
+    stack: parseStackName(i.stack),
+    service: i.service === undefined ? undefined : parseServiceName(i.service),
+    checks: normalizeChecks(i),
+    bake: normalizeBake({ bake: "0s" }),
+    steps: [100],
+    stepPauseMs: 0,
+    ...normalizeEngine(i),
+  };
+}
+
+export function normalizeStatus(i: StatusInput): { stack: string } {
+  return { stack: parseStackName(i.stack) };
+}

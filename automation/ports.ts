@@ -1,0 +1,202 @@
+/**
+ * The engine's view of the outside world. The engine only talks to these interfaces; `adapters/` implements them
+ * for real (Pulumi Automation API, HTTP, Prometheus) and the unit tests implement them with fakes.
+ */
+import { Color } from "../components/core/conventions";
+import type { BlueGreenEvent } from "./events";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stack
+
+/** The `bluegreen:*` config of a stack, as stored (untyped values are validated by the engine). */
+export interface StackConfigView {
+  /**
+   * Every `bluegreen:<key>` except `release`, keyed without the namespace; structured values parsed from JSON
+   * (the shape `components/core/config.ts` validates).
+   */
+  values: Record<string, unknown>;
+  /** `bluegreen:release` as stored (a JSON string), if a release is recorded. */
+  release?: string;
+}
+
+export interface IdleScaleDownSetting {
+  color: Color;
+  capacity: number;
+}
+
+/** Typed edits of the stack config; the driver maps them onto config keys. */
+export type ConfigChange =
+  | { kind: "liveColor"; color: Color }
+  | { kind: "version"; service: string; color: Color; version: string }
+  | { kind: "weights"; service: string; weights: Record<Color, number> | undefined }
+  | { kind: "idleScaleDown"; service: string; value: IdleScaleDownSetting | undefined }
+  | { kind: "release"; value: string | undefined };
+
+/** What the program exports per service (see components/stack.ts). */
+export interface ServiceOutputsView {
+  liveColor: Color;
+  idleColor: Color;
+  previewColor?: Color;
+  liveEndpoint: string;
+  previewEndpoint: string;
+  versions: Record<Color, string>;
+  weights?: Record<Color, number>;
+  scaledDownColor?: Color;
+  colors?: Partial<Record<Color, Record<string, unknown>>>;
+}
+
+export interface StackOutputsView {
+  platform?: string;
+  liveColor?: Color;
+  services: Record<string, ServiceOutputsView>;
+}
+
+/** One resource step of a preview or update, with the pair tags found on it (if any). */
+export interface ResourceStep {
+  urn: string;
+  type: string;
+  /** Pulumi's step op: same, create, update, delete, replace, ... */
+  op: string;
+  /** `bluegreen/service`, `bluegreen/color`, `bluegreen/role` from the resource's tags/labels, when present. */
+  tags: Record<string, string>;
+  /** Property paths that differ, when the engine reports them. */
+  diffs?: string[];
+  /** True for component resources (no provider behind them). */
+  component: boolean;
+}
+
+export interface EngineOpOptions {
+  /** Paths of policy packs to run (`--policy-pack`). */
+  policyPacks?: string[];
+  /** Aborting asks the engine to cancel gracefully (SIGINT to the CLI). */
+  signal?: AbortSignal;
+  /** Progress lines from the engine, for human output. */
+  onOutput?: (line: string) => void;
+}
+
+export interface EngineOpResult {
+  steps: ResourceStep[];
+  /** Counts per op, as the engine summarises them. */
+  changes: Record<string, number>;
+  durationMs: number;
+}
+
+export interface StackLock {
+  /** Where the lock is (a file for the file backend). */
+  location: string;
+  pid?: number;
+  host?: string;
+  createdAt?: string;
+}
+
+export interface PendingOperation {
+  urn: string;
+  /** creating | updating | deleting | reading */
+  type: string;
+}
+
+export interface EngineState {
+  locks: StackLock[];
+  pendingOperations: PendingOperation[];
+}
+
+/** A Pulumi stack of this project, seen by the engine. */
+export interface StackDriver {
+  readonly stackName: string;
+  /** The stack's `bluegreen:*` config. Throws `RefusedError` if the stack does not exist. */
+  readConfig(): Promise<StackConfigView>;
+  /** Applies the changes in order (the order is part of the contract: see engine comments). */
+  writeConfig(changes: ConfigChange[]): Promise<void>;
+  outputs(): Promise<StackOutputsView>;
+  preview(opts: EngineOpOptions): Promise<EngineOpResult>;
+  up(opts: EngineOpOptions): Promise<EngineOpResult>;
+  /** Locks held on the stack and operations an interrupted update left pending. */
+  engineState(): Promise<EngineState>;
+  /** Removes the stack's update lock (`pulumi cancel`). Only called once the lock's owner is known to be gone. */
+  cancel(): Promise<void>;
+  /** Clears pending CREATE operations an interrupted update left (`pulumi refresh --clear-pending-creates`). */
+  clearPendingCreates(opts: EngineOpOptions): Promise<void>;
+}
+
+/**
+ * An emergency path to move production traffic without the engine, used by rollbacks only: the config and the
+ * release record already say where traffic goes, and the `up` that follows makes the stack agree. A platform that
+ * has no such path returns undefined and the rollback relies on the `up` alone.
+ */
+export interface FastRouter {
+  /** Sends all production traffic of every service to `color`; returns what it did, or undefined. */
+  routeAll(outputs: StackOutputsView, color: Color): Promise<string | undefined>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Probes and metrics
+
+export interface ProbeRequest {
+  url: string;
+  timeoutMs: number;
+  /** Aborts the request (interrupt). */
+  signal?: AbortSignal;
+}
+
+export interface ProbeResult {
+  url: string;
+  ok: boolean;
+  /** HTTP status, absent on a connection error or timeout. */
+  status?: number;
+  latencyMs: number;
+  /** Version the responder reports (header or JSON body), when it does. */
+  version?: string;
+  /** Which backend/color answered, when the responder says. */
+  color?: string;
+  /** First part of the body, for body expectations. */
+  body?: string;
+  error?: string;
+}
+
+export interface Prober {
+  probe(req: ProbeRequest): Promise<ProbeResult>;
+}
+
+/** One reading of a pluggable signal during bake. */
+export interface MetricReading {
+  source: string;
+  /** The measured value, when the source has one (a query result); alarm sources may only have a state. */
+  value?: number;
+  breached: boolean;
+  /** Human-readable: the rule and what was seen. */
+  detail: string;
+}
+
+export interface MetricContext {
+  service: string;
+  /** The color that should be serving (the new live color during bake). */
+  color: Color;
+  version: string;
+  signal?: AbortSignal;
+}
+
+export interface MetricSource {
+  readonly name: string;
+  read(ctx: MetricContext): Promise<MetricReading>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Time and events
+
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or rejects with the signal's reason when aborted first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export type EventSink = (event: BlueGreenEvent) => void;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Identity of this process, for the release owner record
+
+export interface HostInfo {
+  pid: number;
+  host: string;
+  /** True if a process with this pid runs on this host. Only meaningful for `host === this host`. */
+  isAlive(pid: number): boolean;
+}

@@ -1,0 +1,155 @@
+/**
+ * The release record: where an unfinished release stands, stored with the stack in `bluegreen:release` (a JSON
+ * string) so any process - a rerun after kill -9, `bluegreen status`, another internal tool - can read it.
+ */
+import { Color, isColor } from "../components/core/conventions";
+import { RefusedError } from "./errors";
+import type { HostInfo } from "./ports";
+
+export const RELEASE_KEY = "bluegreen:release";
+
+/**
+ * The recorded phase: the step that is running, or that was running when the process stopped; `done` once the
+ * release ended (the record then stays as the stack's memory of the last release and how it ended).
+ */
+export type RecordPhase = "stage" | "verify" | "switch" | "bake" | "finish" | "rollback" | "done";
+export const RECORD_PHASES: readonly RecordPhase[] = [
+  "stage",
+  "verify",
+  "switch",
+  "bake",
+  "finish",
+  "rollback",
+  "done",
+];
+
+/** How a release ended. Only `released` leaves its color a safe target for a later switch or rollback. */
+export type ReleaseOutcome =
+  "released" | "rolled-back" | "failed-verification" | "interrupted" | "abandoned" | "failed" | "refused";
+
+export type ReleaseKind = "deploy" | "switch" | "rollback";
+
+export interface ReleaseOwner {
+  pid: number;
+  host: string;
+}
+
+export interface ReleaseRecord {
+  /** Record format version. */
+  v: 1;
+  id: string;
+  kind: ReleaseKind;
+  service: string;
+  /** The version that goes live on `toColor`. */
+  version: string;
+  /** The color that was live (verified, baked) when the release started: where a rollback goes. */
+  fromColor: Color;
+  /** The version running on `fromColor` at the start, to confirm a rollback. */
+  fromVersion: string;
+  toColor: Color;
+  /** The version `toColor` ran before staging, to put back if staging is refused. */
+  toVersionBefore: string;
+  phase: RecordPhase;
+  /** Index into the traffic steps reached during a gradual switch (the step being applied). */
+  step?: number;
+  /** Set once verification passed: only a verified color may receive production traffic. */
+  verifiedColor?: Color;
+  /** End of the bake window (ISO), so a resumed bake does not start over. */
+  bakeUntil?: string;
+  /** End of the keep-warm window (ISO) before the previous color is scaled down. */
+  warmUntil?: string;
+  /** Idle scale-down that staging lifted from `toColor`, to restore on the other color at the end. */
+  scaleDown?: { capacity: number };
+  /** Why a rollback is running (or ran). */
+  reason?: string;
+  /** Set with phase `done`. */
+  outcome?: ReleaseOutcome;
+  endedAt?: string;
+  startedAt: string;
+  /** Heartbeat: refreshed while the owner runs. */
+  updatedAt: string;
+  /** The process driving the release; absent once it stopped cleanly (interrupted) and nobody owns it. */
+  owner?: ReleaseOwner;
+}
+
+export function encodeRecord(record: ReleaseRecord): string {
+  return JSON.stringify(record);
+}
+
+/** Parses a stored record; a damaged one is refused with the key named rather than guessed at. */
+export function decodeRecord(text: string | undefined): ReleaseRecord | undefined {
+  if (text === undefined || text.trim() === "") {
+    return undefined;
+  }
+  const fail = (why: string): never => {
+    throw new RefusedError(
+      `${RELEASE_KEY}: cannot read the recorded release (${why}); value: ${text.slice(0, 200)}. ` +
+        `Inspect it with \`pulumi config get ${RELEASE_KEY}\`; remove it with \`pulumi config rm ${RELEASE_KEY}\` ` +
+        "only after checking which color is live and healthy",
+      RELEASE_KEY,
+    );
+  };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return fail("not JSON");
+  }
+  if (typeof raw !== "object" || raw === null) {
+    return fail("not an object");
+  }
+  const r = raw as Record<string, unknown>;
+  if (r.v !== 1) fail(`unknown format version ${JSON.stringify(r.v)}`);
+  for (const k of ["id", "service", "version", "fromVersion", "startedAt", "updatedAt"]) {
+    if (typeof r[k] !== "string") fail(`field ${k} missing`);
+  }
+  if (!["deploy", "switch", "rollback"].includes(r.kind as string)) fail("field kind invalid");
+  if (!isColor(r.fromColor) || !isColor(r.toColor)) fail("fromColor/toColor invalid");
+  if (!(RECORD_PHASES as readonly unknown[]).includes(r.phase)) fail(`phase ${JSON.stringify(r.phase)} unknown`);
+  if (r.verifiedColor !== undefined && !isColor(r.verifiedColor)) fail("verifiedColor invalid");
+  return raw as ReleaseRecord;
+}
+
+export type OwnerState =
+  | { kind: "none" }
+  | { kind: "self" }
+  | { kind: "alive"; owner: ReleaseOwner; heartbeatAgeMs: number }
+  | { kind: "dead"; owner: ReleaseOwner; why: string };
+
+/**
+ * Whether the process that owns a recorded release still runs. On this host the pid answers it exactly (a kill -9
+ * is seen at once); for another host only the heartbeat age can, after `staleAfterMs`.
+ */
+export function ownerState(record: ReleaseRecord, host: HostInfo, nowMs: number, staleAfterMs: number): OwnerState {
+  const owner = record.owner;
+  if (!owner) {
+    return { kind: "none" };
+  }
+  if (owner.host === host.host && owner.pid === host.pid) {
+    return { kind: "self" };
+  }
+  const age = nowMs - Date.parse(record.updatedAt);
+  if (owner.host === host.host) {
+    return host.isAlive(owner.pid)
+      ? { kind: "alive", owner, heartbeatAgeMs: age }
+      : { kind: "dead", owner, why: `process ${owner.pid} no longer runs on ${owner.host}` };
+  }
+  return age > staleAfterMs
+    ? { kind: "dead", owner, why: `no heartbeat from ${owner.host} pid ${owner.pid} for ${Math.round(age / 1000)}s` }
+    : { kind: "alive", owner, heartbeatAgeMs: age };
+}
+
+/** The record of a release that has not ended, if `r` is one. */
+export function activeRecord(r: ReleaseRecord | undefined): ReleaseRecord | undefined {
+  return r && r.phase !== "done" ? r : undefined;
+}
+
+export function describeRecord(r: ReleaseRecord): string {
+  const what =
+    r.kind === "deploy"
+      ? `deploy of ${r.service} ${r.version} to ${r.toColor}`
+      : r.kind === "switch"
+        ? `switch of ${r.service} to ${r.toColor}`
+        : `rollback of ${r.service} to ${r.toColor}`;
+  return `${what} (release ${r.id}, started ${r.startedAt}, phase ${r.phase})`;
+}

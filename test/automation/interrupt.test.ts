@@ -1,0 +1,123 @@
+import { strict as assert } from "assert";
+import { deploy } from "../../automation";
+import type { BlueGreenEvent } from "../../automation/events";
+import { EXIT } from "../../automation/errors";
+import { FAST, phasesRun, World } from "./fakes";
+
+const REL = { ...FAST, service: "web", version: "1.1.0" };
+
+function controllers() {
+  const soft = new AbortController();
+  const hard = new AbortController();
+  return { soft, hard, opts: { signal: soft.signal, hardSignal: hard.signal } };
+}
+
+describe("Ctrl-C: stop cleanly, traffic on a verified color", () => {
+  it("during verify: stops, clears the record, traffic stays on the live color (exit 5)", async () => {
+    const w = new World();
+    const c = controllers();
+    w.onProbe = (_x, req) => {
+      if (req.url.startsWith("http://web.preview")) c.soft.abort();
+    };
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted, r.message);
+    assert.match(r.message, /interrupted during verify; traffic stays on blue \(1\.0\.0\)/);
+    assert.equal(w.state.deployed!.liveColor, "blue");
+    assert.equal(w.activeRelease, undefined);
+  });
+
+  it("during the staging update: the update is cancelled through its signal, nothing switched", async () => {
+    const w = new World();
+    const c = controllers();
+    w.onUp = (_x, n) => {
+      if (n === 1) c.soft.abort();
+    };
+    const r = await deploy(REL, w.runOptions([], {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted);
+    assert.equal(w.state.config.liveColor, "blue");
+    assert.equal(w.activeRelease, undefined);
+  });
+
+  it("during bake: rolls back to the previous color, then exits 5", async () => {
+    const w = new World();
+    const c = controllers();
+    let liveProbes = 0;
+    w.onProbe = (x, req) => {
+      if (x.state.deployed!.liveColor === "green" && req.url.startsWith("http://web.live") && ++liveProbes === 20) {
+        c.soft.abort();
+      }
+    };
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted, r.message);
+    assert.match(r.message, /interrupted during bake; rolled back to blue \(1\.0\.0\)/);
+    assert.deepEqual(phasesRun(events).slice(-2), ["bake", "rollback"]);
+    assert.equal(w.state.deployed!.liveColor, "blue");
+    assert.equal(w.activeRelease, undefined);
+  });
+
+  it("during the switch update: lets it finish (it runs on the hard signal), then rolls back", async () => {
+    const w = new World();
+    const c = controllers();
+    w.onUp = (_x, n) => {
+      if (n === 2) c.soft.abort();
+    };
+    const r = await deploy(REL, w.runOptions([], {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted);
+    assert.equal(w.ups, 3, "staging, switch, rollback");
+    assert.equal(w.state.deployed!.liveColor, "blue");
+  });
+
+  it("twice during the switch: stops at once and keeps the record for a rerun, without an owner", async () => {
+    const w = new World();
+    const c = controllers();
+    w.onUp = (_x, n) => {
+      if (n === 2) {
+        c.soft.abort();
+        c.hard.abort();
+      }
+    };
+    const r = await deploy(REL, w.runOptions([], {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted);
+    assert.match(r.message, /stopped immediately during switch; the release record is kept/);
+    const rec = w.record!;
+    assert.equal(rec.phase, "switch");
+    assert.equal(rec.owner, undefined);
+    // The rerun resumes at once (no owner to wait for) and completes the release.
+    const again = await deploy(REL, w.runOptions([]));
+    assert.equal(again.exitCode, EXIT.ok, again.message);
+    assert.equal(w.state.deployed!.liveColor, "green");
+  });
+
+  it("during the keep-warm wait: the release stays done, the previous color is not scaled down", async () => {
+    const cfg = new World().state.config;
+    cfg.services.web.capacity = 2;
+    const w = new World(cfg);
+    const c = controllers();
+    const sleep = w.clock.sleep;
+    w.clock.sleep = async (ms, signal) => {
+      if (ms >= 60_000) c.soft.abort();
+      return sleep(ms, signal);
+    };
+    const r = await deploy({ ...REL, scaleDownAfter: "10m" }, w.runOptions([], {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted);
+    assert.match(r.message, /release is done \(green live\); blue was not scaled down/);
+    assert.equal(w.state.deployed!.liveColor, "green");
+    assert.equal(w.state.config.services.web.idleScaleDown, undefined);
+    assert.equal(w.activeRelease, undefined);
+  });
+
+  it("ignores a single Ctrl-C during a rollback: finishing it is the safe choice", async () => {
+    const w = new World();
+    w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
+    const c = controllers();
+    w.onUp = (_x, n) => {
+      if (n === 3) c.soft.abort();
+    };
+    const r = await deploy(REL, w.runOptions([], {}, c.opts));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.equal(w.state.deployed!.liveColor, "blue");
+    assert.equal(w.activeRelease, undefined);
+  });
+});
