@@ -69,6 +69,47 @@ describe("e2e: the Pulumi toolchain on this project", function () {
     assert.equal(result.stdout.trim(), `v${lockVersion("@pulumi/pulumi")}`);
   });
 
+  describe("scripts/toolchain.sh chooses its toolchain", () => {
+    const script = path.join(PROJECT_ROOT, "scripts", "toolchain.sh");
+    const pinned = () => `v${lockVersion("@pulumi/pulumi")}`;
+    // A folder with a stand-in `pulumi` that prints the given version, put first on PATH.
+    const fakePulumi = (version: string): string => {
+      const dir = fs.mkdtempSync(path.join(engine.workDir, "fake-pulumi-"));
+      fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\necho ${version}\n`, { mode: 0o755 });
+      return dir;
+    };
+    const runScript = (env: Record<string, string>) =>
+      spawnSync("bash", [script], { env: { ...process.env, ...env }, encoding: "utf8" });
+
+    it("uses a pulumi on PATH that has the pinned version, as real users with Pulumi installed do", () => {
+      const dir = fakePulumi(pinned());
+      const result = runScript({ PATH: `${dir}:${process.env.PATH ?? ""}` });
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.trim(), dir);
+    });
+
+    it("ignores a pulumi on PATH with another version and says why", () => {
+      const dir = fakePulumi("v3.1.0");
+      const result = runScript({ PATH: `${dir}:${process.env.PATH ?? ""}` });
+      assert.equal(result.status, 0, result.stderr);
+      assert.notEqual(result.stdout.trim(), dir);
+      assert.match(result.stderr, new RegExp(`pulumi on PATH is v3\\.1\\.0, this project needs ${pinned()}`));
+    });
+
+    it("fails with what to install when neither a matching pulumi nor Go is available", () => {
+      // Only system tools and node: no Go, no pulumi; an empty cache so nothing is reused.
+      const result = runScript({
+        PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`,
+        BLUEGREEN_TOOLCHAIN_CACHE: fs.mkdtempSync(path.join(engine.workDir, "empty-cache-")),
+      });
+      assert.equal(result.status, 1);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr, new RegExp(`no pulumi ${pinned()} on PATH and no Go to build it`));
+      assert.match(result.stderr, /install the Pulumi CLI/);
+      assert.match(result.stderr, /install Go 1\.25 or newer/);
+    });
+  });
+
   it("creates, previews, updates, destroys and removes a throwaway stack of this project", () => {
     // The staging stack's config, but rendering manifests to a folder instead of talking to a cluster.
     fs.copyFileSync(path.join(PROJECT_ROOT, "stacks", "Pulumi.staging.yaml"), stackConfigFile);
