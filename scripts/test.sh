@@ -3,6 +3,10 @@
 # tests that run the real Pulumi engine, policy analyzer and router. Extra arguments go to mocha (e.g. a file).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# From a fresh clone, `npm test` alone is enough: install what is missing first (CI has run these already).
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+[[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
+bash scripts/install-system-deps.sh
 . scripts/env.sh
 if [[ $# -eq 0 ]]; then
   set -- 'test/unit/**/*.test.ts' 'test/policy/**/*.test.ts' 'test/automation/**/*.test.ts' 'test/e2e/**/*.test.ts'
