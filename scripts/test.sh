@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-system-deps.sh
 . scripts/env.sh
 if [[ $# -eq 0 ]]; then
+  bash scripts/lint-go.sh --test
   set -- 'test/unit/**/*.test.ts' 'test/policy/**/*.test.ts' 'test/automation/**/*.test.ts' 'test/e2e/**/*.test.ts'
 fi
 exec npx mocha --reporter test/support/summary-reporter.js "$@"
