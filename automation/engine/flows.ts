@@ -95,6 +95,33 @@ function resumePhase(record: ReleaseRecord): RecordPhase {
 }
 
 /** Refuses to start a fresh release on a stack whose deployed routing or config is mid-change. */
+/**
+ * An unfinished release is on the stack: resume it when this run is the same command, refuse otherwise. Returns the
+ * phase to resume from.
+ */
+function resumeRecorded(
+  ctx: RunContext,
+  stack: string,
+  existing: ReleaseRecord,
+  sameCommand: boolean,
+  ownerNote = "",
+): RecordPhase {
+  if (!sameCommand) {
+    throw new RefusedError(
+      `an unfinished ${describeRecord(existing)} is recorded on stack ${stack}. Rerun that command to resume it, ` +
+        "or run `bluegreen rollback` to abandon it",
+    );
+  }
+  const from = resumePhase(existing);
+  ctx.emit({
+    type: "decision",
+    phase: "preflight",
+    decision: "resume",
+    reason: `resuming ${describeRecord(existing)} at ${from}${ownerNote}`,
+  });
+  return from;
+}
+
 async function checkSettled(ctx: RunContext, snap: Snapshot, svc: ServiceConfig): Promise<void> {
   const live = snap.config.liveColor;
   if (svc.weights && svc.weights[otherColor(live)] > 0) {
@@ -315,20 +342,11 @@ export async function deployFlow(ctx: RunContext): Promise<FlowOutcome> {
     refuseIfOwned(ctx, snap.record);
     const existing = snap.record;
     if (existing) {
-      if (existing.kind !== "deploy" || existing.service !== svc.spec.name || existing.version !== s.version) {
-        throw new RefusedError(
-          `an unfinished ${describeRecord(existing)} is recorded on stack ${s.stack}. Rerun that command to resume it, ` +
-            "or run `bluegreen rollback` to abandon it",
-        );
-      }
-      from = resumePhase(existing);
+      const sameRelease =
+        existing.kind === "deploy" && existing.service === svc.spec.name && existing.version === s.version;
+      const ownerNote = existing.owner ? ` (its process is gone: ${describeOwner(ctx, existing)})` : "";
+      from = resumeRecorded(ctx, s.stack, existing, sameRelease, ownerNote);
       resumed = true;
-      ctx.emit({
-        type: "decision",
-        phase: "preflight",
-        decision: "resume",
-        reason: `resuming ${describeRecord(existing)} at ${from}${existing.owner ? ` (its process is gone: ${describeOwner(ctx, existing)})` : ""}`,
-      });
     }
     const recovered = await recoverEngine(ctx, "preflight");
     if (!existing) await preflightFresh(ctx, snap, svc);
@@ -435,20 +453,9 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
       return recovered;
     }
     if (existing) {
-      if (existing.kind !== kind || (s.to !== undefined && existing.toColor !== s.to)) {
-        throw new RefusedError(
-          `an unfinished ${describeRecord(existing)} is recorded on stack ${s.stack}. Rerun that command to resume ` +
-            "it, or run `bluegreen rollback` to abandon it",
-        );
-      }
-      from = resumePhase(existing);
+      const sameCommand = existing.kind === kind && (s.to === undefined || existing.toColor === s.to);
+      from = resumeRecorded(ctx, s.stack, existing, sameCommand);
       resumed = true;
-      ctx.emit({
-        type: "decision",
-        phase: "preflight",
-        decision: "resume",
-        reason: `resuming ${describeRecord(existing)} at ${from}`,
-      });
     }
     const recovered = await recoverEngine(ctx, "preflight");
     const live = snap.config.liveColor;
