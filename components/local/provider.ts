@@ -14,25 +14,27 @@ import { InstancePoolInputs, InstancePoolOutputs, RouterInputs, RouterOutputs } 
 /** Absolute path, captured by value into the serialized provider code. */
 const DRIVER_ENTRY = path.join(__dirname, "provider-entry.js");
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/** The driver, loaded in the provider process on first use (the serialized code captures this function too). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const driver = (): typeof Driver => require(DRIVER_ENTRY) as typeof Driver;
+
 const poolProvider: pulumi.dynamic.ResourceProvider<InstancePoolInputs, InstancePoolOutputs> = {
-  check: (_olds, news) => Promise.resolve((require(DRIVER_ENTRY) as typeof Driver).checkPool(news)),
-  create: async (inputs) => (require(DRIVER_ENTRY) as typeof Driver).createPool(inputs),
-  diff: (_id, olds, news) => Promise.resolve((require(DRIVER_ENTRY) as typeof Driver).diffPool(olds, news)),
-  update: async (_id, olds, news) => (require(DRIVER_ENTRY) as typeof Driver).updatePool(olds, news),
-  read: async (id, props) => (require(DRIVER_ENTRY) as typeof Driver).readPool(id, props!),
-  delete: async (_id, props) => (require(DRIVER_ENTRY) as typeof Driver).deletePool(props),
+  check: (_olds, news) => Promise.resolve(driver().checkPool(news)),
+  create: async (inputs) => driver().createPool(inputs),
+  diff: (_id, olds, news) => Promise.resolve(driver().diffPool(olds, news)),
+  update: async (_id, olds, news) => driver().updatePool(olds, news),
+  read: async (id, props) => driver().readPool(id, props!),
+  delete: async (_id, props) => driver().deletePool(props),
 };
 
 const routerProvider: pulumi.dynamic.ResourceProvider<RouterInputs, RouterOutputs> = {
-  check: (_olds, news) => Promise.resolve((require(DRIVER_ENTRY) as typeof Driver).checkRouter(news)),
-  create: async (inputs) => (require(DRIVER_ENTRY) as typeof Driver).createRouter(inputs),
-  diff: (_id, olds, news) => Promise.resolve((require(DRIVER_ENTRY) as typeof Driver).diffRouter(olds, news)),
-  update: async (_id, olds, news) => (require(DRIVER_ENTRY) as typeof Driver).updateRouter(olds, news),
-  read: async (id, props) => (require(DRIVER_ENTRY) as typeof Driver).readRouter(id, props!),
-  delete: async (_id, props) => (require(DRIVER_ENTRY) as typeof Driver).deleteRouter(props),
+  check: (_olds, news) => Promise.resolve(driver().checkRouter(news)),
+  create: async (inputs) => driver().createRouter(inputs),
+  diff: (_id, olds, news) => Promise.resolve(driver().diffRouter(olds, news)),
+  update: async (_id, olds, news) => driver().updateRouter(olds, news),
+  read: async (id, props) => driver().readRouter(id, props!),
+  delete: async (_id, props) => driver().deleteRouter(props),
 };
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
