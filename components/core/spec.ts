@@ -72,7 +72,7 @@ export interface ServiceSpec {
   aws?: AwsServiceSpec;
   /** Settings used on the kubernetes platform. */
   kubernetes?: KubernetesServiceSpec;
-  /** Reserved for the local platform; passed through unvalidated. */
+  /** Settings of the local platform, validated by components/local/settings.ts when platform is local. */
   local?: unknown;
 }
 
@@ -147,7 +147,7 @@ export interface StackConfig {
   services: ServiceConfig[];
   aws?: AwsSettings;
   kubernetes?: KubernetesSettings;
-  /** Reserved for the local platform; passed through unvalidated. */
+  /** Settings of the local platform, validated by components/local/settings.ts when platform is local. */
   local?: unknown;
 }
 

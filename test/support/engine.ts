@@ -29,13 +29,6 @@ export function toolchainBinDir(): string {
   return binDir;
 }
 
-/** The toolchain's own Pulumi home (it holds the provider plugins the toolchain built), else a throwaway one. */
-function pulumiHome(binDir: string, workDir: string): string {
-  const toolchainHome = path.resolve(binDir, "..", "pulumi-home");
-  if (fs.existsSync(path.join(toolchainHome, "plugins"))) return toolchainHome;
-  return process.env.PULUMI_HOME ?? path.join(workDir, "pulumi-home");
-}
-
 export function makeEngineEnv(prefix = "bluegreen-e2e-"): EngineEnv {
   const binDir = toolchainBinDir();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -44,7 +37,8 @@ export function makeEngineEnv(prefix = "bluegreen-e2e-"): EngineEnv {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ""}`,
-    PULUMI_HOME: pulumiHome(binDir, workDir),
+    // scripts/env.sh points PULUMI_HOME at the toolchain's own home (it holds the provider plugins it built).
+    PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(workDir, "pulumi-home"),
     PULUMI_BACKEND_URL: `file://${stateDir}`,
     PULUMI_CONFIG_PASSPHRASE: "bluegreen-demo-only",
     PULUMI_SKIP_UPDATE_CHECK: "true",
