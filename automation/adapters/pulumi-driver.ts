@@ -97,6 +97,7 @@ export class PulumiStackDriver implements StackDriver {
   }
 
   async readConfig(): Promise<StackConfigView> {
+    restoreInterruptedConfigWrite(stackConfigFile(this.opts.workDir, this.opts.stack));
     const all = await (await this.stack()).getAllConfig();
     const values: Record<string, unknown> = {};
     let release: string | undefined;
@@ -175,12 +176,17 @@ export class PulumiStackDriver implements StackDriver {
     if (services) {
       set[SERVICES] = { value: JSON.stringify(services), objectValue: services, secret: false };
     }
+    // `pulumi config` rewrites the stack file in place: a kill -9 at that instant leaves it empty. Keep the last good
+    // copy until the write has completed, so the next run restores it instead of finding no config at all.
+    const file = stackConfigFile(this.opts.workDir, this.opts.stack);
+    const backup = backupConfigFile(file);
     if (Object.keys(set).length > 0) {
       await stack.setAllConfigJson(JSON.stringify(set));
     }
     for (const key of remove) {
       await stack.removeConfig(key);
     }
+    if (backup) fs.rmSync(backup, { force: true });
   }
 
   async outputs(): Promise<StackOutputsView> {
@@ -280,6 +286,41 @@ export class PulumiStackDriver implements StackDriver {
   async clearPendingCreates(opts: EngineOpOptions): Promise<void> {
     await (await this.stack()).refresh({ clearPendingCreates: true, signal: opts.signal, color: "never" });
   }
+}
+
+/** The stack's config file, honouring the project's `stackConfigDir` (stacks/ for this project). */
+export function stackConfigFile(workDir: string, stack: string): string {
+  const text = fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8");
+  const dir = /^stackConfigDir:\s*["']?([^"'\s#]+)/m.exec(text)?.[1] ?? ".";
+  return path.join(workDir, dir, `Pulumi.${stack}.yaml`);
+}
+
+const BACKUP_SUFFIX = ".bluegreen-backup";
+
+/** Copies the stack file next to itself (written then renamed, so the backup itself is never half-written). */
+function backupConfigFile(file: string): string | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const backup = file + BACKUP_SUFFIX;
+  fs.copyFileSync(file, `${backup}.tmp`);
+  fs.renameSync(`${backup}.tmp`, backup);
+  return backup;
+}
+
+/**
+ * A backup left behind means a config write was interrupted. If the stack file is then missing or no longer holds
+ * any `bluegreen:` key, the write never completed: put the last good copy back. Otherwise the write did land and
+ * the backup is stale.
+ */
+export function restoreInterruptedConfigWrite(file: string): "restored" | "discarded" | "none" {
+  const backup = file + BACKUP_SUFFIX;
+  if (!fs.existsSync(backup)) return "none";
+  const current = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  if (!/^\s+bluegreen:/m.test(current)) {
+    fs.renameSync(backup, file);
+    return "restored";
+  }
+  fs.rmSync(backup, { force: true });
+  return "discarded";
 }
 
 function projectName(workDir: string): string {
