@@ -129,6 +129,72 @@ export interface FastRouter {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Platforms: one adapter per platform (automation/adapters/<platform>/), chosen by the stack's `platform` output.
+// The engine's steps stay the same whatever the platform; everything platform-specific goes through this port.
+
+/** Where the release tool reaches one service from where it runs (a CI runner may sit outside the cluster/VPC). */
+export interface ServiceEndpoints {
+  /** Production URL (what users hit). */
+  live: string;
+  /** URL reaching the idle/preview color only. */
+  preview: string;
+}
+
+/** One platform-level check (rollout complete, target health, scaled to live size, ...), reported as a `check`. */
+export interface PlatformCheck {
+  /** e.g. `kubernetes.rollout`, `kubernetes.selector`, `aws.target-health`. */
+  name: string;
+  ok: boolean;
+  detail: string;
+  figures?: Record<string, number | string | boolean | null>;
+}
+
+/** What every adapter call gets: the stack, its outputs, the service concerned. */
+export interface PlatformContext {
+  stack: string;
+  outputs: StackOutputsView;
+  service: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * A platform as the release tool sees it. Traffic first, the stack follows: a switch or rollback records its intent,
+ * calls `route` (HAProxy runtime API, Service selector patch, ALB ModifyListener), confirms the new color, then runs
+ * `pulumi up`, which must find the router already where the config says (an idempotent no-op for traffic).
+ */
+export interface PlatformAdapter {
+  readonly platform: string;
+  /**
+   * Access check before any change (credentials, API server, context, namespace, permissions). Throws `RefusedError`
+   * (exit 2) naming what was tried and what to set. Resolves when the tool can act on these services.
+   */
+  preflight(outputs: StackOutputsView, services: string[], signal?: AbortSignal): Promise<void>;
+  /** URLs the prober uses for a service from where the tool runs (defaults: the stack outputs' endpoints). */
+  endpoints(ctx: PlatformContext): Promise<ServiceEndpoints>;
+  /**
+   * Sends all production traffic of `ctx.service` to `color` directly at the router, raising the new color before
+   * lowering the old; idempotent. Returns what it did, or undefined when the platform/stack has no direct path (the
+   * `up` that follows then moves traffic). Never routes to a color with nothing ready behind it: throws instead.
+   */
+  route(ctx: PlatformContext, color: Color): Promise<string | undefined>;
+  /** The color the router sends production traffic to now ("split" while weighted), undefined if it cannot tell. */
+  routedColor(ctx: PlatformContext): Promise<Color | "split" | undefined>;
+  /**
+   * Platform readiness of `color` running `version`: before a switch (rollout complete, scaled to the live color's
+   * size, all targets healthy and none of the old left) and after it (the router selects only ready endpoints of
+   * `color`). Empty when the platform has nothing to add to the HTTP checks.
+   */
+  readiness(
+    ctx: PlatformContext,
+    color: Color,
+    version: string,
+    when: "before-switch" | "after-switch",
+  ): Promise<PlatformCheck[]>;
+  /** Extra bake signals for the color now live (AWS: its CloudWatch alarms). */
+  bakeSignals(ctx: PlatformContext, color: Color): Promise<MetricSource[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Probes and metrics
 
 export interface ProbeRequest {
