@@ -6,6 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 say "dependencies"
+PATH="$(bash scripts/node.sh):$PATH"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 [[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
 bash scripts/install-system-deps.sh

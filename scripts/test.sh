@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # From a fresh clone, `npm test` alone is enough: install what is missing first (CI has run these already).
+PATH="$(bash scripts/node.sh):$PATH"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 [[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
 bash scripts/install-system-deps.sh
