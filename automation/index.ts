@@ -18,7 +18,7 @@ import * as path from "path";
 import { PulumiStackDriver } from "./adapters/pulumi-driver";
 import { HttpProber } from "./adapters/http-prober";
 import { prometheusSource } from "./adapters/prometheus";
-import { localFastRouter } from "./adapters/local-router";
+import { stackPlatformAdapter } from "./adapters/platforms";
 import { fileMutex, shellCommands, systemClock, thisHost } from "./adapters/system";
 import { Deps, Emit, RunContext } from "./engine/context";
 import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
@@ -96,7 +96,7 @@ export function defaultDeps(stack: string, opts: RunOptions = {}): Deps {
     newId: () => `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${crypto.randomBytes(3).toString("hex")}`,
     heartbeatMs: 15_000,
     defaultPolicyPacks: defaultPolicyPacks(workDir),
-    fastRouter: localFastRouter,
+    platform: stackPlatformAdapter({ env: envVars, workDir }),
   };
   return { ...base, ...(opts.deps ?? {}) };
 }

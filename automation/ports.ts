@@ -118,16 +118,6 @@ export interface StackDriver {
   clearPendingCreates(opts: EngineOpOptions): Promise<void>;
 }
 
-/**
- * An emergency path to move production traffic without the engine, used by rollbacks only: the config and the
- * release record already say where traffic goes, and the `up` that follows makes the stack agree. A platform that
- * has no such path returns undefined and the rollback relies on the `up` alone.
- */
-export interface FastRouter {
-  /** Sends all production traffic of every service to `color`; returns what it did, or undefined. */
-  routeAll(outputs: StackOutputsView, color: Color): Promise<string | undefined>;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Platforms: one adapter per platform (automation/adapters/<platform>/), chosen by the stack's `platform` output.
 // The engine's steps stay the same whatever the platform; everything platform-specific goes through this port.

@@ -4,7 +4,7 @@
  */
 import type { EventInput, Phase } from "../events";
 import type { ReleaseSettings } from "../options";
-import type { Clock, FastRouter, HostInfo, MetricSource, Prober, StackDriver, StackOutputsView } from "../ports";
+import type { Clock, HostInfo, MetricSource, PlatformAdapter, Prober, StackDriver, StackOutputsView } from "../ports";
 import type { StatusWriter } from "./status-writer";
 
 export type Emit = (event: EventInput) => void;
@@ -42,8 +42,11 @@ export interface Deps {
   heartbeatMs: number;
   /** Default policy packs when the settings name none. */
   defaultPolicyPacks: string[];
-  /** Emergency traffic path for rollbacks (local: HAProxy's runtime API); absent: the `up` alone. */
-  fastRouter?: FastRouter;
+  /**
+   * The stack's platform (router moves, where traffic is, readiness, bake signals); the CLI's default picks the
+   * adapter by the stack's `platform` output. Absent: no direct traffic path, the `up` alone moves traffic.
+   */
+  platform?: PlatformAdapter;
 }
 
 export interface Interrupts {

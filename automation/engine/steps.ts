@@ -11,6 +11,7 @@ import type { ConfigChange } from "../ports";
 import type { ReleaseRecord } from "../release";
 import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
 import type { RunContext } from "./context";
+import { routeAll } from "./platform";
 import { judgeScope, Scope } from "./scope";
 import { changedCount, engineOp, serviceOutputs, Snapshot } from "./stack-state";
 
@@ -404,13 +405,12 @@ export async function rollbackTraffic(
   return { ms: ctx.deps.clock.now() - started, fastRoutedAt };
 }
 
-/** Takes traffic back through the platform's fast path, if any; the `up` after it stays the source of truth. */
+/** Takes traffic back through the platform's direct path, if any; the `up` after it stays the source of truth. */
 async function fastRoute(ctx: RunContext, color: Color): Promise<number | undefined> {
-  const router = ctx.deps.fastRouter;
-  if (!router) return undefined;
+  if (!ctx.deps.platform) return undefined;
   const started = ctx.deps.clock.now();
   try {
-    const did = await router.routeAll(ctx.lastOutputs ?? (await ctx.deps.driver.outputs()), color);
+    const did = await routeAll(ctx, color);
     if (did) {
       ctx.emit({
         type: "decision",

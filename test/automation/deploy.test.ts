@@ -416,34 +416,35 @@ describe("deploy: bake and automatic rollback (exit 3)", () => {
     assert.equal(rec.owner, undefined, "ownership released so a rerun can take over");
   });
 
-  it("takes traffic back through the platform's fast path after recording the rollback, before the update", async () => {
+  it("takes traffic back through the platform's direct path after recording the rollback, before the update", async () => {
     const w = new World();
     w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
     const calls: string[] = [];
-    const fastRouter = {
-      routeAll: async (_o: unknown, color: string) => {
-        calls.push(`route ${color} (record ${w.record?.phase}, liveColor ${w.state.config.liveColor}, ups ${w.ups})`);
-        return "1 weight change";
-      },
+    w.onRoute = (x, service, color) => {
+      if (color === "blue") {
+        calls.push(
+          `route ${service} ${color} (record ${x.record?.phase}, liveColor ${x.state.config.liveColor}, ups ${x.ups})`,
+        );
+      }
     };
     const events: BlueGreenEvent[] = [];
-    const r = await deploy(REL, w.runOptions(events, { fastRouter }));
+    const r = await deploy(REL, w.runOptions(events));
     assert.equal(r.exitCode, EXIT.rolledBack);
-    assert.deepEqual(calls, ["route blue (record rollback, liveColor blue, ups 2)"]);
+    assert.deepEqual(calls, ["route web blue (record rollback, liveColor blue, ups 2)"]);
     assert.ok(decisions(events).includes("fast-route"));
     assert.equal(w.ups, 3, "the update still runs and makes the stack agree");
   });
 
-  it("falls back to the update alone when the fast path fails", async () => {
+  it("falls back to the update alone when the direct path fails", async () => {
     const w = new World();
     w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
-    const fastRouter = {
-      routeAll: async () => {
-        throw new Error("socket gone");
-      },
+    const route = w.platform.route.bind(w.platform);
+    w.platform.route = async (ctx, color) => {
+      if (color === "blue") throw new Error("socket gone");
+      return route(ctx, color);
     };
     const events: BlueGreenEvent[] = [];
-    const r = await deploy(REL, w.runOptions(events, { fastRouter }));
+    const r = await deploy(REL, w.runOptions(events));
     assert.equal(r.exitCode, EXIT.rolledBack);
     assert.ok(events.some((e) => e.type === "log" && /fast rollback path failed \(socket gone\)/.test(e.message)));
     assert.equal(w.state.deployed!.liveColor, "blue");

@@ -12,6 +12,8 @@ import type {
   EngineOpResult,
   EngineState,
   MetricSource,
+  PlatformAdapter,
+  PlatformContext,
   ProbeRequest,
   ProbeResult,
   ResourceStep,
@@ -64,6 +66,12 @@ export interface Behavior {
 export interface WorldState {
   config: WorldConfig;
   deployed: Deployed | undefined;
+  /**
+   * Where the router sends each service's production traffic when a direct route (runtime API, selector patch)
+   * moved it away from what the last `up` deployed. Survives a kill of the tool, like HAProxy's runtime state; the
+   * next `up` makes the router agree with the config again.
+   */
+  routed?: Record<string, Color>;
   locks: EngineState["locks"];
   pending: EngineState["pendingOperations"];
 }
@@ -127,6 +135,12 @@ export class World {
   onWrite?: (w: World) => void;
   /** Called at the start of every `up`. */
   onUp?: (w: World, n: number) => void;
+  /** Called after every direct route (kill-point capture). */
+  onRoute?: (w: World, service: string, color: Color) => void;
+  /** Error the next direct route throws. */
+  routeError?: Error;
+  /** The platform has no direct traffic path (route returns undefined). */
+  noDirectPath = false;
   /** Called on every probe (interrupt injection). */
   onProbe?: (w: World, req: ProbeRequest, n: number) => void;
   probes = 0;
@@ -243,6 +257,7 @@ export class World {
       this.clock.t += 2000;
       const steps = this.diffSteps();
       this.state.deployed = deployedFrom(this.state.config);
+      delete this.state.routed;
       this.state.pending = [];
       const now = this.clock.t;
       for (const [name, s] of Object.entries(this.state.deployed.services)) {
@@ -307,7 +322,8 @@ export class World {
       if (!m || !d) return { url: req.url, ok: false, latencyMs: 1, error: "ECONNREFUSED" };
       const [, name, kind, path] = m;
       const s = d.services[name];
-      const color = kind === "preview" ? otherColor(d.liveColor) : this.pickLive(d.liveColor, s.weights);
+      const routed = this.state.routed?.[name];
+      const color = kind === "preview" ? otherColor(d.liveColor) : (routed ?? this.pickLive(d.liveColor, s.weights));
       if (kind === "preview" && s.scaledDown === color) {
         // A scaled-down color still answers, but the engine must never pick it; nothing special here.
       }
@@ -350,6 +366,42 @@ export class World {
   }
 
   // -------------------------------------------------------------------------------------------------------------
+  // PlatformAdapter: a router that can be moved directly (like HAProxy's runtime API)
+
+  platform: PlatformAdapter = {
+    platform: "fake",
+    preflight: async () => undefined,
+    endpoints: async (ctx: PlatformContext) => ({
+      live: ctx.outputs.services[ctx.service].liveEndpoint,
+      preview: ctx.outputs.services[ctx.service].previewEndpoint,
+    }),
+    route: async (ctx: PlatformContext, color: Color) => {
+      this.log.push(`route ${ctx.service} ${color}`);
+      if (this.routeError) {
+        const e = this.routeError;
+        this.routeError = undefined;
+        throw e;
+      }
+      if (this.noDirectPath) return undefined;
+      (this.state.routed ??= {})[ctx.service] = color;
+      this.onRoute?.(this, ctx.service, color);
+      return `${ctx.service} routed to ${color}`;
+    },
+    routedColor: async (ctx: PlatformContext) => this.routedColor(ctx.service),
+    readiness: async () => [],
+    bakeSignals: async () => [],
+  };
+
+  /** Where the live endpoint of `service` sends traffic now. */
+  routedColor(service: string): Color | "split" | undefined {
+    const routed = this.state.routed?.[service];
+    if (routed) return routed;
+    const d = this.state.deployed;
+    if (!d) return undefined;
+    const w = d.services[service]?.weights;
+    if (w && w.blue > 0 && w.green > 0) return "split";
+    return d.liveColor;
+  }
 
   deps(over: Partial<Deps> = {}): Partial<Deps> {
     return {
@@ -364,6 +416,7 @@ export class World {
       newId: () => `rel-${++idCounter}`,
       heartbeatMs: 0,
       defaultPolicyPacks: ["/policy"],
+      platform: this.platform,
       ...over,
     };
   }

@@ -9,7 +9,8 @@ import { AddressInfo } from "net";
 import { crosses, prometheusSource, renderQuery } from "../../automation/adapters/prometheus";
 import { cloudWatchAlarms } from "../../automation/adapters/cloudwatch";
 import { HttpProber } from "../../automation/adapters/http-prober";
-import { localFastRouter } from "../../automation/adapters/local-router";
+import { LocalPlatform } from "../../automation/adapters/local";
+import { platformAdapter } from "../../automation/adapters/platforms";
 import { findPairTags } from "../../automation/adapters/pulumi-driver";
 import { judgeScope } from "../../automation/engine/scope";
 import { breachOf, SampleWindow } from "../../automation/engine/window";
@@ -280,7 +281,7 @@ describe("adapters", () => {
   });
 });
 
-describe("local fast router (HAProxy runtime API)", () => {
+describe("local platform adapter (HAProxy runtime API)", () => {
   let dir = "";
   let server: net.Server;
   let received: string[] = [];
@@ -292,7 +293,7 @@ describe("local fast router (HAProxy runtime API)", () => {
       c.on("data", (d: string) => {
         const cmd = d.trim();
         received.push(cmd);
-        c.end(cmd.startsWith("show servers state") ? state : "");
+        c.end(cmd.startsWith("show servers state") ? state : cmd === "show info" ? "Name: HAProxy\n" : "");
       });
     });
     await new Promise<void>((r) => server.listen(path.join(dir, "admin.sock"), r));
@@ -302,11 +303,16 @@ describe("local fast router (HAProxy runtime API)", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const outputs = () =>
-    ({ services: { web: { adminSocket: path.join(dir, "admin.sock") } } }) as unknown as StackOutputsView;
+    ({
+      platform: "local",
+      services: { web: { adminSocket: path.join(dir, "admin.sock") } },
+    }) as unknown as StackOutputsView;
+  const ctx = (o = outputs()) => ({ stack: "dev", outputs: o, service: "web" });
   const line = (server: string, up: boolean, weight: number) =>
     `3 live 1 ${server} 127.0.0.1 ${up ? 2 : 0} 0 ${weight} ${weight} 0`;
+  const adapter = new LocalPlatform({ upWaitMs: 200 });
 
-  it("raises the target color's servers first, then lowers the others", async () => {
+  it("raises the target color's servers first, then lowers the others, in one command", async () => {
     received = [];
     state = [
       "1",
@@ -316,22 +322,60 @@ describe("local fast router (HAProxy runtime API)", () => {
       line("green-0", true, 100),
       line("green-1", true, 100),
     ].join("\n");
-    const did = await localFastRouter.routeAll(outputs(), "blue");
+    const did = await adapter.route(ctx(), "blue");
     assert.match(did!, /web: 4 weight change/);
     assert.deepEqual(received.slice(1), [
       "set server live/blue-0 weight 100;set server live/blue-1 weight 100;set server live/green-0 weight 0;set server live/green-1 weight 0",
     ]);
   });
-  it("does nothing (and says so) when no server of the target color is up", async () => {
+  it("is idempotent: a second route to the same color sends no command", async () => {
     received = [];
-    state = ["1", line("blue-0", false, 0), line("green-0", true, 200)].join("\n");
-    assert.equal(await localFastRouter.routeAll(outputs(), "blue"), undefined);
+    state = ["1", line("blue-0", true, 200), line("green-0", true, 0)].join("\n");
+    assert.match((await adapter.route(ctx(), "blue"))!, /web: 0 weight change/);
     assert.equal(received.length, 1, "only the state query");
   });
-  it("does nothing for stacks without an admin socket", async () => {
-    assert.equal(
-      await localFastRouter.routeAll({ services: { web: {} } } as unknown as StackOutputsView, "blue"),
-      undefined,
+  it("refuses to route to a color with no server up, leaving the weights alone", async () => {
+    received = [];
+    state = ["1", line("blue-0", false, 0), line("green-0", true, 200)].join("\n");
+    await assert.rejects(adapter.route(ctx(), "blue"), /no blue server \(blue-0\) passed HAProxy's health check/);
+    assert.ok(
+      received.every((c) => c.startsWith("show servers state")),
+      "no weight change sent",
+    );
+  });
+  it("has no direct path for stacks without an admin socket", async () => {
+    const o = { platform: "local", services: { web: {} } } as unknown as StackOutputsView;
+    assert.equal(await adapter.route(ctx(o), "blue"), undefined);
+    assert.equal(await adapter.routedColor(ctx(o)), undefined);
+  });
+  it("reads where traffic goes from the live backend's weights", async () => {
+    state = ["1", line("blue-0", true, 0), line("green-0", true, 200)].join("\n");
+    assert.equal(await adapter.routedColor(ctx()), "green");
+    state = ["1", line("blue-0", true, 20), line("green-0", true, 180)].join("\n");
+    assert.equal(await adapter.routedColor(ctx()), "split");
+  });
+  it("preflight passes when the admin socket answers and names the socket when it does not", async () => {
+    await adapter.preflight(outputs(), ["web"]);
+    const gone = {
+      platform: "local",
+      services: { web: { adminSocket: path.join(dir, "missing.sock") } },
+    } as unknown as StackOutputsView;
+    await assert.rejects(
+      adapter.preflight(gone, ["web"]),
+      (err: Error) => err instanceof RefusedError && /missing\.sock does not answer/.test(err.message),
+    );
+  });
+});
+
+describe("platform registry", () => {
+  it("gives the local adapter for platform local", () => {
+    assert.equal(platformAdapter("local", { env: {}, workDir: "/x" }).platform, "local");
+  });
+  it("refuses a platform without an adapter, naming the key and what exists", () => {
+    assert.throws(
+      () => platformAdapter("openstack", { env: {}, workDir: "/x" }),
+      (err: Error) =>
+        err instanceof RefusedError && /bluegreen:platform: got "openstack"; .*adapters for: .*local/.test(err.message),
     );
   });
 });

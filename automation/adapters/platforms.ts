@@ -1,0 +1,72 @@
+/**
+ * The platform adapters, by the stack's `platform` output. One line per platform; each line loads its folder only
+ * when a stack of that platform is released, so `bluegreen` on a local stack never loads the Kubernetes client or the
+ * AWS SDK (hundreds of milliseconds each at command start).
+ *
+ * Adding a platform: `<name>: (o) => (require("./<name>") as typeof import("./<name>")).<name>Platform(o),`
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading by platform is the point of this file */
+import { RefusedError } from "../errors";
+import type { PlatformAdapter, PlatformCheck, MetricSource, ServiceEndpoints, StackOutputsView } from "../ports";
+import type { Color } from "../../components/core/conventions";
+
+export interface PlatformAdapterOptions {
+  /** The tool's environment (kubeconfig, AWS_* variables, endpoints the tests serve, ...). */
+  env: Record<string, string | undefined>;
+  /** The project folder (holds Pulumi.yaml). */
+  workDir: string;
+}
+
+export type PlatformAdapterFactory = (options: PlatformAdapterOptions) => PlatformAdapter;
+
+const PLATFORMS: Record<string, PlatformAdapterFactory> = {
+  local: (o) => (require("./local") as typeof import("./local")).localPlatform(o),
+};
+
+/** The platforms a stack may name, for messages. */
+export function knownPlatforms(): string[] {
+  return Object.keys(PLATFORMS).sort();
+}
+
+/** The adapter of `platform`; a platform without one is refused naming what exists. */
+export function platformAdapter(platform: string, options: PlatformAdapterOptions): PlatformAdapter {
+  const factory = Object.hasOwn(PLATFORMS, platform) ? PLATFORMS[platform] : undefined;
+  if (!factory) {
+    throw new RefusedError(
+      `bluegreen:platform: got "${platform}"; the release tool has adapters for: ${knownPlatforms().join(", ")}`,
+      "bluegreen:platform",
+    );
+  }
+  return factory(options);
+}
+
+/**
+ * The adapter the CLI and the TypeScript API use by default: it picks the platform from the stack outputs it is
+ * given (`platform`), so the tool need not know the platform before reading the stack. Adapters are made once each.
+ */
+export function stackPlatformAdapter(options: PlatformAdapterOptions): PlatformAdapter {
+  const made = new Map<string, PlatformAdapter>();
+  const of = (outputs: StackOutputsView): PlatformAdapter => {
+    const platform = outputs.platform;
+    if (!platform) {
+      throw new RefusedError(
+        "the stack outputs name no platform (output `platform`): the stack was never updated by this program. " +
+          "Run `pulumi up` once first",
+        "platform",
+      );
+    }
+    let a = made.get(platform);
+    if (!a) made.set(platform, (a = platformAdapter(platform, options)));
+    return a;
+  };
+  return {
+    platform: "by-stack",
+    preflight: (outputs, services, signal) => of(outputs).preflight(outputs, services, signal),
+    endpoints: (ctx): Promise<ServiceEndpoints> => of(ctx.outputs).endpoints(ctx),
+    route: (ctx, color: Color) => of(ctx.outputs).route(ctx, color),
+    routedColor: (ctx) => of(ctx.outputs).routedColor(ctx),
+    readiness: (ctx, color, version, when): Promise<PlatformCheck[]> =>
+      of(ctx.outputs).readiness(ctx, color, version, when),
+    bakeSignals: (ctx, color): Promise<MetricSource[]> => of(ctx.outputs).bakeSignals(ctx, color),
+  };
+}
