@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the local platform and its tests need: HAProxy (the router). Runs apt only when a
-# package is missing and we are root; otherwise says what to install.
+# Installs the Debian packages the local platform and its tests need: HAProxy (the router), PostgreSQL (the demo's
+# database, scripts/postgres.sh) and Redis (its shared sessions, scripts/redis.sh). Runs apt only when a package is
+# missing and we are root; otherwise says what to install.
 set -euo pipefail
 needed=()
 command -v haproxy >/dev/null 2>&1 || needed+=(haproxy)
 command -v socat >/dev/null 2>&1 || needed+=(socat)
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || needed+=(postgresql)
+command -v psql >/dev/null 2>&1 || needed+=(postgresql-client)
+command -v redis-server >/dev/null 2>&1 || needed+=(redis-server)
 if [[ ${#needed[@]} -eq 0 ]]; then
   echo "system packages: all present (haproxy $(haproxy -v 2>/dev/null | head -1 | awk '{print $3}'))"
   exit 0
