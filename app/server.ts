@@ -4,6 +4,9 @@
  *   GET /                 {service, color, version, instance}  (subject to injected faults)
  *   GET /version          {version}                            (subject to injected faults)
  *   GET /health, /healthz {status: "ok", ...}                  (never faulty: a bad release passes health checks)
+ *   GET /metrics          Prometheus text format: requests and errors by version and status, a latency histogram
+ *                         (counts requests to every other path; never faulty, so an outage of the app's metrics is
+ *                         not mistaken for a bad release)
  *
  * Environment (the local platform sets the BLUEGREEN_* ones per instance):
  *   PORT / BLUEGREEN_PORT   port to listen on (required)
@@ -94,6 +97,60 @@ export interface AppOptions {
   random?: () => number;
 }
 
+/** Upper bounds (seconds) of the latency histogram: loopback answers in ~1 ms, injected faults add tens to hundreds. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * The app's own request metrics, rendered in the Prometheus text exposition format (version 0.0.4). Hand-written:
+ * three series families do not justify a client library in the demo app.
+ */
+export class AppMetrics {
+  private readonly byCode = new Map<number, number>();
+  private readonly buckets = LATENCY_BUCKETS.map(() => 0);
+  private count = 0;
+  private sumSeconds = 0;
+
+  constructor(private readonly labels: Record<string, string>) {}
+
+  observe(status: number, seconds: number): void {
+    this.byCode.set(status, (this.byCode.get(status) ?? 0) + 1);
+    this.count++;
+    this.sumSeconds += seconds;
+    LATENCY_BUCKETS.forEach((le, i) => {
+      if (seconds <= le) this.buckets[i]++;
+    });
+  }
+
+  render(): string {
+    const base = Object.entries(this.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+    const lbl = (extra: string[] = []): string => `{${[...base, ...extra].join(",")}}`;
+    const errors = [...this.byCode].filter(([code]) => code >= 500).reduce((n, [, c]) => n + c, 0);
+    const lines = [
+      "# HELP bluegreen_app_requests_total Requests answered (every path but /metrics and the health checks).",
+      "# TYPE bluegreen_app_requests_total counter",
+      ...[...this.byCode]
+        .sort(([a], [b]) => a - b)
+        .map(([code, c]) => `bluegreen_app_requests_total${lbl([`code="${code}"`])} ${c}`),
+      "# HELP bluegreen_app_errors_total Requests answered with a 5xx status.",
+      "# TYPE bluegreen_app_errors_total counter",
+      `bluegreen_app_errors_total${lbl()} ${errors}`,
+      "# HELP bluegreen_app_request_duration_seconds Time from request to answer.",
+      "# TYPE bluegreen_app_request_duration_seconds histogram",
+      ...LATENCY_BUCKETS.map(
+        (le, i) => `bluegreen_app_request_duration_seconds_bucket${lbl([`le="${le}"`])} ${this.buckets[i]}`,
+      ),
+      `bluegreen_app_request_duration_seconds_bucket${lbl(['le="+Inf"'])} ${this.count}`,
+      `bluegreen_app_request_duration_seconds_sum${lbl()} ${this.sumSeconds}`,
+      `bluegreen_app_request_duration_seconds_count${lbl()} ${this.count}`,
+    ];
+    return lines.join("\n") + "\n";
+  }
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
 function send(res: http.ServerResponse, status: number, body: object): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -103,12 +160,27 @@ function send(res: http.ServerResponse, status: number, body: object): void {
 export function createApp(opts: AppOptions): http.Server {
   const random = opts.random ?? Math.random;
   const identity = { service: opts.service, color: opts.color, version: opts.version, instance: opts.instance };
+  // `instance` is Prometheus' own target label: the app's instance index goes by another name.
+  const metrics = new AppMetrics({
+    service: opts.service,
+    color: opts.color,
+    version: opts.version,
+    app_instance: opts.instance,
+  });
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
+    if (path === "/metrics") {
+      const text = metrics.render();
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4", "content-length": Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
     if (path === "/health" || path === "/healthz") {
       send(res, opts.fault.unhealthy ? 503 : 200, { status: opts.fault.unhealthy ? "unhealthy" : "ok", ...identity });
       return;
     }
+    const started = process.hrtime.bigint();
+    res.on("finish", () => metrics.observe(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     const answer = () => {
       if (opts.fault.errorRate > 0 && random() < opts.fault.errorRate) {
         send(res, 500, { error: "injected fault", ...identity });

@@ -6,6 +6,12 @@ set -euo pipefail
 needed=()
 command -v haproxy >/dev/null 2>&1 || needed+=(haproxy)
 command -v socat >/dev/null 2>&1 || needed+=(socat)
+# Observability (docs/observability.md): a real Prometheus for the bake gate, headless Chromium for the HTML release
+# report's browser test, tmux for the terminal-output test.
+command -v prometheus >/dev/null 2>&1 || needed+=(prometheus)
+command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+command -v tmux >/dev/null 2>&1 || needed+=(tmux)
+command -v curl >/dev/null 2>&1 || needed+=(curl)
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || needed+=(postgresql)
 command -v psql >/dev/null 2>&1 || needed+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || needed+=(redis-server)

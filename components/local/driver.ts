@@ -71,6 +71,7 @@ const ROUTER_INPUT_KEYS: (keyof RouterInputs)[] = [
   "host",
   "livePort",
   "previewPort",
+  "metricsPort",
   "backends",
   "weights",
   "previewColor",
@@ -424,10 +425,12 @@ async function startRouter(inputs: RouterInputs): Promise<RouterOutputs> {
   const binary = haproxyBinary(inputs);
   const files = routerFiles(inputs.stateDir);
   const busy: string[] = [];
-  for (const [what, port] of [
+  const ports: [string, number][] = [
     ["live", inputs.livePort],
     ["preview", inputs.previewPort],
-  ] as const) {
+  ];
+  if (inputs.metricsPort !== undefined) ports.push(["metrics", inputs.metricsPort]);
+  for (const [what, port] of ports) {
     if (!(await portIsFree(inputs.host, port))) {
       busy.push(
         `${routerLabel(inputs)}: ${what} port ${port} on ${inputs.host} is already in use by another process; stop ` +

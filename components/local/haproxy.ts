@@ -28,6 +28,11 @@ export interface RouterSpec {
   weights: Record<Color, number>;
   /** Color the preview port reaches: the idle color. */
   previewColor: Color;
+  /**
+   * Port of HAProxy's built-in Prometheus exporter (`GET /metrics`: per-server = per-color requests, response codes,
+   * response times, sessions). Absent: no exporter frontend.
+   */
+  metricsPort?: number;
   healthCheck: {
     path: string;
     intervalSeconds: number;
@@ -46,6 +51,7 @@ export interface RouterFiles {
 
 export const LIVE_BACKEND = "live";
 export const PREVIEW_BACKEND = "preview";
+export const METRICS_FRONTEND = "metrics";
 
 export function serverName(color: Color, index: number): string {
   return `${color}-${index}`;
@@ -174,11 +180,24 @@ export function renderConfig(spec: RouterSpec, files: RouterFiles): string {
     `  bind ${spec.host}:${spec.previewPort}`,
     `  default_backend ${PREVIEW_BACKEND}`,
     "",
+    ...metricsFrontend(spec),
     backend(LIVE_BACKEND),
     "",
     backend(PREVIEW_BACKEND),
     "",
   ].join("\n");
+}
+
+/** The exporter frontend: Debian's HAProxy is built with USE_PROMEX, so no separate exporter process is needed. */
+function metricsFrontend(spec: RouterSpec): string[] {
+  if (spec.metricsPort === undefined) return [];
+  return [
+    `frontend ${METRICS_FRONTEND}`,
+    `  bind ${spec.host}:${spec.metricsPort}`,
+    "  http-request use-service prometheus-exporter if { path /metrics }",
+    "  http-request deny deny_status 404",
+    "",
+  ];
 }
 
 /** Parses `show servers state <backend>` output into backend -> server -> {weight, up}. */

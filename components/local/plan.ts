@@ -76,6 +76,7 @@ export function buildRouter(
     backends: { blue: ports("blue"), green: ports("green") },
     weights: { ...routing.weights },
     previewColor: routing.previewColor,
+    ...(local.metricsPort === undefined ? {} : { metricsPort: local.metricsPort }),
     healthCheck: {
       path: hc.path,
       intervalSeconds: hc.intervalSeconds,

@@ -38,6 +38,8 @@ export interface LocalServiceSettings {
   command: string[];
   /** Working directory of the instances. Default: the checkout root. */
   cwd: string;
+  /** Port of the router's Prometheus exporter (`/metrics`). Default: none (no exporter). */
+  metricsPort?: number;
 }
 
 const NS = "bluegreen";
@@ -113,6 +115,7 @@ export function servicePorts(s: LocalServiceSettings): { what: string; from: num
   return [
     { what: "livePort", from: s.livePort, to: s.livePort },
     { what: "previewPort", from: s.previewPort, to: s.previewPort },
+    ...(s.metricsPort === undefined ? [] : [{ what: "metricsPort", from: s.metricsPort, to: s.metricsPort }]),
     { what: "instancePort (blue)", from: s.instancePort, to: s.instancePort + s.portsPerColor - 1 },
     {
       what: "instancePort (green)",
@@ -137,12 +140,22 @@ export function parseLocalServiceSettings(services: ServiceConfig[]): Map<string
       );
       continue;
     }
-    p.unknownKeys(key, raw, ["livePort", "previewPort", "instancePort", "portsPerColor", "command", "cwd"]);
+    p.unknownKeys(key, raw, [
+      "livePort",
+      "previewPort",
+      "instancePort",
+      "portsPerColor",
+      "command",
+      "cwd",
+      "metricsPort",
+    ]);
     const livePort = p.integer(`${key}.livePort`, raw.livePort, 1024, 65535);
     if (livePort === undefined) continue;
     const previewPort = p.integer(`${key}.previewPort`, raw.previewPort, 1024, 65535, livePort + 1);
     const instancePort = p.integer(`${key}.instancePort`, raw.instancePort, 1024, 65535, livePort + 10);
     const portsPerColor = p.integer(`${key}.portsPerColor`, raw.portsPerColor, 1, 100, 10);
+    const metricsPort =
+      raw.metricsPort === undefined ? undefined : p.integer(`${key}.metricsPort`, raw.metricsPort, 1024, 65535);
     let command = DEMO_APP_COMMAND;
     if (raw.command !== undefined) {
       const c = raw.command;
@@ -167,7 +180,15 @@ export function parseLocalServiceSettings(services: ServiceConfig[]): Map<string
     if (instancePort + 2 * portsPerColor - 1 > 65535) {
       p.add(`${key}.instancePort`, `got ${instancePort}; its ${2 * portsPerColor} instance ports run past 65535`);
     }
-    out.set(service.spec.name, { livePort, previewPort, instancePort, portsPerColor, command, cwd });
+    out.set(service.spec.name, {
+      livePort,
+      previewPort,
+      instancePort,
+      portsPerColor,
+      command,
+      cwd,
+      ...(metricsPort === undefined ? {} : { metricsPort }),
+    });
   }
   // Ports are per machine: two ranges that overlap would make one `pulumi up` fail half-way with "in use".
   const ranges = [...out].flatMap(([name, s]) => servicePorts(s).map((r) => ({ ...r, name })));
