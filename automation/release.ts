@@ -4,6 +4,7 @@
  */
 import { Color, isColor } from "../components/core/conventions";
 import { RefusedError } from "./errors";
+import type { HookResult } from "./hooks";
 import type { HostInfo } from "./ports";
 
 export const RELEASE_KEY = "bluegreen:release";
@@ -29,6 +30,14 @@ export type ReleaseOutcome =
 
 export type ReleaseKind = "deploy" | "switch" | "rollback";
 
+export interface RoutingIntent {
+  /** Where production traffic is being sent. */
+  to: Color;
+  state: "route" | "converge";
+  /** When the move was first recorded (ISO). */
+  at: string;
+}
+
 export interface ReleaseOwner {
   pid: number;
   host: string;
@@ -52,6 +61,14 @@ export interface ReleaseRecord {
   phase: RecordPhase;
   /** Index into the traffic steps reached during a gradual switch (the step being applied). */
   step?: number;
+  /**
+   * A traffic move at the router (switch or rollback), written before the router is touched: `route` while the
+   * router moves and the new color is confirmed, `converge` once the config says the same and `up` brings the stack
+   * there. A rerun after a kill redoes the (idempotent) move from the start; `at` is when it was first attempted.
+   */
+  routing?: RoutingIntent;
+  /** When the router sent all production traffic to `toColor` (ISO): the bake window starts here. */
+  routedAt?: string;
   /** Set once verification passed: only a verified color may receive production traffic. */
   verifiedColor?: Color;
   /** End of the bake window (ISO), so a resumed bake does not start over. */
@@ -62,6 +79,8 @@ export interface ReleaseRecord {
   scaleDown?: { capacity: number };
   /** Why a rollback is running (or ran). */
   reason?: string;
+  /** Results of the lifecycle hooks run so far, in order (automation/hooks.ts). */
+  hooks?: HookResult[];
   /** Set with phase `done`. */
   outcome?: ReleaseOutcome;
   endedAt?: string;
@@ -107,6 +126,12 @@ export function decodeRecord(text: string | undefined): ReleaseRecord | undefine
   if (!isColor(r.fromColor) || !isColor(r.toColor)) fail("fromColor/toColor invalid");
   if (!(RECORD_PHASES as readonly unknown[]).includes(r.phase)) fail(`phase ${JSON.stringify(r.phase)} unknown`);
   if (r.verifiedColor !== undefined && !isColor(r.verifiedColor)) fail("verifiedColor invalid");
+  if (r.routing !== undefined) {
+    const g = r.routing as Record<string, unknown> | null;
+    if (typeof g !== "object" || g === null || !isColor(g.to) || !["route", "converge"].includes(g.state as string)) {
+      fail("field routing invalid");
+    }
+  }
   return raw as ReleaseRecord;
 }
 

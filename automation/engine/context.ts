@@ -64,8 +64,10 @@ export interface RunContext {
   interrupts: Interrupts;
   /** Policy packs for preview/up after defaults. */
   policyPacks: string[];
-  /** The stack outputs last read, for the rollback's fast path (one `pulumi` call less on the hot path). */
+  /** The stack outputs last read, for the traffic moves (one `pulumi` call less on the hot path). */
   lastOutputs?: StackOutputsView;
+  /** Bake signals the platform adds for the color now live (set when the bake starts). */
+  platformMetrics?: MetricSource[];
 }
 
 /** What a step reports: whether it changed anything and, for steps that judge signals, whether they held. */

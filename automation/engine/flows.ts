@@ -18,10 +18,20 @@ import {
   ReleaseOutcome,
   ReleaseRecord,
 } from "../release";
+import type { MetricSource } from "../ports";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
 import { bake, Breach, finish, rollbackTraffic, stage, switchTraffic, verify } from "./steps";
-import { loadSnapshot, recoverEngine, refuseIfOwned, serviceOf, serviceOutputs, Snapshot } from "./stack-state";
+import { currentOutputs, platformContext, routedColors } from "./platform";
+import {
+  loadSnapshot,
+  recoverEngine,
+  refuseIfOwned,
+  refuseUnappliedConfig,
+  serviceOf,
+  serviceOutputs,
+  Snapshot,
+} from "./stack-state";
 
 const ORDER: RecordPhase[] = ["stage", "verify", "switch", "bake", "finish"];
 
@@ -139,6 +149,28 @@ async function checkSettled(ctx: RunContext, snap: Snapshot, svc: ServiceConfig)
       "bluegreen:liveColor",
     );
   }
+  // Where traffic really goes: a router moved by hand (or by a tool that died before recording it) is not settled.
+  const routed = (await routedColors(ctx))[svc.spec.name];
+  if (routed !== undefined && routed !== live) {
+    throw new RefusedError(
+      `stack ${ctx.settings.stack}: bluegreen:liveColor is ${live} but the router of ${svc.spec.name} sends traffic ` +
+        `to ${routed}. Run \`pulumi up\` to put the router back where the config says, or \`bluegreen switch\``,
+      "bluegreen:liveColor",
+    );
+  }
+}
+
+/** The platform's access check (router reachable, credentials, ...) before any change. */
+async function platformPreflight(ctx: RunContext, snap: Snapshot): Promise<void> {
+  const adapter = ctx.deps.platform;
+  if (!adapter) return;
+  const outputs = await currentOutputs(ctx);
+  if (!outputs.platform) return;
+  await adapter.preflight(
+    outputs,
+    snap.config.services.map((s) => s.spec.name),
+    ctx.interrupts.soft,
+  );
 }
 
 function trafficMoved(phase: RecordPhase): boolean {
@@ -224,14 +256,18 @@ async function runFrom(
       // A resumed bake keeps its recorded window; a new one starts now. Traffic is on the new color already, so
       // watching starts at once while the record is written (a kill before that write resumes the idempotent
       // switch, which is safe).
+      // The window starts when the router moved, not when the stack caught up with it.
       const recorded = from === "bake" ? r0.bakeUntil : undefined;
-      const until = recorded ? Date.parse(recorded) : ctx.deps.clock.now() + ctx.settings.bake.durationMs;
+      const routedAt = ctx.status.record?.routedAt;
+      const bakeStart = routedAt ? Math.min(Date.parse(routedAt), ctx.deps.clock.now()) : ctx.deps.clock.now();
+      const until = recorded ? Date.parse(recorded) : bakeStart + ctx.settings.bake.durationMs;
       const recording = recorded
         ? Promise.resolve()
-        : ctx.status.set({ phase: "bake", bakeUntil: new Date(until).toISOString() });
+        : ctx.status.set({ phase: "bake", bakeUntil: new Date(until).toISOString(), routing: undefined });
       recording.catch(() => undefined);
       let breach: Breach | undefined;
       await runPhase(ctx, "bake", async () => {
+        ctx.platformMetrics = await platformBakeSignals(ctx);
         breach = await bake(ctx, until);
         return { changed: false, ok: !breach, detail: breach?.reason };
       });
@@ -253,6 +289,16 @@ async function runFrom(
   } catch (err) {
     throw await onError(ctx, cur, err, verifyRefuses);
   }
+}
+
+/** Extra bake signals the platform watches for the color now live (AWS: its CloudWatch alarms). */
+async function platformBakeSignals(ctx: RunContext): Promise<MetricSource[]> {
+  const adapter = ctx.deps.platform;
+  const r = ctx.status.record;
+  if (!adapter || !r) return [];
+  const outputs = await currentOutputs(ctx);
+  if (!outputs.platform) return [];
+  return adapter.bakeSignals(platformContext(ctx, outputs, r.service), r.toColor);
 }
 
 async function breachRollback(ctx: RunContext, breach: Breach): Promise<never> {
@@ -349,7 +395,10 @@ export async function deployFlow(ctx: RunContext): Promise<FlowOutcome> {
       resumed = true;
     }
     const recovered = await recoverEngine(ctx, "preflight");
-    if (!existing) await preflightFresh(ctx, snap, svc);
+    if (!existing) {
+      await platformPreflight(ctx, snap);
+      await preflightFresh(ctx, snap, svc);
+    }
     await claim(ctx, existing, () => {
       const live = snap.config.liveColor;
       return newRecord(ctx, "deploy", svc, live, otherColor(live), s.version!, "stage");
@@ -478,7 +527,9 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
         }
       }
       refuseFailedTarget(snap, svc, to, flag);
+      await platformPreflight(ctx, snap);
       await checkSettled(ctx, snap, svc);
+      refuseUnappliedConfig(ctx, snap.config, await currentOutputs(ctx));
     }
     await claim(ctx, existing, () => newRecord(ctx, kind, svc, live, to, svc.versions[to], "verify"));
     return recovered;

@@ -48,10 +48,14 @@ export function serviceOf(snap: Snapshot, name: string | undefined, flag = "--se
   return svc;
 }
 
-export async function serviceOutputs(ctx: RunContext, service: string): Promise<ServiceOutputsView> {
+/**
+ * One service's outputs, with the endpoints the platform says the tool reaches it by. `cached`: the outputs this run
+ * read last (no `pulumi` call on the hot path of a traffic move, when nothing was deployed since).
+ */
+export async function serviceOutputs(ctx: RunContext, service: string, cached = false): Promise<ServiceOutputsView> {
   let outs: StackOutputsView;
   try {
-    outs = await ctx.deps.driver.outputs();
+    outs = cached && ctx.lastOutputs ? ctx.lastOutputs : await ctx.deps.driver.outputs();
     ctx.lastOutputs = outs;
   } catch (err) {
     throw new Error(`cannot read the outputs of stack ${ctx.settings.stack}: ${(err as Error).message}`);
@@ -64,12 +68,55 @@ export async function serviceOutputs(ctx: RunContext, service: string): Promise<
       "--service",
     );
   }
+  const adapter = ctx.deps.platform;
+  if (adapter && outs.platform) {
+    const ep = await adapter.endpoints({ stack: ctx.settings.stack, outputs: outs, service });
+    if (ep.live && ep.preview) return { ...so, liveEndpoint: ep.live, previewEndpoint: ep.preview };
+  }
   if (!so.liveEndpoint || !so.previewEndpoint) {
     throw new RefusedError(
       `stack ${ctx.settings.stack}: outputs of service ${service} lack liveEndpoint/previewEndpoint`,
     );
   }
   return so;
+}
+
+/**
+ * A traffic move touches only the router, so the `up` after it must have nothing else to apply: refuses (before any
+ * change) when the config holds versions or scale-downs the last update did not deploy. Costs no engine run.
+ */
+export function refuseUnappliedConfig(ctx: RunContext, config: StackConfig, outputs: StackOutputsView): void {
+  const pending: string[] = [];
+  for (const svc of config.services) {
+    const name = svc.spec.name;
+    const so = outputs.services?.[name];
+    if (!so) {
+      pending.push(`service ${name} is configured but was never deployed`);
+      continue;
+    }
+    for (const color of ["blue", "green"] as const) {
+      if (so.versions?.[color] !== svc.versions[color]) {
+        pending.push(`${name}.versions.${color} is ${svc.versions[color]} in config, ${so.versions?.[color]} deployed`);
+      }
+    }
+    if ((so.scaledDownColor ?? null) !== (svc.idleScaleDown?.color ?? null)) {
+      pending.push(
+        `${name}.idleScaleDown is ${svc.idleScaleDown ? svc.idleScaleDown.color : "unset"} in config, ` +
+          `${so.scaledDownColor ?? "unset"} deployed`,
+      );
+    }
+  }
+  for (const name of Object.keys(outputs.services ?? {})) {
+    if (!config.services.some((s) => s.spec.name === name))
+      pending.push(`service ${name} is deployed but not configured`);
+  }
+  if (pending.length > 0) {
+    throw new RefusedError(
+      `stack ${ctx.settings.stack}: the config holds changes the last update did not apply (${pending.join("; ")}). ` +
+        "A switch changes only the router: apply them with `pulumi up` (or revert them) first",
+      "bluegreen:services",
+    );
+  }
 }
 
 /** Refuses when another process owns a recorded release. */

@@ -7,11 +7,11 @@ import { Color } from "../../components/core/conventions";
 import { ServiceConfig } from "../../components/core/spec";
 import { RefusedError, VerificationFailedError } from "../errors";
 import type { Phase } from "../events";
-import type { ConfigChange } from "../ports";
+import type { ConfigChange, ResourceStep } from "../ports";
 import type { ReleaseRecord } from "../release";
 import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
 import type { RunContext } from "./context";
-import { routeAll } from "./platform";
+import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
 import { judgeScope, Scope } from "./scope";
 import { changedCount, engineOp, serviceOutputs, Snapshot } from "./stack-state";
 
@@ -184,7 +184,8 @@ export async function verify(ctx: RunContext, snap: Snapshot, svc: ServiceConfig
     (await smokeCheck(ctx, "verify", endpoint, r.version, signal)) ??
     (await smokeCommand(ctx, endpoint, r, signal)) ??
     (await warmUp(ctx, "verify", endpoint, signal)) ??
-    (await otherServices(ctx, snap, r, signal));
+    (await otherServices(ctx, snap, r, signal)) ??
+    (await platformReadiness(ctx, "verify", r.toColor, r.version, "before-switch"));
   if (why) fail(why);
   ctx.emit({
     type: "decision",
@@ -270,7 +271,8 @@ function stepConfig(r: ReleaseRecord, pct: number): ConfigChange[] {
 
 /**
  * Switch: traffic onto the verified color, in the configured steps. Intermediate steps are watched like a bake;
- * the last is confirmed by the live endpoint answering the new version. Returns a `Breach` instead of throwing.
+ * the last moves traffic first (router, then confirmation, then config and `up`) when the platform has a direct
+ * path, and is confirmed by the live endpoint answering the new version. Returns a `Breach` instead of throwing.
  */
 export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<Breach | undefined> {
   const r = rec(ctx);
@@ -287,6 +289,10 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
       decision: "switch-step",
       reason: `${pct}% of traffic to ${r.toColor} (${r.version})${pct === 100 ? `; liveColor=${r.toColor}` : ""}`,
     });
+    if (pct === 100 && ctx.deps.platform) {
+      const moved = await trafficFirst(ctx, i);
+      if (moved !== NO_DIRECT_PATH) return moved;
+    }
     await ctx.status.write(stepConfig(r, pct), { step: i });
     if (i === start && !resumed) {
       // One preview before the first traffic change proves a switch touches only the router.
@@ -324,6 +330,128 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
     }
   }
   return undefined;
+}
+
+const NO_DIRECT_PATH = Symbol("no direct path");
+
+/**
+ * Traffic first, the stack follows, the record before both: (1) the record names the move, (2) the router sends all
+ * production traffic to the new color, (3) the live endpoint confirms the new version, (4) config (`liveColor`, no
+ * weights) and record move on in one write, (5) `up` converges the stack - touching only shared router resources,
+ * which its own steps must show - and (6) the live endpoint confirms again. A kill anywhere in between leaves a
+ * record in phase `switch` with `routing` set; the rerun redoes this sequence, which is idempotent at every step.
+ */
+async function trafficFirst(ctx: RunContext, step: number): Promise<Breach | undefined | typeof NO_DIRECT_PATH> {
+  const r = rec(ctx);
+  const to = r.toColor;
+  const { clock } = ctx.deps;
+  if (r.routing?.to === to) {
+    // A rerun: say where traffic actually is before moving it (again).
+    const where = await routedColors(ctx);
+    ctx.emit({
+      type: "decision",
+      phase: "switch",
+      decision: "resume-routing",
+      reason: `an interrupted move to ${to} (${r.routing.state}); the router sends ${describeRouted(where)}; moving it again`,
+    });
+  }
+  const intent = r.routing?.to === to ? r.routing : { to, state: "route" as const, at: iso(ctx) };
+  await ctx.status.set({ step, routing: intent });
+  const started = clock.now();
+  const did = await routeAll(ctx, to);
+  if (did === undefined) {
+    await ctx.status.set({ routing: undefined });
+    ctx.emit({
+      type: "log",
+      level: "info",
+      message: `no direct router path on this stack; the update moves traffic to ${to}`,
+    });
+    return NO_DIRECT_PATH;
+  }
+  const routedAt = clock.now();
+  ctx.emit({
+    type: "decision",
+    phase: "switch",
+    decision: "route",
+    reason: `all production traffic sent to ${to} at the router in ${routedAt - started}ms (${did}); the stack follows`,
+  });
+  const live = (await serviceOutputs(ctx, r.service, true)).liveEndpoint;
+  const first = await confirmVersion(ctx, "switch", live, r.version, ctx.interrupts.soft);
+  if (!first.ok) return new Breach(`switch not confirmed at the router: ${first.why}`);
+  const notReady = await platformReadiness(ctx, "switch", to, r.version, "after-switch");
+  if (notReady) return new Breach(notReady);
+  await ctx.status.write(stepConfig(r, 100), {
+    routing: { ...intent, state: "converge" },
+    routedAt: r.routedAt ?? new Date(routedAt).toISOString(),
+  });
+  const up = await engineOp(ctx, "switch", "up", ctx.interrupts.hard);
+  reportScope(ctx, "switch", up.steps, { service: r.service, colors: [], shared: true });
+  const so = await serviceOutputs(ctx, r.service);
+  const again = await confirmVersion(ctx, "switch", so.liveEndpoint, r.version, ctx.interrupts.soft);
+  if (!again.ok) return new Breach(`switch not confirmed after the update: ${again.why}`);
+  return undefined;
+}
+
+function iso(ctx: RunContext): string {
+  return new Date(ctx.deps.clock.now()).toISOString();
+}
+
+function describeRouted(where: Record<string, Color | "split" | undefined>): string {
+  const parts = Object.entries(where).map(([service, c]) => `${service} to ${c ?? "(unknown)"}`);
+  return parts.length > 0 ? parts.join(", ") : "traffic to (unknown)";
+}
+
+/**
+ * The update after a traffic move may change only shared (router) resources. It ran already, so this reports
+ * rather than refuses; the switch's preflight refused a stack whose config held other unapplied changes.
+ */
+function reportScope(ctx: RunContext, phase: Phase, steps: ResourceStep[], scope: Scope): void {
+  const report = judgeScope(steps, scope);
+  const ok = report.outOfScope.length === 0;
+  ctx.emit({
+    type: "check",
+    phase,
+    name: "update.scope",
+    ok,
+    figures: { changes: report.changes, inScope: report.inScope.length, outOfScope: report.outOfScope.length },
+    ...(ok ? {} : { detail: report.outOfScope.map((o) => `${o.op} ${o.urn}: ${o.why}`).join("; ") }),
+  });
+  if (!ok) {
+    ctx.emit({
+      type: "log",
+      level: "warn",
+      message:
+        `the update after the traffic move changed resources outside ${describeScope(scope)}: ` +
+        report.outOfScope.map((o) => `${o.op} ${o.urn}`).join(", "),
+    });
+  }
+}
+
+/** The platform's own readiness checks, as `check` events; returns why the color is not ready, if it is not. */
+export async function platformReadiness(
+  ctx: RunContext,
+  phase: Phase,
+  color: Color,
+  version: string,
+  when: "before-switch" | "after-switch",
+): Promise<string | undefined> {
+  const adapter = ctx.deps.platform;
+  if (!adapter) return undefined;
+  const r = rec(ctx);
+  const outputs = await currentOutputs(ctx);
+  const checks = await adapter.readiness(platformContext(ctx, outputs, r.service), color, version, when);
+  for (const c of checks) {
+    ctx.emit({
+      type: "check",
+      phase,
+      name: c.name,
+      ok: c.ok,
+      figures: c.figures ?? {},
+      detail: c.detail,
+    });
+  }
+  const bad = checks.filter((c) => !c.ok);
+  return bad.length > 0 ? bad.map((c) => `${c.name}: ${c.detail}`).join("; ") : undefined;
 }
 
 /** Bake: watch the live endpoint (and metric sources) until `until` (ms). */
@@ -379,7 +507,9 @@ export async function finish(ctx: RunContext): Promise<boolean> {
 
 /**
  * Rollback: all traffic back to `fromColor` (verified: it was live and baked before this release), confirmed by the
- * live endpoint answering its version. Ignores the first Ctrl-C: stopping halfway would be the unsafe choice.
+ * live endpoint answering its version. Traffic first: the record names the rollback, the router moves (when the
+ * platform has a direct path), then config and `up` follow. Ignores the first Ctrl-C: stopping halfway would be the
+ * unsafe choice.
  */
 export async function rollbackTraffic(
   ctx: RunContext,
@@ -388,12 +518,19 @@ export async function rollbackTraffic(
   const r = rec(ctx);
   const started = ctx.deps.clock.now();
   ctx.emit({ type: "decision", phase: "rollback", decision: "rollback", reason });
-  // Hot path first: liveColor and the record in one write (any weights left from a gradual switch keep weight on
-  // the previous color, so the config stays valid), then the platform's fast path, then the weights, then the update.
-  await ctx.status.write([{ kind: "liveColor", color: r.fromColor }], { phase: "rollback", reason });
+  const intent = r.routing?.to === r.fromColor ? r.routing : { to: r.fromColor, state: "route" as const, at: iso(ctx) };
+  await ctx.status.set({ phase: "rollback", reason, routing: intent });
   const fastRoutedAt = await fastRoute(ctx, r.fromColor);
-  await ctx.status.write([{ kind: "weights", service: r.service, weights: undefined }]);
-  await engineOp(ctx, "rollback", "up", ctx.interrupts.hard);
+  // Weights go with liveColor in one write (any weights left from a gradual switch are dropped with it).
+  await ctx.status.write(
+    [
+      { kind: "weights", service: r.service, weights: undefined },
+      { kind: "liveColor", color: r.fromColor },
+    ],
+    { routing: { ...intent, state: "converge" } },
+  );
+  const up = await engineOp(ctx, "rollback", "up", ctx.interrupts.hard);
+  reportScope(ctx, "rollback", up.steps, { service: r.service, colors: [], shared: true });
   const so = await serviceOutputs(ctx, r.service);
   const c = await confirmVersion(ctx, "rollback", so.liveEndpoint, r.fromVersion, ctx.interrupts.hard);
   if (!c.ok) {

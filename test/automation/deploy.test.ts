@@ -33,18 +33,35 @@ describe("deploy: the happy path", () => {
     assert.match(r.message, /blue \(1\.0\.0\) is the rollback target/);
   });
 
-  it("writes config only in the allowed order: version first, the switch after verification", async () => {
+  it("writes config only in the allowed order: version first, traffic at the router after verification, then the stack", async () => {
     const w = new World();
     await deploy(REL, w.runOptions([]));
     assert.deepEqual(w.log, [
       "config web.versions.green=1.1.0",
       "preview",
       "up",
+      "route web green",
+      "config web.weights=none",
+      "config liveColor=green",
+      "up",
+    ]);
+  });
+
+  it("without a direct router path, switches through config, a scope-checking preview and the update", async () => {
+    const w = new World();
+    w.noDirectPath = true;
+    await deploy(REL, w.runOptions([]));
+    assert.deepEqual(w.log, [
+      "config web.versions.green=1.1.0",
+      "preview",
+      "up",
+      "route web green",
       "config web.weights=none",
       "config liveColor=green",
       "preview",
       "up",
     ]);
+    assert.equal(w.state.deployed!.liveColor, "green");
   });
 
   it("records every phase with the stack before acting, with owner and verified color", async () => {
@@ -430,7 +447,7 @@ describe("deploy: bake and automatic rollback (exit 3)", () => {
     const events: BlueGreenEvent[] = [];
     const r = await deploy(REL, w.runOptions(events));
     assert.equal(r.exitCode, EXIT.rolledBack);
-    assert.deepEqual(calls, ["route web blue (record rollback, liveColor blue, ups 2)"]);
+    assert.deepEqual(calls, ["route web blue (record rollback, liveColor green, ups 2)"]);
     assert.ok(decisions(events).includes("fast-route"));
     assert.equal(w.ups, 3, "the update still runs and makes the stack agree");
   });

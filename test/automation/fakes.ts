@@ -131,6 +131,10 @@ export class World {
   /** Errors thrown by the n-th `up` (1-based). */
   upErrors = new Map<number, Error>();
   ups = 0;
+  /** Called before every config write with the changes about to land (kill-point capture). */
+  beforeWrite?: (w: World, changes: ConfigChange[]) => void;
+  /** Called after every `up` that completed (kill-point capture). */
+  afterUp?: (w: World, n: number) => void;
   /** Called after every config write with the new state (kill-point capture). */
   onWrite?: (w: World) => void;
   /** Called at the start of every `up`. */
@@ -184,6 +188,7 @@ export class World {
       };
     },
     writeConfig: async (changes: ConfigChange[]): Promise<void> => {
+      this.beforeWrite?.(this, changes);
       const c = this.state.config;
       for (const ch of changes) {
         switch (ch.kind) {
@@ -270,6 +275,7 @@ export class World {
           }
         }
       }
+      this.afterUp?.(this, n);
       return { steps, changes: summarize(steps), durationMs: 2000 };
     },
     engineState: async (): Promise<EngineState> => ({
