@@ -4,7 +4,8 @@
  * `ignorePath`) would otherwise be silently ignored.
  */
 import type { EnforcementLevel, PolicyConfigSchema, ReportViolation, StackValidationPolicy } from "@pulumi/policy";
-import { buildIndex, describeValue, isObject, StackIndex } from "./model";
+import { buildIndex, describeValue, isObject, rawProps, StackIndex } from "./model";
+import { scrubSecrets, secretLeaves, secretTreeOf } from "./secrets";
 
 /** The subset of JSON schema our options use. */
 export interface OptionSchema {
@@ -166,7 +167,16 @@ export function stackPolicy<O>(spec: {
     check,
     validateStack: (args, reportViolation: ReportViolation) => {
       const parsed = parseOptions<O>(name, options, args.getConfig());
-      for (const v of check(buildIndex(args.resources), parsed)) reportViolation(v.message, v.urn);
+      const violations = check(buildIndex(args.resources), parsed);
+      if (violations.length === 0) return;
+      // Policies hide secrets where they print property values; this catches any secret that reaches a message
+      // another way (a name, a tag, a path read from a secret object).
+      const secrets = new Set<string>();
+      for (const r of args.resources) {
+        const props = rawProps(r);
+        secretLeaves(props, secretTreeOf(props), secrets);
+      }
+      for (const v of violations) reportViolation(scrubSecrets(v.message, secrets), v.urn);
     },
   };
 }

@@ -3,6 +3,7 @@
  * tags/labels of the contract (so stacks written by hand are guarded too), indexed once in O(n).
  */
 import type { PolicyResource } from "@pulumi/policy";
+import { SecretTree, secretTreeOf } from "./secrets";
 import { Color, ColorTag, isColor, TAG_COLOR, TAG_ROLE, TAG_SCALED_DOWN, TAG_SERVICE, TAG_VERSION } from "./tags";
 
 export type {
@@ -117,6 +118,8 @@ export interface BgResource {
   version?: string;
   /** `bluegreen/scaled-down` is "true". */
   scaledDown: boolean;
+  /** Where the engine marked values secret (see secrets.ts); undefined: no secrets. */
+  secrets?: Map<string, SecretTree>;
 }
 
 export interface RoleGroup {
@@ -188,6 +191,7 @@ export function buildIndex(resources: PolicyResource[]): StackIndex {
       role: role as string,
       version: version === "" ? undefined : version,
       scaledDown: String(tags?.[TAG_SCALED_DOWN]) === "true",
+      secrets: secretTreeOf(props),
     };
     index.tagged.push(entry);
     index.byUrn.set(entry.urn, entry);

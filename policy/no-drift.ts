@@ -3,6 +3,9 @@
  * names (and Pulumi's random name suffixes), the color tag/label, the version (wherever the resource's own
  * `bluegreen/version` value appears, including base64 `userData`), references to same-color resources, and capacity
  * when one side is declared scaled down. Unknown values (preview) are never reported as drift.
+ *
+ * Secrets (see secrets.ts): two secret values are compared like any others, but a message shows them as [secret];
+ * a secret on one color and a plain value on the other at the same path is drift, reported without either value.
  */
 import { stackPolicy, OptionSchema, PolicyConfigError, PolicyOverrides, Violation } from "./config";
 import {
@@ -18,6 +21,7 @@ import {
   StackIndex,
 } from "./model";
 import { buildTrie, formatPath, parsePath, PathTrie, Segment, stepTrie } from "./paths";
+import { SECRET_TEXT, secretChild, SecretTree, secretTracking } from "./secrets";
 import { Color, TAG_COLOR, TAG_SCALED_DOWN, TAG_VERSION } from "./tags";
 
 export const NO_DRIFT = "bluegreen-no-drift";
@@ -92,6 +96,29 @@ export interface Difference {
   path: string;
   blue: string;
   green: string;
+  /** Why the values are not shown (secrets), appended to the line. */
+  note?: string;
+}
+
+/** Shown for every value when the pack cannot tell secrets from plain values (see secrets.ts). */
+const HIDDEN_TEXT = "[hidden]";
+/** The plain side of a value that is secret on the other color. */
+const NOT_SECRET_TEXT = "[not secret]";
+const UNAVAILABLE_NOTE =
+  "; values hidden: this @pulumi/policy version does not tell the pack which values are secret (see policy/secrets.ts)";
+
+/** Which side of a pair holds a secret at the current path. */
+interface Secrecy {
+  a: SecretTree | undefined;
+  b: SecretTree | undefined;
+}
+const NO_SECRETS: Secrecy = { a: undefined, b: undefined };
+
+/** One value as a message shows it: absent stays visible, a secret never is. */
+function shown(value: unknown, secret: boolean, text: string): string {
+  if (value === undefined) return describeValue(value);
+  if (secret) return SECRET_TEXT;
+  return secretTracking() === "active" ? text : HIDDEN_TEXT;
 }
 
 /** Everything one side of the comparison needs to normalize its strings. */
@@ -169,10 +196,37 @@ interface DiffState {
   out: Difference[];
 }
 
-function record(state: DiffState, a: unknown, b: unknown, na?: string, nb?: string): void {
+function record(state: DiffState, s: Secrecy, a: unknown, b: unknown, na?: string, nb?: string): void {
   let path = formatPath(state.path);
+  const secretA = s.a === true;
+  const secretB = s.b === true;
   let blue = describeValue(a);
   let green = describeValue(b);
+  if (secretA || secretB) {
+    // Nothing derived from a secret (a line of it, what it resolved to) may reach the message either.
+    if (na !== undefined && nb !== undefined && (na.includes("\n") || nb.includes("\n"))) {
+      const la = na.split("\n");
+      const lb = nb.split("\n");
+      let i = 0;
+      while (i < la.length && i < lb.length && la[i] === lb[i]) i++;
+      path += ` (line ${i + 1}${na !== a ? " of the decoded value" : ""})`;
+    }
+    const mixed = secretA !== secretB && a !== undefined && b !== undefined;
+    // The plain side of a secret/plain pair is hidden too: it is most likely the same value.
+    const plain = (v: unknown, text: string) => (mixed ? NOT_SECRET_TEXT : shown(v, false, text));
+    const note = mixed
+      ? `secret on ${secretA ? "blue" : "green"} only; values hidden`
+      : secretA && secretB
+        ? "the secret values differ"
+        : undefined;
+    state.out.push({
+      path,
+      blue: secretA ? shown(a, true, blue) : plain(a, redacted(a, s.a)),
+      green: secretB ? shown(b, true, green) : plain(b, redacted(b, s.b)),
+      note,
+    });
+    return;
+  }
   if (na !== undefined && nb !== undefined) {
     if (na.includes("\n") || nb.includes("\n")) {
       // Scripts (user data): show the first line that differs, after normalization.
@@ -189,39 +243,78 @@ function record(state: DiffState, a: unknown, b: unknown, na?: string, nb?: stri
       if (nb !== b) green += ` (${nb})`;
     }
   }
-  state.out.push({ path, blue, green });
+  state.out.push({
+    path,
+    blue: shown(a, false, redacted(a, s.a, blue)),
+    green: shown(b, false, redacted(b, s.b, green)),
+  });
 }
 
-function diffValue(state: DiffState, a: unknown, b: unknown, nodes: PathTrie[], key: Segment | undefined): void {
+/** describeValue of a value that holds secrets somewhere below: those parts print as [secret]. */
+function redacted(value: unknown, tree: SecretTree | undefined, text?: string): string {
+  if (tree === undefined) return text ?? describeValue(value);
+  return describeValue(redactCopy(value, tree));
+}
+
+function redactCopy(value: unknown, tree: SecretTree | undefined): unknown {
+  if (tree === undefined) return value;
+  if (tree === true) return SECRET_TEXT;
+  if (Array.isArray(value)) return value.map((v, i) => redactCopy(v, tree.get(String(i))));
+  if (isObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactCopy(v, tree.get(k))]));
+  }
+  return value;
+}
+
+function diffValue(
+  state: DiffState,
+  a: unknown,
+  b: unknown,
+  nodes: PathTrie[],
+  key: Segment | undefined,
+  s: Secrecy,
+): void {
   if (isUnknown(a) || isUnknown(b)) return;
   const aAbsent = a === undefined || a === null;
   const bAbsent = b === undefined || b === null;
   if (aAbsent || bAbsent) {
-    if (!(aAbsent && bAbsent)) record(state, a ?? undefined, b ?? undefined);
+    if (!(aAbsent && bAbsent)) record(state, s, a ?? undefined, b ?? undefined);
+    return;
+  }
+  if ((s.a === true) !== (s.b === true)) {
+    // The same value, secret on one color only, is drift too (one color would store or show it in plain text).
+    record(state, s, a, b);
     return;
   }
   if (typeof a === "string" && typeof b === "string") {
     const na = normalizeString(a, key, state.a);
     const nb = normalizeString(b, key, state.b);
-    if (na !== nb) record(state, a, b, na, nb);
+    if (na !== nb) record(state, s, a, b, na, nb);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
     const la = normalizeList(a);
     const lb = normalizeList(b);
     const n = Math.max(la.length, lb.length);
-    for (let i = 0; i < n; i++) descend(state, la[i], lb[i], nodes, i);
+    // Normalized tag lists are filtered and sorted: their indices no longer match the secret tree's.
+    const sl = la === a && lb === b ? s : normalizedListSecrecy(s);
+    for (let i = 0; i < n; i++) descend(state, la[i], lb[i], nodes, i, sl);
     return;
   }
   if (isObject(a) && isObject(b)) {
-    for (const k of Object.keys(a)) descend(state, a[k], b[k], nodes, k);
-    for (const k of Object.keys(b)) if (!(k in a)) descend(state, undefined, b[k], nodes, k);
+    for (const k of Object.keys(a)) descend(state, a[k], b[k], nodes, k, s);
+    for (const k of Object.keys(b)) if (!(k in a)) descend(state, undefined, b[k], nodes, k, s);
     return;
   }
-  if (a !== b) record(state, a, b);
+  if (a !== b) record(state, s, a, b);
 }
 
-function descend(state: DiffState, a: unknown, b: unknown, nodes: PathTrie[], key: Segment): void {
+/** A list whose entries were reordered: any secret inside makes the whole list secret, to stay on the safe side. */
+function normalizedListSecrecy(s: Secrecy): Secrecy {
+  return { a: s.a === undefined ? undefined : true, b: s.b === undefined ? undefined : true };
+}
+
+function descend(state: DiffState, a: unknown, b: unknown, nodes: PathTrie[], key: Segment, s: Secrecy): void {
   if (typeof key === "string" && (COLOR_KEYS.has(key) || key.startsWith("__"))) return;
   let next = nodes;
   if (nodes.length > 0) {
@@ -229,8 +322,9 @@ function descend(state: DiffState, a: unknown, b: unknown, nodes: PathTrie[], ke
     if (step.ignored) return;
     next = step.next;
   }
+  const child = s === NO_SECRETS ? s : { a: secretChild(s.a, key), b: secretChild(s.b, key) };
   state.path.push(key);
-  diffValue(state, a, b, next, key);
+  diffValue(state, a, b, next, key, child.a === undefined && child.b === undefined ? NO_SECRETS : child);
   state.path.pop();
 }
 
@@ -276,7 +370,8 @@ export function diffPair(
     opts.ignorePaths ?? {},
   );
   const state: DiffState = { a: makeSide(blue, index), b: makeSide(green, index), path: [], out: [] };
-  diffValue(state, blue.props, green.props, [trie], undefined);
+  const secrets: Secrecy = blue.secrets || green.secrets ? { a: blue.secrets, b: green.secrets } : NO_SECRETS;
+  diffValue(state, blue.props, green.props, [trie], undefined, secrets);
   return state.out;
 }
 
@@ -312,12 +407,15 @@ export function checkNoDrift(index: StackIndex, opts: NoDriftOptions): Violation
     }
     const diffs = diffPair(pair, index, opts, cache);
     if (diffs.length === 0) continue;
-    const lines = diffs.slice(0, max).map((d) => `  - ${d.path}: blue ${d.blue}, green ${d.green}`);
+    const lines = diffs
+      .slice(0, max)
+      .map((d) => `  - ${d.path}: blue ${d.blue}, green ${d.green}${d.note ? ` (${d.note})` : ""}`);
     if (diffs.length > max) lines.push(`  … and ${diffs.length - max} more`);
     violations.push({
       message:
         `${head} (${blue.type}) drift in ${diffs.length} ${diffs.length === 1 ? "property" : "properties"} ` +
-        `(only names, the color, the version and declared idle capacity may differ):\n${lines.join("\n")}`,
+        `(only names, the color, the version and declared idle capacity may differ)` +
+        `${secretTracking() === "active" ? "" : UNAVAILABLE_NOTE}:\n${lines.join("\n")}`,
       urn: green.urn,
     });
   }
@@ -330,7 +428,8 @@ export function noDriftPolicy(overrides?: PolicyOverrides) {
     description:
       "Blue and green resources of the same service and role are identical after normalizing names, the color " +
       "tag/label, the version (image tags, BLUEGREEN_VERSION, version tag, launch template image/user data) and, " +
-      "when one color is declared scaled down, capacity; lists every differing property path with both values.",
+      "when one color is declared scaled down, capacity; lists every differing property path with both values " +
+      "(secret values as [secret]; a secret on one color only is drift too).",
     enforcementLevel: "mandatory",
     options,
     check: checkNoDrift,

@@ -21,6 +21,36 @@ const { unknownCheckingProxy } = require(path.join(__dirname, "../../policy/node
   unknownCheckingProxy: <T>(value: T) => T;
 };
 
+// Resource props reach the pack as a protobuf Struct that @pulumi/policy deserializes; fixtures take the same road
+// (through the pack's secret-keeping hook, policy/secrets.ts), so a secret in a fixture arrives exactly as the
+// engine sends one.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { deserializeProperties } = require(
+  path.join(__dirname, "../../policy/node_modules/@pulumi/policy/deserialize"),
+) as {
+  deserializeProperties: (struct: unknown, proxySecrets: boolean) => Props;
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Struct } = require(
+  path.join(__dirname, "../../policy/node_modules/google-protobuf/google/protobuf/struct_pb"),
+) as {
+  Struct: { fromJavaScript(value: object): unknown };
+};
+
+/** The signature key and secret signature of @pulumi/pulumi/runtime/rpc: how the engine marks a secret value. */
+export const SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** A secret value as the engine sends it to the analyzer (MarshalProperties with KeepSecrets). */
+export function secret<T>(value: T): T {
+  return { [SIG_KEY]: SECRET_SIG, value } as unknown as T;
+}
+
+/** Props as a policy receives them: Struct → @pulumi/policy's deserializeProperties → the unknown-checking proxy. */
+export function asReceived(props: Props): Props {
+  return unknownCheckingProxy(deserializeProperties(Struct.fromJavaScript(props), false));
+}
+
 export interface Spec {
   type: string;
   name: string;
@@ -65,7 +95,7 @@ export class Graph {
         type: s.type,
         name: s.name,
         urn: urnOf(s.type, s.name),
-        props: unknownCheckingProxy(structuredClone(s.props)),
+        props: asReceived(s.props),
         opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], ...s.opts },
         dependencies: [],
         propertyDependencies: {},
