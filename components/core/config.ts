@@ -84,6 +84,7 @@ const SERVICE_KEYS = [
   "versions",
   "idleScaleDown",
   "weights",
+  "hooks",
 ] as const;
 
 // Common misspellings and names from other tools, to turn "unknown key" into a useful hint.
@@ -101,7 +102,8 @@ const KEY_HINTS: Record<string, string> = {
   scaleDown: "idleScaleDown",
 };
 
-function describe(value: unknown): string {
+/** A value as messages show it (JSON, shortened). */
+export function describe(value: unknown): string {
   if (value === undefined) {
     return "nothing";
   }
@@ -123,8 +125,8 @@ const PER_COLOR_NOT_ALLOWED =
   "per-color settings are not allowed: both colors are built from one shared spec; only versions.blue/versions.green " +
   "(and a declared idleScaleDown) may differ. Set this once for both colors";
 
-/** Collects problems while reading typed values out of untyped config. */
-class Reader {
+/** Collects problems while reading typed values out of untyped config (platform settings use it too). */
+export class Reader {
   readonly problems: ConfigProblem[] = [];
 
   problem(key: string, message: string): void {
@@ -369,6 +371,8 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   const service: ServiceConfig = { spec, versions };
   if (weights) service.weights = weights;
   if (idleScaleDown) service.idleScaleDown = idleScaleDown;
+  // Release hooks belong to the release tool, which validates them before a release (automation/hooks.ts).
+  if (obj.hooks !== undefined) service.hooks = obj.hooks;
   return service;
 }
 
