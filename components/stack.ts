@@ -1,16 +1,16 @@
 /**
  * The whole stack: validated config in, one component per service on the configured platform, stack outputs out.
  * `index.ts` only reads config and calls `deployStack`, so tests can run the same code with any config.
+ *
+ * Each platform's components (and their provider SDK: @pulumi/aws, @pulumi/kubernetes, ~0.5 s each to load) are
+ * required only when the stack uses that platform: a `pulumi up` pays only for what it deploys.
  */
-import * as k8s from "@pulumi/kubernetes";
+/* eslint-disable @typescript-eslint/no-require-imports -- platform modules load lazily, see above */
 import * as pulumi from "@pulumi/pulumi";
-import { AwsService } from "./aws/service";
 import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
 import { Color } from "./core/conventions";
 import { RoutingDecision } from "./core/routing";
 import { Platform, StackConfig } from "./core/spec";
-import { KubernetesService } from "./kubernetes/service";
-import { deployLocalServices } from "./local";
 
 /** Per service, what the automation tool and operators read from the stack. */
 export interface ServiceOutputs {
@@ -57,6 +57,7 @@ interface PairedService {
 type PlatformDeployer = (config: StackConfig) => Map<string, PairedService>;
 
 function deployAws(config: StackConfig): Map<string, PairedService> {
+  const { AwsService } = require("./aws/service") as typeof import("./aws/service");
   const settings = config.aws;
   if (!settings) {
     throw new Error("bluegreen:aws: missing; required on platform aws");
@@ -82,6 +83,8 @@ function deployAws(config: StackConfig): Map<string, PairedService> {
 }
 
 function deployKubernetes(config: StackConfig): Map<string, PairedService> {
+  const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
+  const { KubernetesService } = require("./kubernetes/service") as typeof import("./kubernetes/service");
   const settings = config.kubernetes;
   if (!settings) {
     throw new Error("bluegreen:kubernetes: missing");
@@ -115,6 +118,7 @@ function deployKubernetes(config: StackConfig): Map<string, PairedService> {
 
 function deployLocal(config: StackConfig): Map<string, PairedService> {
   // Real processes behind HAProxy on this machine; bad bluegreen:local settings end the run listing every problem.
+  const { deployLocalServices } = require("./local") as typeof import("./local");
   return deployLocalServices(config);
 }
 

@@ -19,6 +19,7 @@ import {
   ReleaseRecord,
 } from "../release";
 import type { MetricSource } from "../ports";
+import { bindHooks, runHooks } from "../hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
 import { bake, Breach, finish, rollbackTraffic, stage, switchTraffic, verify } from "./steps";
@@ -187,6 +188,7 @@ async function rollBack(
   let t = { ms: 0, fastRoutedAt: undefined as number | undefined };
   await runPhase(ctx, "rollback", async () => {
     t = await rollbackTraffic(ctx, reason);
+    await runHooks(ctx, "rollback");
     return true;
   });
   const r = ctx.status.record!;
@@ -234,12 +236,19 @@ async function runFrom(
     }
     if (at("stage")) {
       cur = "stage";
-      await runPhase(ctx, "stage", () => stage(ctx, svc));
+      await runPhase(ctx, "stage", async () => {
+        await runHooks(ctx, "preStage");
+        return stage(ctx, svc);
+      });
       await ctx.status.set({ phase: "verify" });
     }
     if (at("verify")) {
       cur = "verify";
-      await runPhase(ctx, "verify", () => verify(ctx, snap, svc));
+      await runPhase(ctx, "verify", async () => {
+        const changed = await verify(ctx, snap, svc);
+        await runHooks(ctx, "preSwitch");
+        return changed;
+      });
       await ctx.status.set({ phase: "switch", verifiedColor: r0.toColor, step: 0 });
     }
     if (at("switch")) {
@@ -247,6 +256,7 @@ async function runFrom(
       let breach: Breach | undefined;
       await runPhase(ctx, "switch", async () => {
         breach = await switchTraffic(ctx, resumed && from === "switch");
+        if (!breach) await runHooks(ctx, "postSwitch");
         return { changed: true, ok: !breach, detail: breach?.reason };
       });
       if (breach) return await breachRollback(ctx, breach);
@@ -276,7 +286,12 @@ async function runFrom(
       await ctx.status.set({ phase: "finish" });
     }
     cur = "finish";
-    await runPhase(ctx, "finish", () => finish(ctx));
+    await runPhase(ctx, "finish", async () => {
+        const changed = await finish(ctx);
+        // Contract hooks: bake passed, no automatic rollback follows (hooks.ts checks the live color again).
+        await runHooks(ctx, "postBake");
+        return changed;
+      });
     await ctx.status.clear("released");
     const r = r0;
     return {
@@ -385,6 +400,7 @@ export async function deployFlow(ctx: RunContext): Promise<FlowOutcome> {
   await runPhase(ctx, "preflight", async () => {
     snap = await loadSnapshot(ctx);
     svc = serviceOf(snap, s.service);
+    bindHooks(ctx, svc);
     refuseIfOwned(ctx, snap.record);
     const existing = snap.record;
     if (existing) {
@@ -487,6 +503,7 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
     refuseIfOwned(ctx, snap.record);
     const existing = snap.record;
     svc = serviceOf(snap, s.service ?? existing?.service);
+    bindHooks(ctx, svc);
     if (existing && kind === "rollback") {
       // `bluegreen rollback` with an unfinished release: abandon it, returning traffic to where it started.
       abandon = existing;
