@@ -118,6 +118,17 @@ command -v go >/dev/null 2>&1 || die "no pulumi v$SDK_VERSION or newer on PATH a
   or install Go 1.26 or newer (https://go.dev/dl/, or your distribution's golang package) and run again."
 
 mkdir -p "$CLI_DIR" "$HOSTBUILD_DIR" "$K8S_DIR"
+# One build at a time per cache: a second run (another terminal, parallel tests) waits, then finds the result.
+exec 9>"$CACHE_ROOT/.build.lock"
+if ! flock -n 9; then
+  log "another toolchain build is running in $CACHE_ROOT: waiting for it"
+  flock 9
+fi
+if [[ -f "$BIN/complete" ]]; then
+  log "cached toolchain: pulumi v$PULUMI_CLI_VERSION in $BIN"
+  echo "$BIN"
+  exit 0
+fi
 # Builds never reach beyond the module proxy; GOTOOLCHAIN=local stops go from fetching another Go release.
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local
 started=$SECONDS
