@@ -259,7 +259,7 @@ export async function runHooks(ctx: RunContext, point: HookPoint): Promise<void>
   switch (point) {
     case "preStage":
     case "preSwitch":
-      ctx.emit({ type: "decision", phase, decision: "abort", reason: `${what}; no traffic moved` });
+      // The flow turns this into an `abort` decision: the new version never received production traffic.
       throw new VerificationFailedError(`${r.service} ${r.version}: ${what}`);
     case "postSwitch":
       ctx.emit({ type: "decision", phase, decision: "rollback", reason: `${what}; rolling back to ${r.fromColor}` });
@@ -314,7 +314,6 @@ async function verifyLiveVersion(ctx: RunContext, svc: ServiceConfig): Promise<v
     (await liveSmokeCommand(ctx, so.liveEndpoint, r, signal));
   if (why) {
     const reason = `the live version ${r.fromVersion} on ${r.fromColor} fails its smoke checks after the preStage hooks (a migration it cannot run with?): ${why}`;
-    ctx.emit({ type: "decision", phase: "verify", decision: "abort", reason: `${reason}; no traffic moved` });
     throw new VerificationFailedError(`${r.service} ${r.version}: ${reason}`);
   }
   ctx.emit({
