@@ -8,6 +8,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- platform modules load lazily, see above */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
+import { readSecretConfigInfo } from "./core/secret-config";
 import { Color } from "./core/conventions";
 import { RoutingDecision } from "./core/routing";
 import { Platform, StackConfig } from "./core/spec";
@@ -176,6 +177,7 @@ export function readRawStackConfig(config: pulumi.Config): RawStackConfig {
     otherKeys: Object.keys(pulumi.runtime.allConfig())
       .filter((key) => key.startsWith(`${config.name}:`))
       .map((key) => key.slice(config.name.length + 1)),
+    secrets: readSecretConfigInfo(config.name),
   };
 }
 

@@ -4,6 +4,7 @@
  * `bluegreen:services.web.weights.blue: got -10; allowed: an integer from 0 to 100`.
  */
 import { Color, COLORS, isColor, otherColor, VERSION_ENV_VAR } from "./conventions";
+import { SecretConfigInfo, secretEnvByService } from "./secret-config";
 import {
   AutoscalingSpec,
   AwsServiceSpec,
@@ -33,6 +34,8 @@ export interface RawStackConfig {
   local?: unknown;
   /** Every other `bluegreen:*` key set on the stack (a typo such as `bluegreen:livecolor` must not pass silently). */
   otherKeys?: string[];
+  /** Which `bluegreen:services` values are secret (components/core/secret-config.ts). Default: none. */
+  secrets?: SecretConfigInfo;
 }
 
 /** Top-level `bluegreen:*` keys: the ones the program reads, plus `release`, written by the automation tool. */
@@ -278,6 +281,13 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     if (service) {
       services.push(service);
     }
+  }
+
+  const secrets = secretEnvByService(raw.secrets, new Map(services.map((s) => [s.spec.name, Object.keys(s.spec.env)])));
+  secrets.problems.forEach((p) => r.problem(p.key, p.message));
+  for (const service of services) {
+    const names = secrets.secretEnv.get(service.spec.name);
+    if (names) service.spec.secretEnv = names;
   }
 
   if (r.problems.length > 0 || !platform || !liveColor) {

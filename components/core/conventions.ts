@@ -50,6 +50,8 @@ export type Role =
   | "live-service"
   | "preview-service"
   | "color-service"
+  // a color's secret env values (components/core/secret-config.ts)
+  | "env-secret"
   // local
   | "local-instance";
 

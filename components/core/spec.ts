@@ -66,6 +66,11 @@ export interface ServiceSpec {
   healthCheck: HealthCheckSpec;
   /** Environment variables, identical for both colors. BLUEGREEN_VERSION is added per color. Default {}. */
   env: Record<string, string>;
+  /**
+   * Names of the `env` variables whose values are secrets (set with `pulumi config set --secret --path`, see
+   * components/core/secret-config.ts): they reach each platform as secrets, never as plain text. Default [].
+   */
+  secretEnv?: string[];
   /** Kubernetes resource requests/limits. Default: none. */
   resources?: ResourcesSpec;
   /** Settings used on the aws platform. */

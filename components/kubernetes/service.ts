@@ -79,16 +79,49 @@ function metadata(name: string, ctx: KubernetesContext, labels: Record<string, s
   return { name, namespace: ctx.namespace, labels };
 }
 
+/**
+ * The Secret holding a color's secret env values; undefined when the service has none. It has no fixed name
+ * (Pulumi names it `<service>-<color>-env-<suffix>`) and is immutable, so a changed value replaces it under a new
+ * name: the Deployment's reference changes and its pods roll to the new value, like after any other env change.
+ */
+export function buildEnvSecret(
+  spec: ServiceSpec,
+  plan: ColorPlan,
+  ctx: KubernetesContext,
+): k8s.core.v1.SecretArgs | undefined {
+  const names = spec.secretEnv ?? [];
+  if (names.length === 0) {
+    return undefined;
+  }
+  return {
+    metadata: { namespace: ctx.namespace, labels: k8sLabels(spec, "env-secret", plan) },
+    type: "Opaque",
+    immutable: true,
+    stringData: pulumi.secret(Object.fromEntries(names.map((n) => [n, spec.env[n]]))),
+  };
+}
+
 export function buildDeployment(
   spec: ServiceSpec,
   plan: ColorPlan,
   ctx: KubernetesContext,
+  /** Name of the color's env Secret (`buildEnvSecret`); required when the service has secret env values. */
+  envSecretName?: pulumi.Input<string>,
 ): k8s.apps.v1.DeploymentArgs {
   const hc = spec.healthCheck;
+  const secretEnv = spec.secretEnv ?? [];
+  if (secretEnv.length > 0 && envSecretName === undefined) {
+    // Never fall back to a literal value: the pod spec is readable by anyone who may list Deployments.
+    throw new Error(`buildDeployment: service ${spec.name} has secret env values but no env Secret name`);
+  }
   const env = [
     ...Object.entries(spec.env)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, value]) => ({ name, value })),
+      .map(([name, value]) =>
+        secretEnv.includes(name)
+          ? { name, valueFrom: { secretKeyRef: { name: envSecretName!, key: name } } }
+          : { name, value },
+      ),
     { name: VERSION_ENV_VAR, value: plan.version },
   ];
   const resources =
@@ -273,9 +306,11 @@ export class KubernetesService extends pulumi.ComponentResource {
     const colorServices = {} as Record<Color, k8s.core.v1.Service>;
     for (const color of COLORS) {
       const plan = planColor(service, color);
+      const envSecretArgs = buildEnvSecret(spec, plan, ctx);
+      const envSecret = envSecretArgs ? new k8s.core.v1.Secret(`${name}-${color}-env`, envSecretArgs, child) : undefined;
       deployments[color] = new k8s.apps.v1.Deployment(
         `${name}-${color}-deployment`,
-        buildDeployment(spec, plan, ctx),
+        buildDeployment(spec, plan, ctx, envSecret?.metadata.name),
         child,
       );
       new k8s.policy.v1.PodDisruptionBudget(`${name}-${color}-pdb`, buildPodDisruptionBudget(spec, plan, ctx), child);
