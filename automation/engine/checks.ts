@@ -6,8 +6,6 @@ import type { Color } from "../../components/core/conventions";
 import type { Figures, Phase } from "../events";
 import type { MetricSource, ProbeResult } from "../ports";
 import type { RunContext } from "./context";
-import { judgeBaseline, warnIfNoBaseline } from "./baseline";
-import { decideInconclusive, MeasurementErrors, readMeasured } from "./inconclusive";
 import { breachOf, SampleWindow, statsFigures } from "./window";
 
 export function joinUrl(base: string, path: string): string {
@@ -221,8 +219,6 @@ function prefixed(prefix: string, obj: Record<string, number>): Figures {
 
 export interface WatchResult {
   breach?: string;
-  /** Set when the watch ended inconclusive with `--on-inconclusive pause`: the watch throws it. */
-  paused?: Error;
   /** When the first sample of the breaching episode was seen (the first failed or slow request), ms. */
   firstBadAt?: number;
   detectedAt?: number;
@@ -262,8 +258,6 @@ export async function watch(
   let failure: Error | undefined;
   const inflight = new Set<Promise<void>>();
   let metricsBusy = false;
-  const measurementErrors = new MeasurementErrors(b.consecutiveErrorLimit);
-  warnIfNoBaseline(ctx);
 
   const onAnswer = (p: ProbeResult): void => {
     if (result) return;
@@ -274,7 +268,7 @@ export async function watch(
     const stats = window.stats(now);
     // A window with nothing bad in it ends an episode: the next bad sample starts a new one.
     if (stats.errors === 0 && stats.p95Ms <= b.maxLatencyMs) firstBadAt = undefined;
-    const breach = breachOf(stats, thresholds) ?? judgeBaseline(ctx, stats);
+    const breach = breachOf(stats, thresholds);
     if (breach || !p.ok || now >= nextReportAt) {
       ctx.emit({
         type: "check",
@@ -292,26 +286,17 @@ export async function watch(
 
   const readMetrics = async (): Promise<void> => {
     for (const source of sources) {
-      const reading = await readMeasured(source, { service, color, version, signal });
-      const errors = measurementErrors.record(reading);
+      const reading = await source.read({ service, color, version, signal });
       ctx.emit({
         type: "check",
         phase,
         name: `metric:${reading.source}`,
-        ok: !reading.breached && reading.error === undefined,
-        figures: {
-          value: reading.value ?? null,
-          ...(reading.error === undefined ? {} : { consecutiveErrors: errors, limit: measurementErrors.limit }),
-        },
+        ok: !reading.breached,
+        figures: { value: reading.value ?? null },
         detail: reading.detail,
       });
       if (reading.breached && !result) {
         result = { breach: `${reading.source}: ${reading.detail}`, firstBadAt: clock.now(), detectedAt: clock.now() };
-      }
-      const inconclusive = result ? undefined : measurementErrors.verdict(reading);
-      if (inconclusive) {
-        const out = decideInconclusive(ctx, phase, inconclusive);
-        result = "breach" in out ? { breach: out.breach, detectedAt: clock.now() } : { paused: out.paused };
       }
     }
   };
@@ -343,7 +328,6 @@ export async function watch(
   }
   if (!result && failure === undefined) await Promise.all([...inflight]);
   if (failure !== undefined && !result) throw failure;
-  if (result?.paused) throw result.paused;
   return result ?? {};
 }
 

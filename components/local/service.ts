@@ -14,6 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Color, COLORS } from "../core/conventions";
 import { decideRouting, RoutingDecision } from "../core/routing";
+import { secretEnvInput } from "../core/secret-config";
 import { ServiceConfig } from "../core/spec";
 import { buildLocalPlan, LocalPlan } from "./plan";
 import { LocalInstancePool, LocalRouter } from "./provider";
@@ -68,9 +69,15 @@ export class LocalService extends pulumi.ComponentResource {
     this.versions = { ...args.service.versions };
     this.weights = { ...this.routing.weights };
 
+    // Secret env values stay secrets (encrypted in state, [secret] to the policy pack); the processes get them in
+    // their environment only.
+    const poolArgs = (color: Color) => ({
+      ...this.plan.pools[color],
+      env: secretEnvInput(this.plan.pools[color].env, args.service.spec.secretEnv),
+    });
     this.pools = {
-      blue: new LocalInstancePool(`${name}-blue`, this.plan.pools.blue, { parent: this }),
-      green: new LocalInstancePool(`${name}-green`, this.plan.pools.green, { parent: this }),
+      blue: new LocalInstancePool(`${name}-blue`, poolArgs("blue"), { parent: this }),
+      green: new LocalInstancePool(`${name}-green`, poolArgs("green"), { parent: this }),
     };
     // The router's server list comes from the plan (known at preview), not from pool outputs: a new version on the
     // idle color then leaves the router untouched. dependsOn keeps the order: instances healthy before routing.

@@ -1,0 +1,165 @@
+/**
+ * Secret values in `bluegreen:services`, set the way Pulumi users set any secret:
+ *
+ *   pulumi config set --secret --path 'bluegreen:services.web.env.DB_PASSWORD' s3cr3t
+ *
+ * The stack file then holds `DB_PASSWORD: {secure: v1:...}` inside the services object, and the program receives the
+ * whole `bluegreen:services` key decrypted, listed as one secret key (PULUMI_CONFIG_SECRET_KEYS): the runtime does
+ * not say which leaves were secret. So the program reads them from the stack file (Pulumi.<stack>.yaml in the
+ * project's stackConfigDir): each `secure:` leaf under `services.<service>.env` makes that variable a secret.
+ *
+ * When `bluegreen:services` is secret but the file names no secure env leaf (the whole object was set with
+ * `--secret`, or the value comes from an ESC environment), every env value of every service is treated as secret:
+ * over-protecting a log level costs nothing, printing a password does.
+ *
+ * Only env values may be secret. A secure version, image, port, capacity, weight or health check would end up in
+ * resource names, tags, labels and stack outputs, which are not encrypted: config validation refuses it.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+
+/** What the program knows about secrets in `bluegreen:services`. */
+export interface SecretConfigInfo {
+  /** `bluegreen:services` is a secret config key. */
+  servicesSecret: boolean;
+  /**
+   * Paths below `bluegreen:services` (e.g. ["web", "env", "DB_PASSWORD"]) stored as `secure:` in the stack file;
+   * undefined when the file does not say (see the module comment).
+   */
+  secureLeaves?: string[][];
+}
+
+/** Service fields that reach resource names, tags or outputs in plain text: never secret. */
+const PLAIN_ONLY_FIELDS = [
+  "versions",
+  "image",
+  "port",
+  "capacity",
+  "autoscaling",
+  "weights",
+  "idleScaleDown",
+  "healthCheck",
+  "resources",
+];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isSecureLeaf(value: unknown): boolean {
+  return isObject(value) && Object.keys(value).length === 1 && typeof value.secure === "string";
+}
+
+/** The paths of the `secure:` leaves of a raw stack-file value; undefined when the value itself is one secure blob. */
+export function secureLeavesOf(raw: unknown): string[][] | undefined {
+  if (isSecureLeaf(raw)) return undefined;
+  const out: string[][] = [];
+  const walk = (value: unknown, at: string[]) => {
+    if (isSecureLeaf(value)) out.push(at);
+    else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...at, String(i)]));
+    else if (isObject(value)) for (const [k, v] of Object.entries(value)) walk(v, [...at, k]);
+  };
+  walk(raw, []);
+  return out;
+}
+
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+/** `Pulumi.<stack>.yaml` in the project's stackConfigDir. */
+export function stackConfigFile(stack: string, projectRoot = PROJECT_ROOT): string {
+  let dir = ".";
+  try {
+    const project = parseYaml(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as unknown;
+    if (isObject(project) && typeof project.stackConfigDir === "string") dir = project.stackConfigDir;
+  } catch {
+    // No readable Pulumi.yaml: the default location.
+  }
+  return path.join(projectRoot, dir, `Pulumi.${stack}.yaml`);
+}
+
+/** The Node SDK knows the secret keys but does not type the function (it is internal). */
+function isConfigSecret(key: string): boolean {
+  const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  return typeof fn === "function" ? fn(key) : false;
+}
+
+/** Reads which `bluegreen:services` leaves are secret, for `parseStackConfig` (see the module comment). */
+export function readSecretConfigInfo(
+  namespace = "bluegreen",
+  stack = pulumi.getStack(),
+  projectRoot = PROJECT_ROOT,
+): SecretConfigInfo {
+  const key = `${namespace}:services`;
+  let fromFile: string[][] | undefined;
+  let fileSaysSecret = false;
+  try {
+    const doc = parseYaml(fs.readFileSync(stackConfigFile(stack, projectRoot), "utf8")) as unknown;
+    const raw = isObject(doc) && isObject(doc.config) ? doc.config[key] : undefined;
+    if (raw !== undefined) {
+      fromFile = secureLeavesOf(raw);
+      fileSaysSecret = fromFile === undefined || fromFile.length > 0;
+    }
+  } catch {
+    // No stack file here (mocks, another workspace): the runtime's secret keys alone decide.
+  }
+  const servicesSecret = fileSaysSecret || isConfigSecret(key);
+  if (!servicesSecret) return { servicesSecret: false };
+  return fromFile && fromFile.length > 0 ? { servicesSecret, secureLeaves: fromFile } : { servicesSecret };
+}
+
+/** A config problem, as config.ts collects them. */
+export interface SecretProblem {
+  key: string;
+  message: string;
+}
+
+/**
+ * Per service, the names of its secret env variables (sorted), and problems for secure leaves outside `env`.
+ * `services` maps each valid service name to its env names.
+ */
+export function secretEnvByService(
+  info: SecretConfigInfo | undefined,
+  services: ReadonlyMap<string, readonly string[]>,
+  namespace = "bluegreen",
+): { secretEnv: Map<string, string[]>; problems: SecretProblem[] } {
+  const secretEnv = new Map<string, string[]>();
+  const problems: SecretProblem[] = [];
+  if (!info?.servicesSecret) return { secretEnv, problems };
+  if (!info.secureLeaves) {
+    for (const [name, env] of services) secretEnv.set(name, [...env].sort());
+    return { secretEnv, problems };
+  }
+  for (const leaf of info.secureLeaves) {
+    const [service, field, variable] = leaf;
+    if (field === "env" && leaf.length === 3 && services.get(service)?.includes(variable)) {
+      secretEnv.set(service, [...(secretEnv.get(service) ?? []), variable].sort());
+    } else if (field !== undefined && PLAIN_ONLY_FIELDS.includes(field)) {
+      problems.push({
+        key: `${namespace}:services.${leaf.join(".")}`,
+        message:
+          "is stored as a secret; allowed: only env values (bluegreen:services.<service>.env.<NAME>) may be secret, " +
+          "this value becomes part of resource names, tags and stack outputs, which are not encrypted. Set it " +
+          "without --secret",
+      });
+    }
+  }
+  return { secretEnv, problems };
+}
+
+/**
+ * An env map as a resource input: each secret value is its own secret Output, so the engine encrypts exactly those
+ * values in state and the policy pack sees which ones are secret (the object itself stays plain).
+ */
+export function secretEnvInput(
+  env: Record<string, string>,
+  secretNames: readonly string[] | undefined,
+): pulumi.Input<Record<string, string>> {
+  if (!secretNames || secretNames.length === 0) return env;
+  const out: Record<string, pulumi.Input<string>> = {};
+  for (const [name, value] of Object.entries(env))
+    out[name] = secretNames.includes(name) ? pulumi.secret(value) : value;
+  // Nested Outputs serialize leaf by leaf; the Input type only lacks a way to say so.
+  return out as unknown as Record<string, string>;
+}
