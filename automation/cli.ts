@@ -7,7 +7,8 @@
  *   bluegreen rollback --stack prod                                 back to the previous color
  *
  * `--json` writes one JSON event per line on stdout. Exit codes: 0 success, 1 unexpected error, 2 bad input or
- * refused (nothing changed), 3 rolled back, 4 verification failed (the new version never got traffic), 5 interrupted.
+ * refused (nothing changed), 3 rolled back, 4 verification failed (the new version never got traffic), 5 interrupted,
+ * 6 paused (inconclusive bake with --on-inconclusive pause: traffic on the verified new color, rerun to continue).
  * Ctrl-C once: stop at a safe point (rolling back if traffic already moved); twice: stop now (rerun resumes).
  */
 import { Command, CommanderError, Option } from "commander";
@@ -145,7 +146,19 @@ function bakeOptions(cmd: Command, defaultBake: string): Command {
     .option("--max-latency <duration>", "p95 latency threshold", "1s")
     .option("--prometheus-url <url>", "Prometheus HTTP API base URL for --prometheus-rule")
     .option("--prometheus-rule <rule>", 'breach rule "<promql> <op> <number>" (repeatable)', collect)
-    .option("--metric-interval <duration>", "pause between metric-source reads", "5s");
+    .option("--metric-interval <duration>", "pause between metric-source reads", "5s")
+    .option(
+      "--max-error-rate-increase <rate>",
+      'baseline: breach when the error rate rises this much above the previous color\'s, e.g. "1%"',
+    )
+    .option("--max-latency-ratio <ratio>", "baseline: breach when p95 exceeds this multiple of the previous color's")
+    .option("--baseline-duration <duration>", "how long the previous color is sampled before the switch", "10s")
+    .option(
+      "--consecutive-error-limit <n>",
+      "failed measurements in a row of one metric source that make the bake inconclusive",
+      "4",
+    )
+    .option("--on-inconclusive <action>", 'what an inconclusive bake does: "rollback" or "pause"', "rollback");
 }
 
 type Opts = Record<string, unknown>;
@@ -182,6 +195,11 @@ function commonInput(o: Opts): Omit<DeployInput, "service" | "version"> {
     prometheusUrl: str(o, "prometheusUrl"),
     prometheusRules: o.prometheusRule as string[] | undefined,
     metricInterval: str(o, "metricInterval"),
+    maxErrorRateIncrease: str(o, "maxErrorRateIncrease"),
+    maxLatencyRatio: str(o, "maxLatencyRatio"),
+    baselineDuration: str(o, "baselineDuration"),
+    consecutiveErrorLimit: str(o, "consecutiveErrorLimit"),
+    onInconclusive: str(o, "onInconclusive"),
   };
 }
 

@@ -17,11 +17,18 @@ export const EXIT = {
   verificationFailed: 4,
   /** Interrupted (Ctrl-C / SIGTERM); stopped cleanly, traffic on a verified color. */
   interrupted: 5,
+  /**
+   * Paused: the bake was inconclusive (a metric source failed `--consecutive-error-limit` times in a row) with
+   * `--on-inconclusive pause`. Traffic stays on the new, verified color; the release stays recorded: rerun the same
+   * command to bake again and finish, or run `bluegreen rollback`.
+   */
+  paused: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-export type Outcome = "released" | "rolled-back" | "verification-failed" | "refused" | "interrupted" | "error" | "ok";
+export type Outcome =
+  "released" | "rolled-back" | "verification-failed" | "refused" | "interrupted" | "paused" | "error" | "ok";
 
 export abstract class BlueGreenError extends Error {
   abstract readonly exitCode: ExitCode;
@@ -68,6 +75,16 @@ export class InterruptedError extends BlueGreenError {
   constructor(message = "interrupted") {
     super(message);
     this.name = "InterruptedError";
+  }
+}
+
+/** The bake could not be judged and the user chose to pause: the release stays recorded for a rerun. */
+export class PausedError extends BlueGreenError {
+  readonly exitCode = EXIT.paused;
+  readonly outcome = "paused" as const;
+  constructor(message: string) {
+    super(message);
+    this.name = "PausedError";
   }
 }
 

@@ -2,6 +2,7 @@
  * Options of the release commands: what callers pass (durations as "30s" strings or milliseconds, rates as "1%" or
  * fractions) and the validated, defaulted form the engine uses. Validation happens here, before any change.
  */
+import * as fs from "fs";
 import { Color } from "../components/core/conventions";
 import { RefusedError } from "./errors";
 import {
@@ -71,6 +72,19 @@ export interface BakeInput {
   prometheusUrl?: string;
   /** Pause between metric-source reads ["5s"]. */
   metricInterval?: Duration;
+  /**
+   * Baseline: breach when the new color's error rate exceeds the previous color's (sampled on the live endpoint just
+   * before the switch) by more than this, e.g. "1%" [none].
+   */
+  maxErrorRateIncrease?: Rate;
+  /** Baseline: breach when the new color's p95 exceeds this multiple of the previous color's, e.g. 1.5 [none]. */
+  maxLatencyRatio?: number | string;
+  /** How long the previous color is sampled before the switch when a baseline rule is set ["10s"]. */
+  baselineDuration?: Duration;
+  /** Consecutive failed measurements of one metric source that make the bake inconclusive [4]. */
+  consecutiveErrorLimit?: number | string;
+  /** What an inconclusive bake does: "rollback" or "pause" (traffic stays, the release is kept for a rerun) ["rollback"]. */
+  onInconclusive?: string;
 }
 
 export interface SwitchInput {
@@ -83,6 +97,11 @@ export interface SwitchInput {
 export interface FinishInput {
   /** After the bake, keep the previous color warm this long, then scale it down. Absent: stays warm. */
   scaleDownAfter?: Duration;
+  /**
+   * Least time between the switch and scaling the previous color down, so keep-alive connections drain
+   * [the platform's: kubernetes "30s" (Argo Rollouts' scaleDownDelaySeconds), others "0s"].
+   */
+  scaleDownDelay?: Duration;
   /** Capacity of the scaled-down previous color [the service's declared idleScaleDown capacity, else 1]. */
   scaleDownCapacity?: number | string;
 }
@@ -96,7 +115,19 @@ export interface EngineInput {
   staleAfter?: Duration;
 }
 
-export interface CommonInput extends CheckInput, EngineInput {
+/** Where the tool reaches the platform and the service from (e.g. a CI runner outside the cluster). */
+export interface PlatformInput {
+  /** kubernetes: kubeconfig file [$KUBECONFIG, else ~/.kube/config, else the in-cluster service account]. */
+  kubeconfig?: string;
+  /** kubernetes: kubeconfig context [the kubeconfig's current-context]. */
+  kubeContext?: string;
+  /** Production URL of the service, e.g. an Ingress or Gateway URL [kubernetes: the live Service via the API server]. */
+  liveUrl?: string;
+  /** URL reaching the idle color only [kubernetes: the preview Service via the API server]. */
+  previewUrl?: string;
+}
+
+export interface CommonInput extends CheckInput, EngineInput, PlatformInput {
   stack: string;
 }
 
@@ -115,7 +146,7 @@ export interface RollbackInput extends CommonInput {
   service?: string;
 }
 
-export interface StatusInput {
+export interface StatusInput extends Pick<PlatformInput, "kubeconfig" | "kubeContext"> {
   stack: string;
 }
 
@@ -155,6 +186,20 @@ export interface BakeSettings {
   metricIntervalMs: number;
   prometheusUrl?: string;
   prometheusRules: MetricRule[];
+  /** Judging the new color against the previous one's figures; absent when no baseline rule is set. */
+  baseline?: BaselineRules;
+  consecutiveErrorLimit: number;
+  onInconclusive: InconclusiveAction;
+}
+
+export type InconclusiveAction = "pause" | "rollback";
+
+export interface BaselineRules {
+  durationMs: number;
+  /** Largest allowed rise of the error rate over the baseline's (a fraction). */
+  maxErrorRateIncrease?: number;
+  /** Largest allowed p95 ratio new / baseline. */
+  maxLatencyRatio?: number;
 }
 
 export interface ReleaseSettings {
@@ -168,6 +213,10 @@ export interface ReleaseSettings {
   stepPauseMs: number;
   scaleDownAfterMs?: number;
   scaleDownCapacity?: number;
+  /** `--scale-down-delay`; absent: the platform adapter's own (`PlatformAdapter.scaleDownDelayMs`). */
+  scaleDownDelayMs?: number;
+  /** How to reach the platform and the service (validated `PlatformInput`). */
+  platform?: PlatformSettings;
   policyPacks?: string[];
   lockWaitMs: number;
   staleAfterMs: number;
@@ -175,6 +224,61 @@ export interface ReleaseSettings {
 
 const opt = <T, R>(value: T | undefined, parse: (v: T) => R, fallback: R): R =>
   value === undefined ? fallback : parse(value);
+
+export interface PlatformSettings {
+  kubeconfig?: string;
+  kubeContext?: string;
+  liveUrl?: string;
+  previewUrl?: string;
+}
+
+/** What a platform adapter is told about reaching the platform: the validated flags and the service they concern. */
+export interface PlatformAccess extends PlatformSettings {
+  /** `--service` (the URL flags name this service's URLs). */
+  service?: string;
+}
+
+function parseUrlFlag(flag: string, value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || /\s/.test(value)) {
+    throw new RefusedError(
+      `${flag}: got "${value}"; allowed: an http(s) URL such as "https://shop.example.com"`,
+      flag,
+    );
+  }
+  return value.replace(/\/+$/, "");
+}
+
+export function normalizePlatform(i: PlatformInput): PlatformSettings {
+  const out: PlatformSettings = {};
+  if (i.kubeconfig !== undefined) {
+    if (i.kubeconfig === "" || !fs.existsSync(i.kubeconfig) || !fs.statSync(i.kubeconfig).isFile()) {
+      throw new RefusedError(
+        `--kubeconfig: got "${i.kubeconfig}"; allowed: the path of a kubeconfig file (no such file)`,
+        "--kubeconfig",
+      );
+    }
+    out.kubeconfig = i.kubeconfig;
+  }
+  if (i.kubeContext !== undefined) {
+    // Context names are free-form (kind-x, arn:aws:eks:...:cluster/x, gke_p_z_x); only empty or control characters are wrong.
+    if (i.kubeContext === "" || /[\u0000-\u001f]/.test(i.kubeContext)) {
+      throw new RefusedError(
+        `--kube-context: got ${JSON.stringify(i.kubeContext)}; allowed: the name of a context in the kubeconfig`,
+        "--kube-context",
+      );
+    }
+    out.kubeContext = i.kubeContext;
+  }
+  if (i.liveUrl !== undefined) out.liveUrl = parseUrlFlag("--live-url", i.liveUrl);
+  if (i.previewUrl !== undefined) out.previewUrl = parseUrlFlag("--preview-url", i.previewUrl);
+  return out;
+}
 
 export function normalizeChecks(i: CheckInput): CheckSettings {
   const expectStatusText = i.expectStatus ?? "2xx";
@@ -225,7 +329,50 @@ export function normalizeBake(i: BakeInput): BakeSettings {
     metricIntervalMs: opt(i.metricInterval, (v) => parseDuration("--metric-interval", v, { min: 100 }), 5000),
     prometheusUrl: i.prometheusUrl,
     prometheusRules: rules,
+    ...normalizeObservability(i),
   };
+}
+
+function normalizeObservability(
+  i: BakeInput,
+): Pick<BakeSettings, "baseline" | "consecutiveErrorLimit" | "onInconclusive"> {
+  const maxErrorRateIncrease =
+    i.maxErrorRateIncrease === undefined ? undefined : parseRate("--max-error-rate-increase", i.maxErrorRateIncrease);
+  const maxLatencyRatio =
+    i.maxLatencyRatio === undefined ? undefined : parseRatio("--max-latency-ratio", i.maxLatencyRatio);
+  const durationMs = opt(
+    i.baselineDuration,
+    (v) => parseDuration("--baseline-duration", v, { min: 1000, max: 3_600_000 }),
+    10_000,
+  );
+  const onInconclusive = i.onInconclusive ?? "rollback";
+  if (onInconclusive !== "pause" && onInconclusive !== "rollback") {
+    throw new RefusedError(
+      `--on-inconclusive: got "${onInconclusive}"; allowed: "rollback" or "pause"`,
+      "--on-inconclusive",
+    );
+  }
+  return {
+    baseline:
+      maxErrorRateIncrease === undefined && maxLatencyRatio === undefined
+        ? undefined
+        : { durationMs, maxErrorRateIncrease, maxLatencyRatio },
+    consecutiveErrorLimit: opt(
+      i.consecutiveErrorLimit,
+      (v) => parseInteger("--consecutive-error-limit", v, 1, 1000),
+      4,
+    ),
+    onInconclusive,
+  };
+}
+
+/** A ratio such as 1.5 (or "1.5"); at least 1, since a ratio below 1 would fail a release as fast as the old one. */
+function parseRatio(flag: string, value: number | string): number {
+  const n = typeof value === "number" ? value : /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < 1 || n > 1000) {
+    throw new RefusedError(`${flag}: got ${JSON.stringify(value)}; allowed: a number from 1 to 1000, e.g. 1.5`, flag);
+  }
+  return n;
 }
 
 const STACK_NAME = /^[A-Za-z0-9_.\-/]{1,100}$/;
@@ -284,6 +431,11 @@ export function normalizeDeploy(i: DeployInput): ReleaseSettings {
       i.scaleDownCapacity === undefined
         ? undefined
         : parseInteger("--scale-down-capacity", i.scaleDownCapacity, 1, 1000),
+    scaleDownDelayMs:
+      i.scaleDownDelay === undefined
+        ? undefined
+        : parseDuration("--scale-down-delay", i.scaleDownDelay, { max: 24 * 3_600_000 }),
+    platform: normalizePlatform(i),
     ...normalizeEngine(i),
   };
 }
@@ -296,6 +448,7 @@ export function normalizeSwitchColor(i: SwitchColorInput): ReleaseSettings {
     checks: normalizeChecks(i),
     bake: normalizeBake({ bake: "0s", ...i }),
     ...normalizeSwitch(i),
+    platform: normalizePlatform(i),
     ...normalizeEngine(i),
   };
 }
@@ -308,6 +461,7 @@ export function normalizeRollback(i: RollbackInput): ReleaseSettings {
     bake: normalizeBake({ bake: "0s" }),
     steps: [100],
     stepPauseMs: 0,
+    platform: normalizePlatform(i),
     ...normalizeEngine(i),
   };
 }

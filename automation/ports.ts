@@ -182,6 +182,11 @@ export interface PlatformAdapter {
   ): Promise<PlatformCheck[]>;
   /** Extra bake signals for the color now live (AWS: its CloudWatch alarms). */
   bakeSignals(ctx: PlatformContext, color: Color): Promise<MetricSource[]>;
+  /**
+   * Least time between the switch (`routedAt`) and scaling the previous color down, so connections still open on
+   * it drain (kubernetes: 30 s, Argo Rollouts' scaleDownDelaySeconds; `--scale-down-delay` overrides). Absent: 0.
+   */
+  scaleDownDelayMs?(ctx: PlatformContext): number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -221,6 +226,11 @@ export interface MetricReading {
   breached: boolean;
   /** Human-readable: the rule and what was seen. */
   detail: string;
+  /**
+   * Set when there was no measurement (source unreachable, query failed, no data): never a breach by itself, but
+   * `--consecutive-error-limit` of them in a row make the bake inconclusive.
+   */
+  error?: string;
 }
 
 export interface MetricContext {

@@ -1,8 +1,9 @@
 /**
  * MetricSource for a Prometheus instant query (`GET <base>/api/v1/query?query=...`). The rule is breached when the
- * query's value crosses the threshold; a query that returns nothing is "no data", which does not breach (a rule
- * like `rate(errors[1m]) > 0` has no series until the first error). An unreachable Prometheus does not breach
- * either, but is reported in the check's detail: a monitoring outage must not roll back a healthy release.
+ * query's value crosses the threshold. When there is no measurement - Prometheus unreachable, the query failing, or
+ * no data (a scrape target down leaves `rate()` with no series) - the reading carries `error`: one is not a breach,
+ * but `--consecutive-error-limit` in a row make the bake inconclusive (see engine/inconclusive.ts). Write queries
+ * whose series may legitimately be absent with `or vector(0)` (docs/observability.md).
  */
 import type { MetricContext, MetricReading, MetricSource } from "../ports";
 
@@ -45,20 +46,19 @@ export function prometheusSource(baseUrl: string, rule: PrometheusRule, timeoutM
       const timeout = AbortSignal.timeout(timeoutMs);
       try {
         const res = await fetch(url, { signal: ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout });
-        const body = (await res.json()) as {
+        const body = (await res.json().catch(() => ({ error: `not JSON (HTTP ${res.status})` }))) as {
           status?: string;
           error?: string;
           data?: { resultType?: string; result?: unknown };
         };
         if (body.status !== "success") {
-          return {
-            source: name,
-            breached: false,
-            detail: `query failed (${res.status}): ${body.error ?? "unknown error"}`,
-          };
+          const error = `query failed (${res.status}): ${body.error ?? "unknown error"}`;
+          return { source: name, breached: false, detail: error, error };
         }
         const value = firstValue(body.data?.resultType, body.data?.result);
-        if (value === undefined) return { source: name, breached: false, detail: `${query}: no data` };
+        if (value === undefined) {
+          return { source: name, breached: false, detail: `${query}: no data`, error: "no data" };
+        }
         const breached = crosses(value, rule.op, rule.threshold);
         return {
           source: name,
@@ -68,7 +68,8 @@ export function prometheusSource(baseUrl: string, rule: PrometheusRule, timeoutM
         };
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
-        return { source: name, breached: false, detail: `Prometheus unreachable: ${(err as Error).message}` };
+        const error = `Prometheus unreachable: ${describeFetchError(err)}`;
+        return { source: name, breached: false, detail: error, error };
       }
     },
   };
@@ -82,4 +83,11 @@ function firstValue(type: string | undefined, result: unknown): number | undefin
     return values.length > 0 ? Math.max(...values) : undefined;
   }
   return undefined;
+}
+
+/** `fetch failed` says nothing: the cause (ECONNREFUSED, a timeout) is what an operator needs. */
+function describeFetchError(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === "TimeoutError") return "timed out";
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
 }

@@ -6,6 +6,8 @@ import type { Color } from "../../components/core/conventions";
 import type { Figures, Phase } from "../events";
 import type { MetricSource, ProbeResult } from "../ports";
 import type { RunContext } from "./context";
+import { judgeBaseline, warnIfNoBaseline } from "./baseline";
+import { decideInconclusive, MeasurementErrors, readMeasured } from "./inconclusive";
 import { breachOf, SampleWindow, statsFigures } from "./window";
 
 export function joinUrl(base: string, path: string): string {
@@ -219,6 +221,8 @@ function prefixed(prefix: string, obj: Record<string, number>): Figures {
 
 export interface WatchResult {
   breach?: string;
+  /** Set when the watch ended inconclusive with `--on-inconclusive pause`: the watch throws it. */
+  paused?: Error;
   /** When the first sample of the breaching episode was seen (the first failed or slow request), ms. */
   firstBadAt?: number;
   detectedAt?: number;
@@ -258,6 +262,8 @@ export async function watch(
   let failure: Error | undefined;
   const inflight = new Set<Promise<void>>();
   let metricsBusy = false;
+  const measurementErrors = new MeasurementErrors(b.consecutiveErrorLimit);
+  warnIfNoBaseline(ctx);
 
   const onAnswer = (p: ProbeResult): void => {
     if (result) return;
@@ -268,7 +274,7 @@ export async function watch(
     const stats = window.stats(now);
     // A window with nothing bad in it ends an episode: the next bad sample starts a new one.
     if (stats.errors === 0 && stats.p95Ms <= b.maxLatencyMs) firstBadAt = undefined;
-    const breach = breachOf(stats, thresholds);
+    const breach = breachOf(stats, thresholds) ?? judgeBaseline(ctx, stats);
     if (breach || !p.ok || now >= nextReportAt) {
       ctx.emit({
         type: "check",
@@ -286,17 +292,26 @@ export async function watch(
 
   const readMetrics = async (): Promise<void> => {
     for (const source of sources) {
-      const reading = await source.read({ service, color, version, signal });
+      const reading = await readMeasured(source, { service, color, version, signal });
+      const errors = measurementErrors.record(reading);
       ctx.emit({
         type: "check",
         phase,
         name: `metric:${reading.source}`,
-        ok: !reading.breached,
-        figures: { value: reading.value ?? null },
+        ok: !reading.breached && reading.error === undefined,
+        figures: {
+          value: reading.value ?? null,
+          ...(reading.error === undefined ? {} : { consecutiveErrors: errors, limit: measurementErrors.limit }),
+        },
         detail: reading.detail,
       });
       if (reading.breached && !result) {
         result = { breach: `${reading.source}: ${reading.detail}`, firstBadAt: clock.now(), detectedAt: clock.now() };
+      }
+      const inconclusive = result ? undefined : measurementErrors.verdict(reading);
+      if (inconclusive) {
+        const out = decideInconclusive(ctx, phase, inconclusive);
+        result = "breach" in out ? { breach: out.breach, detectedAt: clock.now() } : { paused: out.paused };
       }
     }
   };
@@ -328,6 +343,7 @@ export async function watch(
   }
   if (!result && failure === undefined) await Promise.all([...inflight]);
   if (failure !== undefined && !result) throw failure;
+  if (result?.paused) throw result.paused;
   return result ?? {};
 }
 

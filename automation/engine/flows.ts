@@ -7,7 +7,7 @@
  */
 import { Color, otherColor } from "../../components/core/conventions";
 import { ServiceConfig } from "../../components/core/spec";
-import { InterruptedError, RefusedError, RolledBackError, VerificationFailedError } from "../errors";
+import { InterruptedError, PausedError, RefusedError, RolledBackError, VerificationFailedError } from "../errors";
 import {
   activeRecord,
   decodeRecord,
@@ -327,6 +327,15 @@ async function onError(ctx: RunContext, cur: RecordPhase, err: unknown, verifyRe
   const { soft, hard } = ctx.interrupts;
   const r = ctx.status.record;
   if (err instanceof RolledBackError || !r) return err;
+  if (err instanceof PausedError) {
+    // An inconclusive bake with --on-inconclusive pause: traffic stays on the verified color, the record stays for a
+    // rerun, which bakes a whole new window (what was watched before the outage is not evidence enough).
+    // Both the recorded window and the time traffic moved go, so the rerun's window starts when it runs.
+    const restartBake: Partial<ReleaseRecord> & Record<string, unknown> = { bakeUntil: undefined, routedAt: undefined };
+    await ctx.status.set(restartBake);
+    await ctx.status.release();
+    return err;
+  }
   if (hard.aborted) {
     await ctx.status.release();
     return new InterruptedError(

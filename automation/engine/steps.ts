@@ -9,6 +9,7 @@ import { RefusedError, VerificationFailedError } from "../errors";
 import type { Phase } from "../events";
 import type { ConfigChange, ResourceStep } from "../ports";
 import type { ReleaseRecord } from "../release";
+import { sampleBaseline } from "./baseline";
 import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
 import type { RunContext } from "./context";
 import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
@@ -187,6 +188,8 @@ export async function verify(ctx: RunContext, snap: Snapshot, svc: ServiceConfig
     (await otherServices(ctx, snap, r, signal)) ??
     (await platformReadiness(ctx, "verify", r.toColor, r.version, "before-switch"));
   if (why) fail(why);
+  // Blue vs green: the previous color's figures on the live endpoint just before the switch (baseline rules only).
+  await sampleBaseline(ctx, so.liveEndpoint, r.fromColor, r.fromVersion, signal);
   ctx.emit({
     type: "decision",
     phase: "verify",

@@ -1,0 +1,75 @@
+/**
+ * Monitoring outages are not silence. A metric source that cannot measure (Prometheus unreachable, a failing query,
+ * no data) never breaches by itself, but `consecutiveErrorLimit` failed measurements in a row of one source (Argo
+ * Rollouts' `consecutiveErrorLimit`, default 4) make the bake *inconclusive*, and the user's `--on-inconclusive`
+ * decides: roll back, or pause with traffic on the new (verified) color and the release kept for a rerun.
+ */
+import { PausedError } from "../errors";
+import type { Phase } from "../events";
+import type { MetricContext, MetricReading, MetricSource } from "../ports";
+import type { RunContext } from "./context";
+
+/** Consecutive measurement errors per source; a good reading resets its count. */
+export class MeasurementErrors {
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly limit: number) {}
+
+  /** Counts the reading; returns the source's consecutive errors so far (0 after a good reading). */
+  record(reading: MetricReading): number {
+    const n = reading.error === undefined ? 0 : (this.counts.get(reading.source) ?? 0) + 1;
+    this.counts.set(reading.source, n);
+    return n;
+  }
+
+  /** Why the bake is inconclusive, once a source has reached the limit. */
+  verdict(reading: MetricReading): string | undefined {
+    const n = this.counts.get(reading.source) ?? 0;
+    if (n < this.limit) return undefined;
+    return (
+      `${reading.source}: ${n} measurements in a row failed (--consecutive-error-limit ${this.limit}); ` +
+      `last: ${reading.error ?? "unknown error"}`
+    );
+  }
+}
+
+/** Reads a source; a thrown error (other than an interrupt) is a failed measurement, not a failed release. */
+export async function readMeasured(source: MetricSource, ctx: MetricContext): Promise<MetricReading> {
+  try {
+    return await source.read(ctx);
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    return { source: source.name, breached: false, detail: `measurement failed: ${message}`, error: message };
+  }
+}
+
+export type InconclusiveOutcome = { breach: string } | { paused: PausedError };
+
+/**
+ * Says the bake is inconclusive (a `decision` with the reason) and applies the user's action: a breach to roll back
+ * on, or the error that pauses the release (the flow keeps the record and leaves traffic where it is).
+ */
+export function decideInconclusive(ctx: RunContext, phase: Phase, reason: string): InconclusiveOutcome {
+  const action = ctx.settings.bake.onInconclusive;
+  ctx.emit({
+    type: "decision",
+    phase,
+    decision: "inconclusive",
+    reason: `${reason}; --on-inconclusive ${action}`,
+  });
+  if (action === "rollback") return { breach: `inconclusive: ${reason}` };
+  const r = ctx.status.record;
+  const where = r
+    ? `traffic stays on ${r.toColor} (${r.service} ${r.version}, verified)`
+    : "traffic stays where it is (verified)";
+  const rerun = r
+    ? r.kind === "deploy"
+      ? `\`bluegreen deploy --stack ${ctx.settings.stack} --service ${r.service} --version ${r.version}\``
+      : `the same \`bluegreen ${r.kind}\` command`
+    : "the same command";
+  const back = r ? ` to return to ${r.fromColor} (${r.fromVersion})` : "";
+  const how = `rerun ${rerun} to bake again and finish, or run \`bluegreen rollback --stack ${ctx.settings.stack}\`${back}`;
+  ctx.emit({ type: "decision", phase, decision: "pause", reason: `${where}; ${how}` });
+  return { paused: new PausedError(`paused: bake inconclusive (${reason}); ${where}. To continue, ${how}`) };
+}

@@ -1,0 +1,332 @@
+/* eslint-disable @typescript-eslint/require-await -- fakes implement async ports synchronously */
+/**
+ * Release hooks under the engine's fakes: where each point runs relative to the stack and router operations, what a
+ * failure at each point does to traffic, that a contract hook never runs once a release rolled back, retries and
+ * timeouts, webhooks (a real loopback HTTP listener), validation of the config key, and the release record.
+ */
+import { strict as assert } from "assert";
+import * as http from "http";
+import { AddressInfo } from "net";
+import { deploy, rollback } from "../../automation";
+import type { CommandRunner } from "../../automation/engine/context";
+import type { BlueGreenEvent, CheckEvent } from "../../automation/events";
+import { EXIT } from "../../automation/errors";
+import { baseConfig, decisions, FAST, World } from "./fakes";
+
+const REL = { ...FAST, service: "web", version: "1.1.0" };
+
+/** A world whose `web` service has `hooks` configured. */
+function worldWith(hooks: unknown): World {
+  const cfg = baseConfig();
+  (cfg.services.web as unknown as Record<string, unknown>).hooks = hooks;
+  return new World(cfg);
+}
+
+interface Call {
+  command: string;
+  env: Record<string, string>;
+  /** The world's operation log when the hook ran. */
+  logBefore: string[];
+  liveColor: string;
+}
+
+/** Records every command; `exit` decides each one's exit code (default 0). */
+function recorder(
+  w: World,
+  exit: (command: string, n: number) => number = () => 0,
+): { calls: Call[]; runner: CommandRunner } {
+  const calls: Call[] = [];
+  const counts = new Map<string, number>();
+  return {
+    calls,
+    runner: {
+      run: async (command, env) => {
+        const n = (counts.get(command) ?? 0) + 1;
+        counts.set(command, n);
+        calls.push({ command, env, logBefore: [...w.log], liveColor: w.state.config.liveColor });
+        const code = exit(command, n);
+        return { exitCode: code, output: code === 0 ? "" : `${command} failed`, timedOut: false };
+      },
+    },
+  };
+}
+
+const hookChecks = (events: BlueGreenEvent[]): CheckEvent[] =>
+  events.filter((e): e is CheckEvent => e.type === "check" && e.name.startsWith("hook."));
+
+const ALL = {
+  preStage: "expand",
+  preSwitch: "pre-switch",
+  postSwitch: "post-switch",
+  postBake: "contract",
+  rollback: "on-rollback",
+};
+
+describe("release hooks", () => {
+  it("run in order at their points: expand before staging, pre-switch before the router moves, contract last", async () => {
+    const w = worldWith(ALL);
+    const { calls, runner } = recorder(w);
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, { commands: runner }));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ["expand", "pre-switch", "post-switch", "contract"],
+    );
+    const [expand, preSwitch, postSwitch, contract] = calls;
+    assert.deepEqual(expand.logBefore, [], "expand runs before any config write or update");
+    assert.ok(preSwitch.logBefore.includes("up") && !preSwitch.logBefore.some((l) => l.startsWith("route")));
+    assert.equal(preSwitch.liveColor, "blue");
+    assert.ok(postSwitch.logBefore.includes("route web green"));
+    assert.equal(contract.liveColor, "green");
+    assert.equal(contract.logBefore.length, w.log.length, "contract is the last thing the release does");
+    assert.deepEqual(
+      hookChecks(events).map((e) => [e.name, e.phase, e.ok]),
+      [
+        ["hook.preStage", "stage", true],
+        ["hook.preSwitch", "verify", true],
+        ["hook.postSwitch", "switch", true],
+        ["hook.postBake", "finish", true],
+      ],
+    );
+  });
+
+  it("give every hook the release's payload as JSON and as BLUEGREEN_* variables", async () => {
+    const w = worldWith({ preStage: "expand" });
+    const { calls, runner } = recorder(w);
+    await deploy(REL, w.runOptions([], { commands: runner }));
+    const env = calls[0].env;
+    const payload = JSON.parse(env.BLUEGREEN_HOOK_PAYLOAD) as Record<string, unknown>;
+    assert.equal(payload.hook, "preStage");
+    assert.equal(payload.service, "web");
+    assert.equal(payload.version, "1.1.0");
+    assert.equal(payload.previousVersion, "1.0.0");
+    assert.deepEqual(payload.versions, { blue: "1.0.0", green: "1.1.0" });
+    assert.deepEqual([payload.fromColor, payload.toColor, payload.liveColor], ["blue", "green", "blue"]);
+    assert.deepEqual(payload.endpoints, { live: "http://web.live", preview: "http://web.preview" });
+    assert.match(String(payload.releaseId), /^rel-/);
+    assert.equal(env.BLUEGREEN_RELEASE_ID, payload.releaseId);
+    assert.equal(env.BLUEGREEN_LIVE_URL, "http://web.live");
+    assert.equal(env.BLUEGREEN_TO_COLOR, "green");
+  });
+
+  it("keep their results in the release record", async () => {
+    const w = worldWith({ preStage: "expand", postBake: { name: "contract-db", command: "contract" } });
+    const { runner } = recorder(w);
+    await deploy(REL, w.runOptions([], { commands: runner }));
+    const rec = w.record!;
+    assert.equal(rec.outcome, "released");
+    assert.deepEqual(
+      rec.hooks?.map((h) => [h.point, h.name, h.ok, h.attempts]),
+      [
+        ["preStage", "expand", true, 1],
+        ["postBake", "contract-db", true, 1],
+      ],
+    );
+  });
+
+  it("a failed preStage hook aborts before anything changes: no staging, no traffic moved", async () => {
+    const w = worldWith(ALL);
+    const { calls, runner } = recorder(w, (c) => (c === "expand" ? 3 : 0));
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, { commands: runner }));
+    assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
+    assert.match(r.message, /preStage hook "expand" failed: exited 3/);
+    assert.deepEqual(w.log, [], "no config write, no update, no route");
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ["expand"],
+      "no other hook (and no rollback hook: traffic never moved)",
+    );
+    assert.equal(w.record!.outcome, "failed-verification");
+    assert.ok(decisions(events).includes("abort"));
+  });
+
+  it("a failed preSwitch hook aborts after staging with traffic still on the live color", async () => {
+    const w = worldWith(ALL);
+    const { calls, runner } = recorder(w, (c) => (c === "pre-switch" ? 1 : 0));
+    const r = await deploy(REL, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
+    assert.ok(!w.log.some((l) => l.startsWith("route") || l.startsWith("config liveColor")));
+    assert.equal(w.state.deployed!.liveColor, "blue");
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ["expand", "pre-switch"],
+    );
+  });
+
+  it("a failed postSwitch hook rolls back; the rollback hooks run and the contract never does", async () => {
+    const w = worldWith(ALL);
+    const { calls, runner } = recorder(w, (c) => (c === "post-switch" ? 1 : 0));
+    const r = await deploy(REL, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.match(r.message, /postSwitch hook "post-switch" failed/);
+    assert.equal(w.state.deployed!.liveColor, "blue");
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ["expand", "pre-switch", "post-switch", "on-rollback"],
+    );
+    assert.equal(calls[3].liveColor, "blue", "rollback hooks run once traffic is back");
+  });
+
+  it("a bake breach rolls back and the contract hook never runs", async () => {
+    const w = worldWith(ALL);
+    w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
+    const { calls, runner } = recorder(w);
+    const r = await deploy(REL, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.ok(!calls.some((c) => c.command === "contract"));
+    assert.equal(calls[calls.length - 1].command, "on-rollback");
+  });
+
+  it("a failed rollback hook is reported but does not change the outcome", async () => {
+    const w = worldWith(ALL);
+    w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
+    const { runner } = recorder(w, (c) => (c === "on-rollback" ? 9 : 0));
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, { commands: runner }));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    const warn = events.find((e) => e.type === "log" && e.level === "warn");
+    assert.ok(warn && warn.type === "log" && /rollback hook "on-rollback" failed/.test(warn.message));
+    assert.equal(w.record!.outcome, "rolled-back");
+  });
+
+  it("a failed contract hook leaves traffic on the new version and fails the command", async () => {
+    const w = worldWith(ALL);
+    const { calls, runner } = recorder(w, (c) => (c === "contract" ? 1 : 0));
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, { commands: runner }));
+    assert.notEqual(r.exitCode, EXIT.ok);
+    assert.notEqual(r.exitCode, EXIT.rolledBack);
+    assert.match(r.message, /postBake hook "contract" failed/);
+    assert.equal(w.state.deployed!.liveColor, "green", "no rollback onto a possibly contracted schema");
+    assert.equal(w.record!.outcome, "released");
+    assert.ok(!calls.some((c) => c.command === "on-rollback"));
+    assert.ok(decisions(events).includes("keep"));
+  });
+
+  it("a manual rollback runs only the rollback hooks: nothing may block it, and never the contract", async () => {
+    const w = worldWith(ALL);
+    const first = recorder(w);
+    assert.equal((await deploy(REL, w.runOptions([], { commands: first.runner }))).exitCode, EXIT.ok);
+    const { calls, runner } = recorder(w);
+    const r = await rollback({ ...FAST }, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.equal(w.state.deployed!.liveColor, "blue");
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ["on-rollback"],
+    );
+  });
+
+  it("retries a failing hook only as often as configured, with backoff", async () => {
+    const w = worldWith({ preStage: { command: "flaky", retries: 2 }, preSwitch: "once" });
+    const { calls, runner } = recorder(w, (c, n) => (c === "flaky" && n < 3 ? 1 : c === "once" ? 1 : 0));
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, { commands: runner }));
+    assert.equal(r.exitCode, EXIT.verificationFailed);
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ["flaky", "flaky", "flaky", "once"],
+      "3 attempts for retries: 2; one for the default",
+    );
+    assert.deepEqual(
+      hookChecks(events).map((e) => [e.name, e.ok, e.figures.attempts]),
+      [
+        ["hook.preStage", true, 3],
+        ["hook.preSwitch", false, 1],
+      ],
+    );
+  });
+
+  it("refuses bad hook config before any change, naming the key, the value and what is allowed", async () => {
+    const w = worldWith({
+      preStage: [{ command: "x", timeout: "5 minutes" }],
+      afterBake: "y",
+      postBake: [{ url: "ftp://x" }],
+    });
+    const r = await deploy(REL, w.runOptions([]));
+    assert.equal(r.exitCode, EXIT.refused);
+    assert.match(
+      r.message,
+      /bluegreen:services\.web\.hooks\.preStage\[0\]\.timeout: got "5 minutes"; allowed: a duration/,
+    );
+    assert.match(
+      r.message,
+      /bluegreen:services\.web\.hooks\.afterBake: unknown key .*allowed keys: preStage, preSwitch/,
+    );
+    assert.match(r.message, /bluegreen:services\.web\.hooks\.postBake\[0\]\.url: got "ftp:\/\/x"; allowed: an http/);
+    assert.deepEqual(w.log, []);
+  });
+
+  it("refuses a hook with both a command and a url", async () => {
+    const w = worldWith({ preSwitch: { command: "a", url: "http://127.0.0.1:1/" } });
+    const r = await deploy(REL, w.runOptions([]));
+    assert.equal(r.exitCode, EXIT.refused);
+    assert.match(r.message, /hooks\.preSwitch: got .*allowed: exactly one of command or url/);
+  });
+
+  describe("webhooks (a real loopback listener)", () => {
+    let server: http.Server;
+    let url = "";
+    const received: { body: Record<string, unknown>; contentType?: string }[] = [];
+    let answers: number[] = [];
+    before(async () => {
+      server = http.createServer((req, res) => {
+        let text = "";
+        req.on("data", (d: Buffer) => (text += d.toString()));
+        req.on("end", () => {
+          received.push({
+            body: JSON.parse(text) as Record<string, unknown>,
+            contentType: req.headers["content-type"],
+          });
+          const status = answers.shift() ?? 200;
+          res.writeHead(status, { "content-type": "text/plain" });
+          res.end(status === 200 ? "ok" : "not now");
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    });
+    after(() => new Promise<void>((r) => server.close(() => r())));
+    beforeEach(() => {
+      received.length = 0;
+      answers = [];
+    });
+
+    it("POSTs the JSON payload and passes on 2xx", async () => {
+      const w = worldWith({ postSwitch: { name: "announce", url } });
+      const r = await deploy(REL, w.runOptions([]));
+      assert.equal(r.exitCode, EXIT.ok, r.message);
+      assert.equal(received.length, 1);
+      assert.equal(received[0].contentType, "application/json");
+      assert.equal(received[0].body.hook, "postSwitch");
+      assert.equal(received[0].body.liveColor, "green");
+    });
+
+    it("retries a 5xx answer when retries are set, and never retries a 4xx (the hook said no)", async () => {
+      answers = [503, 200];
+      const w1 = worldWith({ preSwitch: { url, retries: 3 } });
+      assert.equal((await deploy(REL, w1.runOptions([]))).exitCode, EXIT.ok);
+      assert.equal(received.length, 2);
+      received.length = 0;
+      answers = [409];
+      const w2 = worldWith({ preSwitch: { url, retries: 3 } });
+      const r = await deploy(REL, w2.runOptions([]));
+      assert.equal(r.exitCode, EXIT.verificationFailed);
+      assert.match(r.message, /answered 409: not now/);
+      assert.equal(received.length, 1);
+    });
+
+    it("an unreachable webhook fails the point with the connection error", async () => {
+      const closed = http.createServer();
+      await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((r) => closed.close(() => r()));
+      const w = worldWith({ preStage: { url: `http://127.0.0.1:${port}/nothing-listens` } });
+      const r = await deploy(REL, w.runOptions([]));
+      assert.equal(r.exitCode, EXIT.verificationFailed);
+      assert.match(r.message, /ECONNREFUSED/);
+    });
+  });
+});
