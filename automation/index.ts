@@ -16,6 +16,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiStackDriver } from "./adapters/pulumi-driver";
+import { Redactor } from "./redact";
 import { HttpProber } from "./adapters/http-prober";
 import { prometheusSource } from "./adapters/prometheus";
 import { stackPlatformAdapter } from "./adapters/platforms";
@@ -25,7 +26,6 @@ import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
 import { StatusWriter } from "./engine/status-writer";
 import { classifyError, ExitCode, Outcome } from "./errors";
-import { keepReleaseReport } from "./report/store";
 import type { BlueGreenEvent, EventInput } from "./events";
 import {
   DeployInput,
@@ -49,8 +49,6 @@ export type { ReleaseRecord, RecordPhase } from "./release";
 export { cloudWatchAlarms } from "./adapters/cloudwatch";
 export type { AlarmState, AlarmStateReader } from "./adapters/cloudwatch";
 export { prometheusSource } from "./adapters/prometheus";
-export { releaseReport } from "./report/command";
-export type { ReportInput, ReportOutput } from "./report/command";
 
 /** The project this tool releases: the folder holding Pulumi.yaml. */
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -70,8 +68,6 @@ export interface RunOptions {
   envVars?: Record<string, string>;
   /** Replace any port (tests, other platforms). */
   deps?: Partial<Deps>;
-  /** Keep an HTML report of the release under <project>/.bluegreen/reports/<stack>/ [true]. */
-  report?: boolean;
 }
 
 export interface ReleaseResult {
@@ -79,8 +75,6 @@ export interface ReleaseResult {
   exitCode: ExitCode;
   message: string;
   releaseId?: string;
-  /** The release's HTML report, when one was kept. */
-  report?: string;
 }
 
 function defaultPolicyPacks(workDir: string): string[] {
@@ -88,11 +82,18 @@ function defaultPolicyPacks(workDir: string): string[] {
   return fs.existsSync(path.join(dir, "PulumiPolicy.yaml")) ? [dir] : [];
 }
 
-export function defaultDeps(stack: string, opts: RunOptions = {}): Deps {
+/** `redactor`: learns the stack's secret values as the driver reads config (see redact.ts). */
+export function defaultDeps(stack: string, opts: RunOptions = {}, redactor?: Redactor): Deps {
   const envVars = opts.envVars ?? (process.env as Record<string, string>);
   const workDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
   const base: Deps = {
-    driver: new PulumiStackDriver({ stack, workDir, envVars, pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN }),
+    driver: new PulumiStackDriver({
+      stack,
+      workDir,
+      envVars,
+      pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN,
+      redactor,
+    }),
     prober: new HttpProber(),
     metrics: opts.metrics ?? [],
     clock: systemClock,
@@ -108,8 +109,13 @@ export function defaultDeps(stack: string, opts: RunOptions = {}): Deps {
   return { ...base, ...(opts.deps ?? {}) };
 }
 
-function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunContext; emitRaw: Emit } {
-  const deps = defaultDeps(settings.stack, opts);
+function makeContext(
+  settings: ReleaseSettings,
+  opts: RunOptions,
+): { ctx: RunContext; emitRaw: Emit; redactor: Redactor } {
+  // One per command: every event leaves through emitRaw below, redacted with the secrets read so far.
+  const redactor = new Redactor();
+  const deps = defaultDeps(settings.stack, opts, redactor);
   const never = new AbortController().signal;
   let status: StatusWriter | undefined = undefined;
   const emitRaw: Emit = (e: EventInput) => {
@@ -120,7 +126,7 @@ function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunCon
       ...(releaseId ? { releaseId } : {}),
       ...e,
     };
-    opts.onEvent?.(event);
+    opts.onEvent?.(redactor.redactDeep(event));
   };
   status = new StatusWriter(deps.driver, emitRaw, () => new Date(deps.clock.now()).toISOString());
   const ctx: RunContext = {
@@ -131,7 +137,7 @@ function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunCon
     interrupts: { soft: opts.signal ?? never, hard: opts.hardSignal ?? never },
     policyPacks: settings.policyPacks ?? deps.defaultPolicyPacks,
   };
-  return { ctx, emitRaw };
+  return { ctx, emitRaw, redactor };
 }
 
 async function run(
@@ -156,16 +162,7 @@ async function run(
     opts.onEvent?.(event);
     return { outcome: c.outcome, exitCode: c.exitCode, message: c.message };
   }
-  // Every event of the run, for the release report kept with the release (automation/report/).
-  const collected: BlueGreenEvent[] = [];
-  const collecting: RunOptions = {
-    ...opts,
-    onEvent: (e) => {
-      collected.push(e);
-      opts.onEvent?.(e);
-    },
-  };
-  const { ctx, emitRaw } = makeContext(settings, collecting);
+  const { ctx, emitRaw, redactor } = makeContext(settings, opts);
   let result: ReleaseResult;
   try {
     const out = await flow(ctx);
@@ -183,35 +180,9 @@ async function run(
     ctx.status.stopHeartbeat();
     await ctx.status.flush();
   }
-  const kept = keepReport(opts, collected, result, new Date(ctx.deps.clock.now()).toISOString(), emitRaw);
-  if (kept) result.report = kept.file;
-  emitRaw({
-    type: "result",
-    outcome: result.outcome,
-    exitCode: result.exitCode,
-    message: result.message,
-    ...(kept ? { releaseId: kept.releaseId, report: kept.file } : {}),
-  });
+  result.message = redactor.redact(result.message);
+  emitRaw({ type: "result", outcome: result.outcome, exitCode: result.exitCode, message: result.message });
   return result;
-}
-
-/** Writes the release's report; a failure to write it is a warning, never a different outcome. */
-function keepReport(
-  opts: RunOptions,
-  events: BlueGreenEvent[],
-  result: ReleaseResult,
-  ts: string,
-  emit: Emit,
-): { file: string; releaseId: string } | undefined {
-  if (opts.report === false) return undefined;
-  const envVars = opts.envVars ?? (process.env as Record<string, string>);
-  const projectDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
-  try {
-    return keepReleaseReport(projectDir, events, result, ts);
-  } catch (err) {
-    emit({ type: "log", level: "warn", message: `could not write the release report: ${(err as Error).message}` });
-    return undefined;
-  }
 }
 
 /** The whole release: preflight, stage, verify, switch, bake (automatic rollback), finish. */
@@ -243,6 +214,6 @@ export function rollback(input: RollbackInput, opts: RunOptions = {}): Promise<R
 export async function status(input: StatusInput, opts: RunOptions = {}): Promise<StatusReport> {
   const s = normalizeStatus(input);
   const settings: ReleaseSettings = { ...normalizeRollback({ stack: s.stack }) };
-  const { ctx } = makeContext(settings, opts);
-  return statusReport(ctx);
+  const { ctx, redactor } = makeContext(settings, opts);
+  return redactor.redactDeep(await statusReport(ctx));
 }
