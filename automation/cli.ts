@@ -5,7 +5,6 @@
  *   bluegreen status   --stack prod                                 live color, versions, release in progress
  *   bluegreen switch   --stack prod --to green                      verified manual switch
  *   bluegreen rollback --stack prod                                 back to the previous color
- *   bluegreen report   --stack prod [--release ID] [--out FILE]     the HTML report of a release
  *
  * `--json` writes one JSON event per line on stdout. Exit codes: 0 success, 1 unexpected error, 2 bad input or
  * refused (nothing changed), 3 rolled back, 4 verification failed (the new version never got traffic), 5 interrupted,
@@ -132,6 +131,16 @@ function checkOptions(cmd: Command): Command {
       "a release owner on another host is gone after this long without heartbeat",
       "2m",
     )
+    .option("--kubeconfig <file>", "kubernetes: kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
+    .option("--kube-context <name>", "kubernetes: kubeconfig context (default: its current-context)")
+    .option(
+      "--live-url <url>",
+      "production URL of the service, e.g. an Ingress or Gateway (kubernetes default: the live Service via the API server)",
+    )
+    .option(
+      "--preview-url <url>",
+      "URL reaching the idle color only (kubernetes default: the preview Service via the API server)",
+    )
     .option("--json", "one JSON event per line on stdout");
 }
 
@@ -185,6 +194,10 @@ function commonInput(o: Opts): Omit<DeployInput, "service" | "version"> {
     policyPacks: o.policy === false ? [] : (o.policyPack as string[] | undefined),
     lockWait: str(o, "lockWait"),
     staleAfter: str(o, "staleAfter"),
+    kubeconfig: str(o, "kubeconfig"),
+    kubeContext: str(o, "kubeContext"),
+    liveUrl: str(o, "liveUrl"),
+    previewUrl: str(o, "previewUrl"),
     steps: str(o, "steps"),
     stepPause: str(o, "stepPause"),
     bake: str(o, "bake"),
@@ -292,6 +305,10 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       "after the bake, keep the previous color warm this long, then scale it down",
     )
     .option("--scale-down-capacity <n>", "capacity of the scaled-down previous color")
+    .option(
+      "--scale-down-delay <duration>",
+      "least time between the switch and scaling the previous color down, so connections drain (kubernetes: 30s)",
+    )
     .action(async (o: Opts) => {
       await release(o, (ro) =>
         api.deploy(
@@ -301,6 +318,7 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
             version: str(o, "version")!,
             scaleDownAfter: str(o, "scaleDownAfter"),
             scaleDownCapacity: str(o, "scaleDownCapacity"),
+            scaleDownDelay: str(o, "scaleDownDelay"),
           },
           ro,
         ),
@@ -335,10 +353,15 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     .command("status")
     .description("which color is live, versions, weights, a release in progress, stack locks")
     .requiredOption("--stack <name>", "Pulumi stack")
+    .option("--kubeconfig <file>", "kubernetes: kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
+    .option("--kube-context <name>", "kubernetes: kubeconfig context (default: its current-context)")
     .option("--json", "the report as one JSON object")
     .action(async (o: Opts) => {
       try {
-        const report = await api.status({ stack: str(o, "stack")! }, deps.runOptions);
+        const report = await api.status(
+          { stack: str(o, "stack")!, kubeconfig: str(o, "kubeconfig"), kubeContext: str(o, "kubeContext") },
+          deps.runOptions,
+        );
         if (o.json === true) io.out(JSON.stringify(report));
         else statusText(report).forEach((l) => io.out(l));
       } catch (err) {
@@ -346,39 +369,6 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         if (o.json === true)
           io.out(JSON.stringify({ type: "result", outcome: c.outcome, exitCode: c.exitCode, message: c.message }));
         else io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);
-        exitCode = c.exitCode;
-      }
-    });
-
-  program
-    .command("report")
-    .description("the HTML report of a release (one is kept for every release): rendered again from its events")
-    .requiredOption("--stack <name>", "Pulumi stack")
-    .option("--release <id>", "release id (default: the newest release with a report)")
-    .option("--out <file>", 'write the page here instead of its place under .bluegreen/reports ("-": print it)')
-    .option("--json", "the path and summary as one JSON object")
-    .action((o: Opts) => {
-      try {
-        const projectDir =
-          deps.runOptions?.workDir ??
-          deps.runOptions?.envVars?.BLUEGREEN_PROJECT_DIR ??
-          process.env.BLUEGREEN_PROJECT_DIR;
-        const out = api.releaseReport(
-          { stack: str(o, "stack")!, release: str(o, "release"), out: str(o, "out") },
-          projectDir ?? api.PROJECT_ROOT,
-        );
-        const r = out.report;
-        if (out.file === undefined) io.out(out.html);
-        else if (o.json === true) {
-          io.out(JSON.stringify({ file: out.file, releaseId: r.releaseId, outcome: r.outcome, message: r.message }));
-        } else {
-          io.out(`release ${r.releaseId} of ${r.service ?? "?"} ${r.version ?? ""} on stack ${r.stack}: ${r.outcome}`);
-          io.out(`  ${r.message}`);
-          io.out(`report: ${out.file}`);
-        }
-      } catch (err) {
-        const c = classifyError(err);
-        io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);
         exitCode = c.exitCode;
       }
     });

@@ -16,7 +16,6 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiStackDriver } from "./adapters/pulumi-driver";
-import { Redactor } from "./redact";
 import { HttpProber } from "./adapters/http-prober";
 import { prometheusSource } from "./adapters/prometheus";
 import { stackPlatformAdapter } from "./adapters/platforms";
@@ -82,18 +81,11 @@ function defaultPolicyPacks(workDir: string): string[] {
   return fs.existsSync(path.join(dir, "PulumiPolicy.yaml")) ? [dir] : [];
 }
 
-/** `redactor`: learns the stack's secret values as the driver reads config (see redact.ts). */
-export function defaultDeps(stack: string, opts: RunOptions = {}, redactor?: Redactor): Deps {
+export function defaultDeps(stack: string, opts: RunOptions = {}): Deps {
   const envVars = opts.envVars ?? (process.env as Record<string, string>);
   const workDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
   const base: Deps = {
-    driver: new PulumiStackDriver({
-      stack,
-      workDir,
-      envVars,
-      pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN,
-      redactor,
-    }),
+    driver: new PulumiStackDriver({ stack, workDir, envVars, pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN }),
     prober: new HttpProber(),
     metrics: opts.metrics ?? [],
     clock: systemClock,
@@ -109,13 +101,8 @@ export function defaultDeps(stack: string, opts: RunOptions = {}, redactor?: Red
   return { ...base, ...(opts.deps ?? {}) };
 }
 
-function makeContext(
-  settings: ReleaseSettings,
-  opts: RunOptions,
-): { ctx: RunContext; emitRaw: Emit; redactor: Redactor } {
-  // One per command: every event leaves through emitRaw below, redacted with the secrets read so far.
-  const redactor = new Redactor();
-  const deps = defaultDeps(settings.stack, opts, redactor);
+function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunContext; emitRaw: Emit } {
+  const deps = defaultDeps(settings.stack, opts);
   const never = new AbortController().signal;
   let status: StatusWriter | undefined = undefined;
   const emitRaw: Emit = (e: EventInput) => {
@@ -126,7 +113,7 @@ function makeContext(
       ...(releaseId ? { releaseId } : {}),
       ...e,
     };
-    opts.onEvent?.(redactor.redactDeep(event));
+    opts.onEvent?.(event);
   };
   status = new StatusWriter(deps.driver, emitRaw, () => new Date(deps.clock.now()).toISOString());
   const ctx: RunContext = {
@@ -137,7 +124,7 @@ function makeContext(
     interrupts: { soft: opts.signal ?? never, hard: opts.hardSignal ?? never },
     policyPacks: settings.policyPacks ?? deps.defaultPolicyPacks,
   };
-  return { ctx, emitRaw, redactor };
+  return { ctx, emitRaw };
 }
 
 async function run(
@@ -162,7 +149,7 @@ async function run(
     opts.onEvent?.(event);
     return { outcome: c.outcome, exitCode: c.exitCode, message: c.message };
   }
-  const { ctx, emitRaw, redactor } = makeContext(settings, opts);
+  const { ctx, emitRaw } = makeContext(settings, opts);
   let result: ReleaseResult;
   try {
     const out = await flow(ctx);
@@ -180,7 +167,6 @@ async function run(
     ctx.status.stopHeartbeat();
     await ctx.status.flush();
   }
-  result.message = redactor.redact(result.message);
   emitRaw({ type: "result", outcome: result.outcome, exitCode: result.exitCode, message: result.message });
   return result;
 }
@@ -214,6 +200,6 @@ export function rollback(input: RollbackInput, opts: RunOptions = {}): Promise<R
 export async function status(input: StatusInput, opts: RunOptions = {}): Promise<StatusReport> {
   const s = normalizeStatus(input);
   const settings: ReleaseSettings = { ...normalizeRollback({ stack: s.stack }) };
-  const { ctx, redactor } = makeContext(settings, opts);
-  return redactor.redactDeep(await statusReport(ctx));
+  const { ctx } = makeContext(settings, opts);
+  return statusReport(ctx);
 }

@@ -7,6 +7,7 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading by platform is the point of this file */
 import { RefusedError } from "../errors";
+import type { PlatformAccess } from "../options";
 import type { PlatformAdapter, PlatformCheck, MetricSource, ServiceEndpoints, StackOutputsView } from "../ports";
 import type { Color } from "../../components/core/conventions";
 
@@ -15,12 +16,15 @@ export interface PlatformAdapterOptions {
   env: Record<string, string | undefined>;
   /** The project folder (holds Pulumi.yaml). */
   workDir: string;
+  /** The command's flags on reaching the platform: --kubeconfig, --kube-context, --live-url, --preview-url. */
+  access?: PlatformAccess;
 }
 
 export type PlatformAdapterFactory = (options: PlatformAdapterOptions) => PlatformAdapter;
 
 const PLATFORMS: Record<string, PlatformAdapterFactory> = {
   local: (o) => (require("./local") as typeof import("./local")).localPlatform(o),
+  kubernetes: (o) => (require("./kubernetes") as typeof import("./kubernetes")).kubernetesPlatform(o),
 };
 
 /** The platforms a stack may name, for messages. */
@@ -68,5 +72,6 @@ export function stackPlatformAdapter(options: PlatformAdapterOptions): PlatformA
     readiness: (ctx, color, version, when): Promise<PlatformCheck[]> =>
       of(ctx.outputs).readiness(ctx, color, version, when),
     bakeSignals: (ctx, color): Promise<MetricSource[]> => of(ctx.outputs).bakeSignals(ctx, color),
+    scaleDownDelayMs: (ctx) => of(ctx.outputs).scaleDownDelayMs?.(ctx) ?? 0,
   };
 }

@@ -485,7 +485,14 @@ export async function finish(ctx: RunContext): Promise<boolean> {
     });
     return false;
   }
-  const warmUntil = r.warmUntil ? Date.parse(r.warmUntil) : ctx.deps.clock.now() + after;
+  // Connections still open on the previous color drain for at least the platform's delay after the switch
+  // (kubernetes: 30 s like Argo Rollouts' scaleDownDelaySeconds), whatever --scale-down-after says.
+  const delayMs =
+    ctx.settings.scaleDownDelayMs ??
+    ctx.deps.platform?.scaleDownDelayMs?.(platformContext(ctx, await currentOutputs(ctx), r.service)) ??
+    0;
+  const drainUntil = r.routedAt ? Date.parse(r.routedAt) + delayMs : 0;
+  const warmUntil = r.warmUntil ? Date.parse(r.warmUntil) : Math.max(ctx.deps.clock.now() + after, drainUntil);
   if (!r.warmUntil) await ctx.status.set({ warmUntil: new Date(warmUntil).toISOString() });
   const wait = warmUntil - ctx.deps.clock.now();
   ctx.emit({

@@ -1,0 +1,28 @@
+/**
+ * The `kubernetes` platform adapter (see adapter.ts), made from the tool's environment and the command's flags.
+ */
+import type { PlatformAccess } from "../../options";
+import { KubernetesAdapter } from "./adapter";
+
+export { KubernetesAdapter, KubeApiError, describeApiError, serviceObjects } from "./adapter";
+export type { KubernetesAdapterOptions, ServiceObjects } from "./adapter";
+export { ApiServerProxy, serviceProxyPath } from "./api-proxy";
+export { endpointsCheck, rolloutCheck } from "./checks";
+export { loadClusterTarget } from "./kubeconfig";
+export type { ClusterTarget, KubeconfigOptions } from "./kubeconfig";
+
+/** The registry's factory (adapters/platforms.ts): KUBECONFIG/HOME from `env`, the rest from the flags. */
+export function kubernetesPlatform(o: {
+  env: Record<string, string | undefined>;
+  access?: PlatformAccess;
+}): KubernetesAdapter {
+  const a = o.access ?? {};
+  return new KubernetesAdapter({
+    env: o.env,
+    kubeconfig: a.kubeconfig,
+    context: a.kubeContext,
+    liveUrl: a.liveUrl,
+    previewUrl: a.previewUrl,
+    urlService: a.service,
+  });
+}
