@@ -7,6 +7,8 @@
  *   GET /metrics          Prometheus text format: requests and errors by version and status, a latency histogram
  *                         (counts requests to every other path; never faulty, so an outage of the app's metrics is
  *                         not mistaken for a bad release)
+ *   GET/POST /notes       a table in PostgreSQL, when DATABASE_URL is set (app/db-notes.ts)
+ *   POST /login, GET /me  sessions, in Redis when SESSION_REDIS_URL is set, else in memory (app/session-routes.ts)
  *
  * Environment (the local platform sets the BLUEGREEN_* ones per instance):
  *   PORT / BLUEGREEN_PORT   port to listen on (required)
@@ -16,12 +18,15 @@
  *   BLUEGREEN_VERSION       version this instance runs, default "0.0.0"
  *   BLUEGREEN_INSTANCE      instance index within its color, default "0"
  *   BLUEGREEN_FAULTS        JSON map version -> {errorRate, latencyMs}, shared by both colors (see parseFaults)
+ *   DATABASE_URL            postgres://user@host:port/db for /notes (scripts/postgres.sh starts one), default none
+ *   SESSION_REDIS_URL       redis://host:port shared session store (scripts/redis.sh starts one), default none
  *
  * Faults are a property of the *version*, never of the color: both colors get the same command and environment, and a
  * release becomes faulty only by shipping a version that matches a fault. That keeps the colors identical in
  * everything but the version (the policy pack's rule) while still letting demos and tests ship a bad release.
  */
 import * as http from "http";
+import { statefulRoutes } from "./session-routes";
 
 export interface Fault {
   /** Share of requests (0..1) answered with HTTP 500. */
@@ -93,6 +98,8 @@ export interface AppOptions {
   version: string;
   instance: string;
   fault: Fault;
+  /** Extra routes tried before the built-in ones (each answers and returns true, or returns false). Default none. */
+  routes?: ((req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean)[];
   /** Source of randomness for the error rate; injectable for tests. Default Math.random. */
   random?: () => number;
 }
@@ -184,6 +191,8 @@ export function createApp(opts: AppOptions): http.Server {
     const answer = () => {
       if (opts.fault.errorRate > 0 && random() < opts.fault.errorRate) {
         send(res, 500, { error: "injected fault", ...identity });
+      } else if (opts.routes?.some((route) => route(req, res, path))) {
+        // answered by a stateful route (notes, sessions)
       } else if (path === "/") {
         send(res, 200, identity);
       } else if (path === "/version") {
@@ -223,13 +232,20 @@ export function main(env: NodeJS.ProcessEnv = process.env): void {
     console.error(`demo app: version ${version} carries the crash fault: exiting at start`);
     process.exit(3);
   }
-  const server = createApp({
+  const identity = {
     service: env.BLUEGREEN_SERVICE ?? "demo",
     color: env.BLUEGREEN_COLOR ?? "none",
     version,
     instance: env.BLUEGREEN_INSTANCE ?? "0",
-    fault,
-  });
+  };
+  let routes;
+  try {
+    routes = statefulRoutes(env, identity);
+  } catch (err) {
+    console.error(`demo app: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const server = createApp({ ...identity, fault, routes });
   const host = env.HOST ?? "127.0.0.1";
   server.on("error", (err) => {
     console.error(`demo app: cannot listen on ${host}:${port}: ${err.message}`);

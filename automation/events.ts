@@ -80,6 +80,8 @@ export interface ResultEvent extends EventBase {
   outcome: Outcome;
   exitCode: ExitCode;
   message: string;
+  /** The release's HTML report (`.bluegreen/reports/<stack>/<releaseId>.html`), when the run had a release. */
+  report?: string;
 }
 
 export type BlueGreenEvent =

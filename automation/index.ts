@@ -16,6 +16,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiStackDriver } from "./adapters/pulumi-driver";
+import { Redactor } from "./redact";
 import { HttpProber } from "./adapters/http-prober";
 import { prometheusSource } from "./adapters/prometheus";
 import { stackPlatformAdapter } from "./adapters/platforms";
@@ -81,11 +82,18 @@ function defaultPolicyPacks(workDir: string): string[] {
   return fs.existsSync(path.join(dir, "PulumiPolicy.yaml")) ? [dir] : [];
 }
 
-export function defaultDeps(stack: string, opts: RunOptions = {}): Deps {
+/** `redactor`: learns the stack's secret values as the driver reads config (see redact.ts). */
+export function defaultDeps(stack: string, opts: RunOptions = {}, redactor?: Redactor): Deps {
   const envVars = opts.envVars ?? (process.env as Record<string, string>);
   const workDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
   const base: Deps = {
-    driver: new PulumiStackDriver({ stack, workDir, envVars, pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN }),
+    driver: new PulumiStackDriver({
+      stack,
+      workDir,
+      envVars,
+      pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN,
+      redactor,
+    }),
     prober: new HttpProber(),
     metrics: opts.metrics ?? [],
     clock: systemClock,
@@ -101,8 +109,13 @@ export function defaultDeps(stack: string, opts: RunOptions = {}): Deps {
   return { ...base, ...(opts.deps ?? {}) };
 }
 
-function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunContext; emitRaw: Emit } {
-  const deps = defaultDeps(settings.stack, opts);
+function makeContext(
+  settings: ReleaseSettings,
+  opts: RunOptions,
+): { ctx: RunContext; emitRaw: Emit; redactor: Redactor } {
+  // One per command: every event leaves through emitRaw below, redacted with the secrets read so far.
+  const redactor = new Redactor();
+  const deps = defaultDeps(settings.stack, opts, redactor);
   const never = new AbortController().signal;
   let status: StatusWriter | undefined = undefined;
   const emitRaw: Emit = (e: EventInput) => {
@@ -113,7 +126,7 @@ function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunCon
       ...(releaseId ? { releaseId } : {}),
       ...e,
     };
-    opts.onEvent?.(event);
+    opts.onEvent?.(redactor.redactDeep(event));
   };
   status = new StatusWriter(deps.driver, emitRaw, () => new Date(deps.clock.now()).toISOString());
   const ctx: RunContext = {
@@ -124,7 +137,7 @@ function makeContext(settings: ReleaseSettings, opts: RunOptions): { ctx: RunCon
     interrupts: { soft: opts.signal ?? never, hard: opts.hardSignal ?? never },
     policyPacks: settings.policyPacks ?? deps.defaultPolicyPacks,
   };
-  return { ctx, emitRaw };
+  return { ctx, emitRaw, redactor };
 }
 
 async function run(
@@ -149,7 +162,7 @@ async function run(
     opts.onEvent?.(event);
     return { outcome: c.outcome, exitCode: c.exitCode, message: c.message };
   }
-  const { ctx, emitRaw } = makeContext(settings, opts);
+  const { ctx, emitRaw, redactor } = makeContext(settings, opts);
   let result: ReleaseResult;
   try {
     const out = await flow(ctx);
@@ -167,6 +180,7 @@ async function run(
     ctx.status.stopHeartbeat();
     await ctx.status.flush();
   }
+  result.message = redactor.redact(result.message);
   emitRaw({ type: "result", outcome: result.outcome, exitCode: result.exitCode, message: result.message });
   return result;
 }
@@ -200,6 +214,6 @@ export function rollback(input: RollbackInput, opts: RunOptions = {}): Promise<R
 export async function status(input: StatusInput, opts: RunOptions = {}): Promise<StatusReport> {
   const s = normalizeStatus(input);
   const settings: ReleaseSettings = { ...normalizeRollback({ stack: s.stack }) };
-  const { ctx } = makeContext(settings, opts);
-  return statusReport(ctx);
+  const { ctx, redactor } = makeContext(settings, opts);
+  return redactor.redactDeep(await statusReport(ctx));
 }

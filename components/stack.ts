@@ -7,6 +7,7 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- platform modules load lazily, see above */
 import * as pulumi from "@pulumi/pulumi";
+import { AwsSettings, parseAwsSettings } from "./aws/settings";
 import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
 import { readSecretConfigInfo } from "./core/secret-config";
 import { Color } from "./core/conventions";
@@ -37,6 +38,8 @@ export interface ServiceOutputs {
   adminSocket?: pulumi.Output<string>;
   /** local only: how the last change reached the router (runtime API or reload) and how long it took. */
   routerChange?: pulumi.Output<object>;
+  /** aws only: {loadBalancerArn, listenerArn, testListenerArn, stickiness}, for ModifyListener without an `up`. */
+  alb?: pulumi.Output<object>;
 }
 
 export interface StackOutputs {
@@ -53,15 +56,20 @@ interface PairedService {
   colors: pulumi.Output<Record<Color, object>>;
   adminSocket?: pulumi.Output<string>;
   routerChange?: pulumi.Output<object>;
+  alb?: pulumi.Output<object>;
 }
 
 type PlatformDeployer = (config: StackConfig) => Map<string, PairedService>;
 
 function deployAws(config: StackConfig): Map<string, PairedService> {
   const { AwsService } = require("./aws/service") as typeof import("./aws/service");
-  const settings = config.aws;
-  if (!settings) {
-    throw new Error("bluegreen:aws: missing; required on platform aws");
+  let settings: AwsSettings;
+  try {
+    settings = parseAwsSettings(config.aws, config.services);
+  } catch (err) {
+    // Like the core config: the list of problems, without a stack trace, before any resource is registered.
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
   }
   return new Map(
     config.services.map((service) => [
@@ -69,15 +77,8 @@ function deployAws(config: StackConfig): Map<string, PairedService> {
       new AwsService(service.spec.name, {
         service,
         liveColor: config.liveColor,
-        vpcId: settings.vpcId,
-        subnetIds: settings.subnetIds,
-        listenerPort: settings.listenerPort,
-        testListenerPort: settings.testListenerPort,
-        listenerCidrs: settings.listenerCidrs,
-        testListenerCidrs: settings.testListenerCidrs,
-        certificateArn: settings.certificateArn,
-        internal: settings.internal,
-        alarms: settings.alarms,
+        stack: settings.stack,
+        settings: settings.services.get(service.spec.name)!,
       }),
     ]),
   );
@@ -148,6 +149,7 @@ export function deployStack(config: StackConfig): StackOutputs {
       colors: component.colors,
       ...(component.adminSocket ? { adminSocket: component.adminSocket } : {}),
       ...(component.routerChange ? { routerChange: component.routerChange } : {}),
+      ...(component.alb ? { alb: component.alb } : {}),
     };
   }
   return { platform: config.platform, liveColor: config.liveColor, services };

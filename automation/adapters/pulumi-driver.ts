@@ -13,8 +13,10 @@ import {
   Stack,
   StackNotFoundError,
 } from "@pulumi/pulumi/automation";
+import { parse as parseYaml } from "yaml";
 import { Color } from "../../components/core/conventions";
 import { RefusedError } from "../errors";
+import { Redactor, secretValuesOf } from "../redact";
 import type {
   ConfigChange,
   EngineOpOptions,
@@ -41,6 +43,8 @@ export interface PulumiDriverOptions {
   envVars?: Record<string, string>;
   /** Folder holding the `pulumi` binary to use; default: `pulumi` on PATH. */
   pulumiBinDir?: string;
+  /** Learns the stack's secret values whenever config is read, and hides them in what the driver writes. */
+  redactor?: Redactor;
 }
 
 export class PulumiStackDriver implements StackDriver {
@@ -99,6 +103,7 @@ export class PulumiStackDriver implements StackDriver {
   async readConfig(): Promise<StackConfigView> {
     restoreInterruptedConfigWrite(stackConfigFile(this.opts.workDir, this.opts.stack));
     const all = await (await this.stack()).getAllConfig();
+    this.learnSecrets(all);
     const values: Record<string, unknown> = {};
     let release: string | undefined;
     for (const [key, v] of Object.entries(all)) {
@@ -122,19 +127,30 @@ export class PulumiStackDriver implements StackDriver {
     const stack = await this.stack();
     // Read the config only when an object must be edited: a rollback's first write (liveColor + record) is one call.
     let allP: Promise<ConfigMap> | undefined;
-    const all = (): Promise<ConfigMap> => (allP ??= stack.getAllConfig());
+    const all = (): Promise<ConfigMap> =>
+      (allP ??= stack.getAllConfig().then((config) => {
+        this.learnSecrets(config);
+        return config;
+      }));
     const set: Record<string, { value: string; objectValue?: unknown; secret: false }> = {};
     const remove: string[] = [];
     let services: Record<string, Record<string, unknown>> | undefined;
     if (changes.some((c) => c.kind === "version" || c.kind === "weights" || c.kind === "idleScaleDown")) {
       const cur = (await all())[SERVICES];
       if (cur?.secret) {
-        throw new Error(
-          `${SERVICES} is stored as a secret; bluegreen rewrites it to change versions and weights. Keep secrets ` +
-            "in their own config keys",
-        );
+        // Secret values inside (pulumi config set --secret --path ...): edit the stack file's own value, whose
+        // secret leaves are still `{secure: <ciphertext>}`, so they are written back encrypted, never decrypted.
+        const raw = this.rawConfigValue(SERVICES);
+        if (!isPlainObject(raw) || "secure" in raw) {
+          throw new Error(
+            `${SERVICES} is encrypted as a whole; bluegreen rewrites it to change versions and weights. Store only ` +
+              `the secret values as secrets: pulumi config set --secret --path '${SERVICES}.<service>.env.<NAME>' <value>`,
+          );
+        }
+        services = raw as Record<string, Record<string, unknown>>;
+      } else {
+        services = cur ? (JSON.parse(cur.value) as Record<string, Record<string, unknown>>) : {};
       }
-      services = cur ? (JSON.parse(cur.value) as Record<string, Record<string, unknown>>) : {};
     }
     const svc = (name: string): Record<string, unknown> => {
       const s = services![name];
@@ -173,6 +189,9 @@ export class PulumiStackDriver implements StackDriver {
         }
       }
     }
+    // What the tool writes itself (the release record) never carries a secret value.
+    const redactor = this.opts.redactor;
+    if (redactor) for (const entry of Object.values(set)) entry.value = redactor.redactJsonText(entry.value);
     if (services) {
       set[SERVICES] = { value: JSON.stringify(services), objectValue: services, secret: false };
     }
@@ -187,6 +206,22 @@ export class PulumiStackDriver implements StackDriver {
       await stack.removeConfig(key);
     }
     if (backup) fs.rmSync(backup, { force: true });
+  }
+
+  /** Tells the redactor which values are secret: config marked secret, `bluegreen:services` by its secure leaves. */
+  private learnSecrets(all: ConfigMap): void {
+    if (!this.opts.redactor || !Object.values(all).some((v) => v.secret)) return;
+    this.opts.redactor.add(secretValuesOf(all, SERVICES, this.rawConfigValue(SERVICES)));
+  }
+
+  /** A key's value as the stack file holds it (secret leaves as `{secure: ...}`); undefined when unreadable. */
+  private rawConfigValue(key: string): unknown {
+    try {
+      const doc = parseYaml(fs.readFileSync(stackConfigFile(this.opts.workDir, this.opts.stack), "utf8")) as unknown;
+      return isPlainObject(doc) && isPlainObject(doc.config) ? doc.config[key] : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async outputs(): Promise<StackOutputsView> {
@@ -328,6 +363,10 @@ function projectName(workDir: string): string {
   const m = /^name:\s*["']?([^"'\s#]+)/m.exec(text);
   if (!m) throw new Error(`cannot read the project name from ${path.join(workDir, "Pulumi.yaml")}`);
   return m[1];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function parseLenient(value: string): unknown {

@@ -4,46 +4,27 @@
  *   ALB ── production listener ── forward by weight ──> blue target group  <── blue ASG  (launch template)
  *       └─ test listener (idle) ─ forward ─────────────> green target group <── green ASG (launch template)
  *
- * Both colors come from `buildColor...` functions fed by one shared spec and a `ColorPlan`; a switch changes only
- * the two listeners' actions.
+ * Both colors come from `build...` functions fed by one shared spec, the service's AWS settings and a `ColorPlan`;
+ * a switch changes only the two listeners' actions. A new launch template version replaces the color's ASG
+ * (create, wait until its instances are healthy in the target group, then drain and delete the old one), so an `up`
+ * that staged a version returns only when the target group holds that version alone.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Color, COLORS, pairTags, Role, SHARED, VERSION_ENV_VAR } from "../core/conventions";
 import { decideRouting, RoutingDecision } from "../core/routing";
-import {
-  AwsAlarmSettings,
-  AwsServiceSpec,
-  ColorPlan,
-  DEFAULTS,
-  planColor,
-  ServiceConfig,
-  ServiceSpec,
-} from "../core/spec";
+import { ColorPlan, planColor, ServiceConfig, ServiceSpec } from "../core/spec";
+import { AwsAlarmSettings, AwsServiceSettings, AwsStackSettings } from "./settings";
 
 export interface AwsServiceArgs {
-  /** Shared spec, versions, optional weights and idle scale-down (validated by `parseStackConfig`). Required; `service.spec.aws` is required. */
+  /** Shared spec, versions, optional weights and idle scale-down (validated by `parseStackConfig`). Required. */
   service: ServiceConfig;
   /** Color that receives production traffic. Required. */
   liveColor: Color;
-  /** VPC of the target groups and security groups. Required. */
-  vpcId: pulumi.Input<string>;
-  /** Subnets of the ALB and the instances, in at least two availability zones. Required. */
-  subnetIds: pulumi.Input<string>[];
-  /** Port of the production listener. Default 80, or 443 when `certificateArn` is set. */
-  listenerPort?: number;
-  /** Port of the test listener that reaches the idle color. Default 9000. */
-  testListenerPort?: number;
-  /** CIDR blocks allowed to reach the production listener. Default ["0.0.0.0/0"]. */
-  listenerCidrs?: string[];
-  /** CIDR blocks allowed to reach the test listener. Default [] (closed: no ingress rule is created). */
-  testListenerCidrs?: string[];
-  /** ACM certificate ARN; makes the production listener HTTPS. Default: none (HTTP). */
-  certificateArn?: pulumi.Input<string>;
-  /** Whether the ALB is internal (reachable only inside the VPC). Default false. */
-  internal?: boolean;
-  /** Alarm tuning for the bake step. Default: period 60 s, 1 evaluation period, 5 target 5xx per period. */
-  alarms?: Partial<AwsAlarmSettings>;
+  /** Network, listeners and alarms (`bluegreen:aws`, validated with defaults by `parseAwsSettings`). Required. */
+  stack: AwsStackSettings;
+  /** This service's AMI, instance type, draining, slow start, stickiness (validated by `parseAwsSettings`). Required. */
+  settings: AwsServiceSettings;
 }
 
 /** What the automation tool needs to probe and watch one color. */
@@ -53,16 +34,25 @@ export interface AwsColorProbe {
   autoScalingGroupName: string;
   alarmNames: string[];
   scaledDown: boolean;
+  /** Instances the color runs: `desired` at start; an autoscaled color moves between `min` and `max`. */
+  capacity: { desired: number; min: number; max: number };
+  /** True when a scaling policy may change the number of instances. */
+  autoscaled: boolean;
+}
+
+/** What the automation tool needs to move production traffic at the ALB itself (ModifyListener). */
+export interface AwsAlbOutput {
+  loadBalancerArn: string;
+  /** The production listener: its default action forwards to both target groups by weight. */
+  listenerArn: string;
+  testListenerArn: string;
+  /** Target-group stickiness of the forward action, as the component sets it (a ModifyListener must repeat it). */
+  stickiness: { enabled: boolean; durationSeconds: number };
 }
 
 const ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-
-function awsSpecOf(spec: ServiceSpec): AwsServiceSpec {
-  if (!spec.aws) {
-    throw new Error(`bluegreen:services.${spec.name}.aws: missing; required on platform aws: {amiId: "ami-..."}`);
-  }
-  return spec.aws;
-}
+/** Docker's bridge adds a network hop: IMDSv2 answers containers only with a hop limit of 2. */
+const IMDS_HOP_LIMIT = 2;
 
 /** Tags as the `tags` map of most AWS resources. */
 export function awsTags(spec: ServiceSpec, role: Role, plan?: ColorPlan): Record<string, string> {
@@ -105,6 +95,7 @@ export function buildUserData(spec: ServiceSpec, version: string): string {
 
 export function buildTargetGroupArgs(
   spec: ServiceSpec,
+  settings: AwsServiceSettings,
   plan: ColorPlan,
   vpcId: pulumi.Input<string>,
 ): aws.lb.TargetGroupArgs {
@@ -114,7 +105,8 @@ export function buildTargetGroupArgs(
     port: spec.port,
     protocol: "HTTP",
     targetType: "instance",
-    deregistrationDelay: 30,
+    deregistrationDelay: settings.deregistrationDelaySeconds,
+    slowStart: settings.slowStartSeconds,
     healthCheck: {
       enabled: true,
       path: hc.path,
@@ -132,23 +124,31 @@ export function buildTargetGroupArgs(
 
 export function buildLaunchTemplateArgs(
   spec: ServiceSpec,
+  settings: AwsServiceSettings,
   plan: ColorPlan,
-  instanceSecurityGroupId: pulumi.Input<string>,
+  refs: { instanceSecurityGroupId: pulumi.Input<string>; publicIp: boolean },
 ): aws.ec2.LaunchTemplateArgs {
-  const awsSpec = awsSpecOf(spec);
-  const tags = awsTags(spec, "launch-template", plan);
+  // A public IP needs an explicit network interface, which then carries the security groups (AWS refuses both).
+  const network: Partial<aws.ec2.LaunchTemplateArgs> = refs.publicIp
+    ? {
+        networkInterfaces: [
+          { deviceIndex: 0, associatePublicIpAddress: "true", securityGroups: [refs.instanceSecurityGroupId] },
+        ],
+      }
+    : { vpcSecurityGroupIds: [refs.instanceSecurityGroupId] };
   return {
-    imageId: awsSpec.amiId,
-    instanceType: awsSpec.instanceType,
+    imageId: settings.amiId,
+    instanceType: settings.instanceType,
     userData: buildUserData(spec, plan.version),
-    vpcSecurityGroupIds: [instanceSecurityGroupId],
-    metadataOptions: { httpTokens: "required", httpEndpoint: "enabled" },
+    ...network,
+    metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: IMDS_HOP_LIMIT },
     updateDefaultVersion: true,
+    // Instance and volume tags come from here only (the ASG does not propagate its own), so each carries one role.
     tagSpecifications: [
-      { resourceType: "instance", tags },
-      { resourceType: "volume", tags },
+      { resourceType: "instance", tags: awsTags(spec, "instance", plan) },
+      { resourceType: "volume", tags: awsTags(spec, "volume", plan) },
     ],
-    tags,
+    tags: awsTags(spec, "launch-template", plan),
   };
 }
 
@@ -162,6 +162,7 @@ export function buildAutoScalingGroupArgs(
     targetGroupArn: pulumi.Input<string>;
   },
 ): aws.autoscaling.GroupArgs {
+  const autoscaled = isAutoscaled(spec, plan);
   return {
     vpcZoneIdentifiers: refs.subnetIds,
     launchTemplate: { id: refs.launchTemplateId, version: refs.launchTemplateVersion },
@@ -171,9 +172,47 @@ export function buildAutoScalingGroupArgs(
     desiredCapacity: plan.capacity.desired,
     healthCheckType: "ELB",
     healthCheckGracePeriod: spec.healthCheck.gracePeriodSeconds,
-    // Launch before terminate: a new launch template version never lowers healthy capacity.
-    instanceRefresh: { strategy: "Rolling", preferences: { minHealthyPercentage: 100, maxHealthyPercentage: 200 } },
-    tags: Object.entries(awsTags(spec, "asg", plan)).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+    // `up` waits until the color's instances are InService in its target group. Fixed capacity: exactly that many,
+    // on create and update. Autoscaled: at least that many on create (each new version is a new ASG), because a
+    // scaling policy may have moved the count since.
+    ...(autoscaled ? { minElbCapacity: plan.capacity.desired } : { waitForElbCapacity: plan.capacity.desired }),
+    // Not propagated: instances get their tags from the launch template alone (one bluegreen/role per instance).
+    tags: Object.entries(awsTags(spec, "asg", plan)).map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
+  };
+}
+
+/** True when the color's instance count is left to a scaling policy. */
+export function isAutoscaled(spec: ServiceSpec, plan: ColorPlan): boolean {
+  return spec.autoscaling !== undefined && plan.capacity.min < plan.capacity.max;
+}
+
+/**
+ * Options of a color's ASG: a new launch template version (a release, or any shared change) replaces the group,
+ * new one first; the old group is drained and deleted once the new one's instances are healthy. An autoscaled
+ * group's desired capacity belongs to its scaling policy after creation.
+ */
+export function autoScalingGroupOptions(spec: ServiceSpec, plan: ColorPlan): pulumi.CustomResourceOptions {
+  return {
+    replaceOnChanges: ["launchTemplate.version"],
+    deleteBeforeReplace: false,
+    ...(isAutoscaled(spec, plan) ? { ignoreChanges: ["desiredCapacity"] } : {}),
+  };
+}
+
+/** Target tracking on average CPU, for an autoscaled color: min/max alone never scale. */
+export function buildScalingPolicyArgs(
+  spec: ServiceSpec,
+  autoScalingGroupName: pulumi.Input<string>,
+): aws.autoscaling.PolicyArgs | undefined {
+  if (!spec.autoscaling) return undefined;
+  return {
+    autoscalingGroupName: autoScalingGroupName,
+    policyType: "TargetTrackingScaling",
+    estimatedInstanceWarmup: spec.healthCheck.gracePeriodSeconds,
+    targetTrackingConfiguration: {
+      predefinedMetricSpecification: { predefinedMetricType: "ASGAverageCPUUtilization" },
+      targetValue: spec.autoscaling.targetCpuPercent,
+    },
   };
 }
 
@@ -213,16 +252,29 @@ export function buildAlarmArgs(
       };
 }
 
+/**
+ * Target-group stickiness of the weighted forward action, always explicit: updates of a forward action without it
+ * are reported to fail ("stickiness duration must be between 1 and 604800 seconds"), and a switch is such an update.
+ */
+export function forwardStickiness(settings: AwsServiceSettings): { enabled: boolean; durationSeconds: number } {
+  return settings.stickinessSeconds > 0
+    ? { enabled: true, durationSeconds: settings.stickinessSeconds }
+    : { enabled: false, durationSeconds: 1 };
+}
+
 /** Production listener action: forward to both target groups by the routing weights. */
 export function buildProductionListenerActions(
   routing: RoutingDecision,
   targetGroupArns: Record<Color, pulumi.Input<string>>,
+  settings: AwsServiceSettings,
 ): aws.types.input.lb.ListenerDefaultAction[] {
+  const stickiness = forwardStickiness(settings);
   return [
     {
       type: "forward",
       forward: {
         targetGroups: COLORS.map((color) => ({ arn: targetGroupArns[color], weight: routing.weights[color] })),
+        stickiness: { enabled: stickiness.enabled, duration: stickiness.durationSeconds },
       },
     },
   ];
@@ -238,7 +290,7 @@ export function buildTestListenerActions(
 
 export function buildLoadBalancerSecurityGroupArgs(
   spec: ServiceSpec,
-  settings: ResolvedListenerSettings,
+  settings: AwsStackSettings,
   vpcId: pulumi.Input<string>,
 ): aws.ec2.SecurityGroupArgs {
   const ingress: aws.types.input.ec2.SecurityGroupIngress[] = [
@@ -250,16 +302,14 @@ export function buildLoadBalancerSecurityGroupArgs(
       cidrBlocks: settings.listenerCidrs,
     },
   ];
-  // Closed by default: without configured CIDRs the test listener gets no ingress rule at all.
-  if (settings.testListenerCidrs.length > 0) {
-    ingress.push({
-      description: "test listener (idle color)",
-      protocol: "tcp",
-      fromPort: settings.testListenerPort,
-      toPort: settings.testListenerPort,
-      cidrBlocks: settings.testListenerCidrs,
-    });
-  }
+  // Where the release tool verifies from (validated: reachable ranges for this kind of load balancer).
+  ingress.push({
+    description: "test listener (idle color)",
+    protocol: "tcp",
+    fromPort: settings.testListenerPort,
+    toPort: settings.testListenerPort,
+    cidrBlocks: settings.testListenerCidrs,
+  });
   return {
     vpcId,
     description: `bluegreen ${spec.name}: load balancer`,
@@ -291,26 +341,6 @@ export function buildInstanceSecurityGroupArgs(
   };
 }
 
-export interface ResolvedListenerSettings {
-  listenerPort: number;
-  testListenerPort: number;
-  listenerCidrs: string[];
-  testListenerCidrs: string[];
-  https: boolean;
-}
-
-export function resolveListenerSettings(args: AwsServiceArgs): ResolvedListenerSettings {
-  const d = DEFAULTS.aws;
-  const https = args.certificateArn !== undefined;
-  return {
-    listenerPort: args.listenerPort ?? (https ? d.httpsListenerPort : d.listenerPort),
-    testListenerPort: args.testListenerPort ?? d.testListenerPort,
-    listenerCidrs: args.listenerCidrs ?? [...d.listenerCidrs],
-    testListenerCidrs: args.testListenerCidrs ?? [...d.testListenerCidrs],
-    https,
-  };
-}
-
 export class AwsService extends pulumi.ComponentResource {
   readonly routing: RoutingDecision;
   readonly loadBalancer: aws.lb.LoadBalancer;
@@ -321,34 +351,34 @@ export class AwsService extends pulumi.ComponentResource {
   /** Test-listener URL reaching the idle color; only reachable from `testListenerCidrs`. */
   readonly previewEndpoint: pulumi.Output<string>;
   readonly colors: pulumi.Output<Record<Color, AwsColorProbe>>;
+  /** Listener ARNs and the forward action's stickiness, for moving traffic with ModifyListener. */
+  readonly alb: pulumi.Output<AwsAlbOutput>;
 
   constructor(name: string, args: AwsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bluegreen:aws:Service", name, {}, opts);
-    const { service } = args;
+    const { service, stack, settings } = args;
     const spec = service.spec;
-    awsSpecOf(spec);
     this.routing = decideRouting(args.liveColor, service.weights);
-    const listeners = resolveListenerSettings(args);
-    const alarmSettings: AwsAlarmSettings = { ...DEFAULTS.aws.alarms, ...args.alarms };
+    const https = stack.certificateArn !== undefined;
     const child = { parent: this };
 
     const albSg = new aws.ec2.SecurityGroup(
       `${name}-alb-sg`,
-      buildLoadBalancerSecurityGroupArgs(spec, listeners, args.vpcId),
+      buildLoadBalancerSecurityGroupArgs(spec, stack, stack.vpcId),
       child,
     );
     const instanceSg = new aws.ec2.SecurityGroup(
       `${name}-instance-sg`,
-      buildInstanceSecurityGroupArgs(spec, args.vpcId, albSg.id),
+      buildInstanceSecurityGroupArgs(spec, stack.vpcId, albSg.id),
       child,
     );
     this.loadBalancer = new aws.lb.LoadBalancer(
       `${name}-alb`,
       {
         loadBalancerType: "application",
-        internal: args.internal ?? DEFAULTS.aws.internal,
+        internal: stack.internal,
         securityGroups: [albSg.id],
-        subnets: args.subnetIds,
+        subnets: stack.loadBalancerSubnetIds,
         tags: awsTags(spec, "load-balancer"),
       },
       child,
@@ -358,30 +388,42 @@ export class AwsService extends pulumi.ComponentResource {
     const targetGroups = {} as Record<Color, aws.lb.TargetGroup>;
     const asgs = {} as Record<Color, aws.autoscaling.Group>;
     const alarms = {} as Record<Color, aws.cloudwatch.MetricAlarm[]>;
+    const plans = {} as Record<Color, ColorPlan>;
     for (const color of COLORS) {
-      const plan = planColor(service, color);
-      const tg = new aws.lb.TargetGroup(`${name}-${color}-tg`, buildTargetGroupArgs(spec, plan, args.vpcId), child);
+      const plan = (plans[color] = planColor(service, color));
+      const tg = new aws.lb.TargetGroup(
+        `${name}-${color}-tg`,
+        buildTargetGroupArgs(spec, settings, plan, stack.vpcId),
+        child,
+      );
       const lt = new aws.ec2.LaunchTemplate(
         `${name}-${color}-lt`,
-        buildLaunchTemplateArgs(spec, plan, instanceSg.id),
+        buildLaunchTemplateArgs(spec, settings, plan, {
+          instanceSecurityGroupId: instanceSg.id,
+          publicIp: stack.instancePublicIp,
+        }),
         child,
       );
       asgs[color] = new aws.autoscaling.Group(
         `${name}-${color}-asg`,
         buildAutoScalingGroupArgs(spec, plan, {
-          subnetIds: args.subnetIds,
+          subnetIds: stack.instanceSubnetIds,
           launchTemplateId: lt.id,
           launchTemplateVersion: pulumi.interpolate`${lt.latestVersion}`,
           targetGroupArn: tg.arn,
         }),
-        child,
+        { ...autoScalingGroupOptions(spec, plan), parent: this },
       );
+      const policy = buildScalingPolicyArgs(spec, asgs[color].name);
+      if (policy) {
+        new aws.autoscaling.Policy(`${name}-${color}-cpu-policy`, policy, child);
+      }
       const alarmRefs = { targetGroupArnSuffix: tg.arnSuffix, loadBalancerArnSuffix: this.loadBalancer.arnSuffix };
       alarms[color] = (["5xx", "unhealthy"] as const).map(
         (kind) =>
           new aws.cloudwatch.MetricAlarm(
             `${name}-${color}-${kind}-alarm`,
-            buildAlarmArgs(spec, plan, kind, alarmSettings, alarmRefs),
+            buildAlarmArgs(spec, plan, kind, stack.alarms, alarmRefs),
             child,
           ),
       );
@@ -395,11 +437,11 @@ export class AwsService extends pulumi.ComponentResource {
       `${name}-prod-listener`,
       {
         loadBalancerArn: this.loadBalancer.arn,
-        port: listeners.listenerPort,
-        protocol: listeners.https ? "HTTPS" : "HTTP",
-        certificateArn: args.certificateArn,
-        sslPolicy: listeners.https ? ALB_SSL_POLICY : undefined,
-        defaultActions: buildProductionListenerActions(this.routing, tgArns),
+        port: stack.listenerPort,
+        protocol: https ? "HTTPS" : "HTTP",
+        certificateArn: stack.certificateArn,
+        sslPolicy: https ? ALB_SSL_POLICY : undefined,
+        defaultActions: buildProductionListenerActions(this.routing, tgArns, settings),
         tags: awsTags(spec, "router"),
       },
       child,
@@ -408,7 +450,7 @@ export class AwsService extends pulumi.ComponentResource {
       `${name}-test-listener`,
       {
         loadBalancerArn: this.loadBalancer.arn,
-        port: listeners.testListenerPort,
+        port: stack.testListenerPort,
         protocol: "HTTP",
         defaultActions: buildTestListenerActions(this.routing, tgArns),
         tags: awsTags(spec, "preview-router"),
@@ -416,16 +458,16 @@ export class AwsService extends pulumi.ComponentResource {
       child,
     );
 
-    const scheme = listeners.https ? "https" : "http";
-    const defaultPort = listeners.https ? 443 : 80;
-    const portSuffix = listeners.listenerPort === defaultPort ? "" : `:${listeners.listenerPort}`;
+    const scheme = https ? "https" : "http";
+    const defaultPort = https ? 443 : 80;
+    const portSuffix = stack.listenerPort === defaultPort ? "" : `:${stack.listenerPort}`;
     // Endpoints wait for the listeners so a reported URL is one that answers.
     this.liveEndpoint = pulumi
       .all([this.loadBalancer.dnsName, productionListener.arn])
       .apply(([dns]) => `${scheme}://${dns}${portSuffix}`);
     this.previewEndpoint = pulumi
       .all([this.loadBalancer.dnsName, testListener.arn])
-      .apply(([dns]) => `http://${dns}:${listeners.testListenerPort}`);
+      .apply(([dns]) => `http://${dns}:${stack.testListenerPort}`);
     const probe = (color: Color): pulumi.Output<AwsColorProbe> =>
       pulumi
         .all([targetGroups[color].arn, asgs[color].name, ...alarms[color].map((a) => a.name)])
@@ -435,8 +477,18 @@ export class AwsService extends pulumi.ComponentResource {
           autoScalingGroupName,
           alarmNames,
           scaledDown: service.idleScaleDown?.color === color,
+          capacity: { ...plans[color].capacity },
+          autoscaled: isAutoscaled(spec, plans[color]),
         }));
     this.colors = pulumi.all([probe("blue"), probe("green")]).apply(([blue, green]) => ({ blue, green }));
+    this.alb = pulumi
+      .all([this.loadBalancer.arn, productionListener.arn, testListener.arn])
+      .apply(([loadBalancerArn, listenerArn, testListenerArn]) => ({
+        loadBalancerArn,
+        listenerArn,
+        testListenerArn,
+        stickiness: forwardStickiness(settings),
+      }));
 
     this.registerOutputs({
       routing: this.routing,
@@ -446,6 +498,7 @@ export class AwsService extends pulumi.ComponentResource {
       liveEndpoint: this.liveEndpoint,
       previewEndpoint: this.previewEndpoint,
       colors: this.colors,
+      alb: this.alb,
     });
   }
 }

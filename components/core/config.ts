@@ -7,8 +7,6 @@ import { Color, COLORS, isColor, otherColor, VERSION_ENV_VAR } from "./conventio
 import { SecretConfigInfo, secretEnvByService } from "./secret-config";
 import {
   AutoscalingSpec,
-  AwsServiceSpec,
-  AwsSettings,
   DEFAULTS,
   HealthCheckSpec,
   IdleScaleDown,
@@ -70,7 +68,6 @@ const IMAGE_REPOSITORY = /^[a-z0-9]+([._/:-][a-z0-9]+)*$/;
 const K8S_QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const CIDR_V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
 const HTTP_PATH = /^\/[^\s]*$/;
 
 const SERVICE_KEYS = [
@@ -265,7 +262,6 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
   const platform = r.oneOf<Platform>(`${NS}:platform`, raw.platform, PLATFORMS);
   const liveColor = r.oneOf<Color>(`${NS}:liveColor`, raw.liveColor, COLORS);
 
-  const aws = platform === "aws" ? parseAwsSettings(r, raw.aws) : undefined;
   const kubernetes = platform === "kubernetes" ? parseKubernetesSettings(r, raw.kubernetes) : undefined;
 
   const services: ServiceConfig[] = [];
@@ -293,7 +289,8 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
   if (r.problems.length > 0 || !platform || !liveColor) {
     throw new ConfigError(r.problems);
   }
-  return { platform, liveColor, services, aws, kubernetes, local: raw.local };
+  // The aws block passes through: aws validates its own keys beside its component (components/aws/settings.ts).
+  return { platform, liveColor, services, aws: raw.aws, kubernetes, local: raw.local };
 }
 
 interface ServiceContext {
@@ -343,7 +340,6 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   const healthCheck = parseHealthCheck(r, `${key}.healthCheck`, shared("healthCheck"));
   const env = parseEnv(r, `${key}.env`, shared("env"));
   const resources = parseResources(r, `${key}.resources`, shared("resources"));
-  const aws = parseAwsServiceSpec(r, `${key}.aws`, shared("aws"), ctx.platform === "aws");
   const kubernetes = parseKubernetesServiceSpec(r, `${key}.kubernetes`, shared("kubernetes"));
 
   const versions = parseVersions(r, `${key}.versions`, obj.versions);
@@ -375,7 +371,7 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   };
   if (autoscaling) spec.autoscaling = autoscaling;
   if (resources) spec.resources = resources;
-  if (aws) spec.aws = aws;
+  if (shared("aws") !== undefined) spec.aws = shared("aws");
   if (kubernetes) spec.kubernetes = kubernetes;
   if (obj.local !== undefined) spec.local = obj.local;
   const service: ServiceConfig = { spec, versions };
@@ -592,25 +588,6 @@ function parseResources(r: Reader, key: string, value: unknown): ResourcesSpec |
   return resources;
 }
 
-function parseAwsServiceSpec(r: Reader, key: string, value: unknown, required: boolean): AwsServiceSpec | undefined {
-  const obj = r.object(key, value, required ? '{amiId: "ami-..."} on platform aws' : undefined);
-  if (!obj) {
-    return undefined;
-  }
-  r.onlyKeys(key, obj, ["amiId", "instanceType"]);
-  const amiId = r.string(`${key}.amiId`, obj.amiId, {
-    required: true,
-    pattern: /^ami-[0-9a-f]{8,17}$/,
-    allowed: 'an AMI id such as "ami-0abcdef1234567890"',
-  });
-  const instanceType =
-    r.string(`${key}.instanceType`, obj.instanceType, {
-      pattern: /^[a-z][a-z0-9-]*\.[a-z0-9]+$/,
-      allowed: 'an EC2 instance type such as "t3.small"',
-    }) ?? DEFAULTS.instanceType;
-  return amiId ? { amiId, instanceType } : undefined;
-}
-
 function parseKubernetesServiceSpec(r: Reader, key: string, value: unknown): KubernetesServiceSpec | undefined {
   const obj = r.object(key, value, undefined);
   if (!obj) {
@@ -622,112 +599,6 @@ function parseKubernetesServiceSpec(r: Reader, key: string, value: unknown): Kub
     allowed: 'a lowercase DNS host name such as "shop.example.com"',
   });
   return hostname ? { hostname } : {};
-}
-
-function parseAwsSettings(r: Reader, value: unknown): AwsSettings | undefined {
-  const key = `${NS}:aws`;
-  const obj = r.object(key, value, '{vpcId: "vpc-...", subnetIds: ["subnet-...", "subnet-..."]} on platform aws');
-  if (!obj) {
-    return undefined;
-  }
-  const d = DEFAULTS.aws;
-  r.onlyKeys(key, obj, [
-    "vpcId",
-    "subnetIds",
-    "listenerPort",
-    "testListenerPort",
-    "listenerCidrs",
-    "testListenerCidrs",
-    "certificateArn",
-    "internal",
-    "alarms",
-  ]);
-  const vpcId = r.string(`${key}.vpcId`, obj.vpcId, {
-    required: true,
-    pattern: /^vpc-[0-9a-f]{8,17}$/,
-    allowed: 'a VPC id such as "vpc-0abc12345def67890"',
-  });
-  const subnetIds = r.stringList(`${key}.subnetIds`, obj.subnetIds, {
-    pattern: /^subnet-[0-9a-f]{8,17}$/,
-    allowed: 'subnet ids such as "subnet-0abc12345def67890" (in different availability zones)',
-    minItems: 2,
-  });
-  const certificateArn = r.string(`${key}.certificateArn`, obj.certificateArn, {
-    pattern: /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
-    allowed: "an ACM certificate ARN",
-  });
-  const listenerPort = r.integer(
-    `${key}.listenerPort`,
-    obj.listenerPort,
-    1,
-    65535,
-    certificateArn ? d.httpsListenerPort : d.listenerPort,
-  );
-  const testListenerPort = r.integer(`${key}.testListenerPort`, obj.testListenerPort, 1, 65535, d.testListenerPort);
-  if (listenerPort !== undefined && listenerPort === testListenerPort) {
-    r.problem(
-      `${key}.testListenerPort`,
-      `got ${testListenerPort}; allowed: a port other than listenerPort (${listenerPort})`,
-    );
-  }
-  const cidrRule = { pattern: CIDR_V4, allowed: 'IPv4 CIDR blocks such as "10.0.0.0/8"', minItems: 0 };
-  const listenerCidrs = r.stringList(`${key}.listenerCidrs`, obj.listenerCidrs, {
-    ...cidrRule,
-    fallback: d.listenerCidrs,
-  });
-  const testListenerCidrs = r.stringList(`${key}.testListenerCidrs`, obj.testListenerCidrs, {
-    ...cidrRule,
-    fallback: d.testListenerCidrs,
-  });
-  const internal = r.boolean(`${key}.internal`, obj.internal, d.internal);
-  const alarmsObj = r.object(`${key}.alarms`, obj.alarms, undefined) ?? {};
-  r.onlyKeys(`${key}.alarms`, alarmsObj, Object.keys(d.alarms));
-  const alarms = {
-    periodSeconds: r.integer(`${key}.alarms.periodSeconds`, alarmsObj.periodSeconds, 10, 86400, d.alarms.periodSeconds),
-    evaluationPeriods: r.integer(
-      `${key}.alarms.evaluationPeriods`,
-      alarmsObj.evaluationPeriods,
-      1,
-      100,
-      d.alarms.evaluationPeriods,
-    ),
-    target5xxThreshold: r.integer(
-      `${key}.alarms.target5xxThreshold`,
-      alarmsObj.target5xxThreshold,
-      1,
-      1000000,
-      d.alarms.target5xxThreshold,
-    ),
-  };
-  if (
-    !vpcId ||
-    !subnetIds ||
-    listenerPort === undefined ||
-    testListenerPort === undefined ||
-    !listenerCidrs ||
-    !testListenerCidrs ||
-    alarms.periodSeconds === undefined ||
-    alarms.evaluationPeriods === undefined ||
-    alarms.target5xxThreshold === undefined
-  ) {
-    return undefined;
-  }
-  const settings: AwsSettings = {
-    vpcId,
-    subnetIds,
-    listenerPort,
-    testListenerPort,
-    listenerCidrs,
-    testListenerCidrs,
-    internal,
-    alarms: {
-      periodSeconds: alarms.periodSeconds,
-      evaluationPeriods: alarms.evaluationPeriods,
-      target5xxThreshold: alarms.target5xxThreshold,
-    },
-  };
-  if (certificateArn) settings.certificateArn = certificateArn;
-  return settings;
 }
 
 function parseKubernetesSettings(r: Reader, value: unknown): KubernetesSettings | undefined {

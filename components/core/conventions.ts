@@ -40,6 +40,9 @@ export type Role =
   | "target-group"
   | "launch-template"
   | "asg"
+  // what an ASG launches (tagged by the launch template: the one place instance tags come from)
+  | "instance"
+  | "volume"
   | "alarm-5xx"
   | "alarm-unhealthy"
   // kubernetes

@@ -65,18 +65,25 @@ export function secureLeavesOf(raw: unknown): string[][] | undefined {
   return out;
 }
 
-const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+/**
+ * The project folder: where Pulumi runs the program (the folder holding Pulumi.yaml, also for a project folder
+ * elsewhere that runs this code, as the release tests do), else this checkout.
+ */
+function projectRoot(): string {
+  const cwd = process.cwd();
+  return fs.existsSync(path.join(cwd, "Pulumi.yaml")) ? cwd : path.resolve(__dirname, "..", "..");
+}
 
 /** `Pulumi.<stack>.yaml` in the project's stackConfigDir. */
-export function stackConfigFile(stack: string, projectRoot = PROJECT_ROOT): string {
+export function stackConfigFile(stack: string, root = projectRoot()): string {
   let dir = ".";
   try {
-    const project = parseYaml(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")) as unknown;
+    const project = parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as unknown;
     if (isObject(project) && typeof project.stackConfigDir === "string") dir = project.stackConfigDir;
   } catch {
     // No readable Pulumi.yaml: the default location.
   }
-  return path.join(projectRoot, dir, `Pulumi.${stack}.yaml`);
+  return path.join(root, dir, `Pulumi.${stack}.yaml`);
 }
 
 /** The Node SDK knows the secret keys but does not type the function (it is internal). */
@@ -89,13 +96,13 @@ function isConfigSecret(key: string): boolean {
 export function readSecretConfigInfo(
   namespace = "bluegreen",
   stack = pulumi.getStack(),
-  projectRoot = PROJECT_ROOT,
+  root = projectRoot(),
 ): SecretConfigInfo {
   const key = `${namespace}:services`;
   let fromFile: string[][] | undefined;
   let fileSaysSecret = false;
   try {
-    const doc = parseYaml(fs.readFileSync(stackConfigFile(stack, projectRoot), "utf8")) as unknown;
+    const doc = parseYaml(fs.readFileSync(stackConfigFile(stack, root), "utf8")) as unknown;
     const raw = isObject(doc) && isObject(doc.config) ? doc.config[key] : undefined;
     if (raw !== undefined) {
       fromFile = secureLeavesOf(raw);

@@ -39,13 +39,6 @@ export interface ResourcesSpec {
   memory?: string;
 }
 
-export interface AwsServiceSpec {
-  /** AMI of the instances (must have Docker installed). Required on aws. */
-  amiId: string;
-  /** EC2 instance type. Default "t3.small". */
-  instanceType: string;
-}
-
 export interface KubernetesServiceSpec {
   /** Host name the HTTPRoute matches when a gateway is configured. Default: none (all hosts). */
   hostname?: string;
@@ -73,8 +66,8 @@ export interface ServiceSpec {
   secretEnv?: string[];
   /** Kubernetes resource requests/limits. Default: none. */
   resources?: ResourcesSpec;
-  /** Settings used on the aws platform. */
-  aws?: AwsServiceSpec;
+  /** Settings of the aws platform, validated by components/aws/settings.ts when platform is aws. */
+  aws?: unknown;
   /** Settings used on the kubernetes platform. */
   kubernetes?: KubernetesServiceSpec;
   /** Settings of the local platform, validated by components/local/settings.ts when platform is local. */
@@ -101,34 +94,6 @@ export interface ServiceConfig {
   hooks?: unknown;
 }
 
-export interface AwsAlarmSettings {
-  /** Metric period in seconds. Default 60. */
-  periodSeconds: number;
-  /** Periods that must breach before the alarm fires. Default 1. */
-  evaluationPeriods: number;
-  /** Target 5xx responses per period that fire the 5xx alarm. Default 5. */
-  target5xxThreshold: number;
-}
-
-export interface AwsSettings {
-  vpcId: string;
-  /** At least two subnets in different availability zones (ALB requirement). */
-  subnetIds: string[];
-  /** Port of the production listener. Default 80 (443 when certificateArn is set). */
-  listenerPort: number;
-  /** Port of the test listener reaching the idle color. Default 9000. */
-  testListenerPort: number;
-  /** Who may reach the production listener. Default ["0.0.0.0/0"]. */
-  listenerCidrs: string[];
-  /** Who may reach the test listener. Default [] (closed: no ingress rule at all). */
-  testListenerCidrs: string[];
-  /** ACM certificate: makes the production listener HTTPS. Default: none (HTTP). */
-  certificateArn?: string;
-  /** Internal (VPC-only) load balancer. Default false. */
-  internal: boolean;
-  alarms: AwsAlarmSettings;
-}
-
 export const LIVE_SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
 export type LiveServiceType = (typeof LIVE_SERVICE_TYPES)[number];
 
@@ -152,7 +117,8 @@ export interface StackConfig {
   liveColor: Color;
   /** In config order. */
   services: ServiceConfig[];
-  aws?: AwsSettings;
+  /** Settings of the aws platform, validated by components/aws/settings.ts when platform is aws. */
+  aws?: unknown;
   kubernetes?: KubernetesSettings;
   /** Settings of the local platform, validated by components/local/settings.ts when platform is local. */
   local?: unknown;
@@ -169,16 +135,6 @@ export const DEFAULTS = {
     unhealthyThreshold: 3,
     gracePeriodSeconds: 30,
   } satisfies HealthCheckSpec,
-  instanceType: "t3.small",
-  aws: {
-    listenerPort: 80,
-    httpsListenerPort: 443,
-    testListenerPort: 9000,
-    listenerCidrs: ["0.0.0.0/0"],
-    testListenerCidrs: [] as string[],
-    internal: false,
-    alarms: { periodSeconds: 60, evaluationPeriods: 1, target5xxThreshold: 5 } satisfies AwsAlarmSettings,
-  },
   kubernetes: { namespace: "default", liveServiceType: "ClusterIP" as LiveServiceType, servicePort: 80 },
 } as const;
 

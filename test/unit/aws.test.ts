@@ -113,9 +113,20 @@ describe("aws: resource graph", () => {
     assert.equal(pairLabelsOf(byName(resources, "web-green-lt"))["bluegreen/version"], GREEN_VERSION);
   });
 
-  it("propagates the ASG tags to instances", () => {
+  it("tags instances and volumes from the launch template alone, one role each", () => {
     const tags = inputsOf<{ tags: { propagateAtLaunch: boolean }[] }>(resources, "web-green-asg").tags;
-    assert.ok(tags.length >= 4 && tags.every((t) => t.propagateAtLaunch === true));
+    assert.ok(tags.length >= 4 && tags.every((t) => t.propagateAtLaunch === false));
+    const specs = inputsOf<{ tagSpecifications: { resourceType: string; tags: Record<string, string> }[] }>(
+      resources,
+      "web-green-lt",
+    ).tagSpecifications;
+    assert.deepEqual(
+      specs.map((t) => [t.resourceType, t.tags["bluegreen/role"], t.tags["bluegreen/color"]]),
+      [
+        ["instance", "instance", "green"],
+        ["volume", "volume", "green"],
+      ],
+    );
   });
 
   it("attaches each color's ASG to its own target group and launch template", () => {
@@ -200,6 +211,7 @@ describe("aws: routing", () => {
             { arn: tgArn("web-blue-tg"), weight: 100 },
             { arn: tgArn("web-green-tg"), weight: 0 },
           ],
+          stickiness: { enabled: false, duration: 1 },
         },
       },
     ]);
@@ -231,16 +243,8 @@ describe("aws: routing", () => {
     ]);
   });
 
-  it("opens no ingress to the test listener by default", async () => {
-    const sg = inputsOf<{ ingress: { fromPort: number }[] }>(await resourcesOf(awsConfig()), "web-alb-sg");
-    assert.deepEqual(
-      sg.ingress.map((rule) => rule.fromPort),
-      [80],
-    );
-  });
-
   it("opens the test listener only to the configured CIDRs", async () => {
-    const raw = withValue(awsConfig(), "aws.testListenerCidrs", ["10.20.0.0/16"]);
+    const raw = withValue(awsConfig(), "aws.testListenerCidrs", ["198.51.100.7/32"]);
     const sg = inputsOf<{ ingress: { fromPort: number; cidrBlocks: string[] }[] }>(
       await resourcesOf(raw),
       "web-alb-sg",
@@ -250,7 +254,7 @@ describe("aws: routing", () => {
       protocol: "tcp",
       fromPort: 9000,
       toPort: 9000,
-      cidrBlocks: ["10.20.0.0/16"],
+      cidrBlocks: ["198.51.100.7/32"],
     });
   });
 
@@ -330,6 +334,7 @@ describe("aws: blue-green properties", () => {
         `${TYPES.asg} asg maxSize`,
         `${TYPES.asg} asg minSize`,
         `${TYPES.asg} asg tags[4]`,
+        `${TYPES.asg} asg waitForElbCapacity`,
         `${TYPES.lt} launch-template tagSpecifications[0].tags.bluegreen/scaled-down`,
         `${TYPES.lt} launch-template tagSpecifications[1].tags.bluegreen/scaled-down`,
         `${TYPES.lt} launch-template tags.bluegreen/scaled-down`,

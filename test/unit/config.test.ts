@@ -55,10 +55,6 @@ describe("config: the happy path", () => {
     assert.deepEqual(parsed.kubernetes, { namespace: "default", liveServiceType: "ClusterIP", servicePort: 80 });
   });
 
-  it("closes the aws test listener by default", () => {
-    assert.deepEqual(parseStackConfig(awsConfig()).aws?.testListenerCidrs, []);
-  });
-
   it("turns numeric environment values into strings", () => {
     assert.equal(parseStackConfig(awsConfig()).services[0].spec.env.WORKERS, "4");
   });
@@ -241,23 +237,6 @@ describe("config: bad input fails with the key, the value and what is allowed", 
 
   it("rejects an empty services object", () => {
     assert.match(problemAt(awsConfig({ services: {} }), "bluegreen:services"), /at least one service/);
-  });
-
-  it("requires the aws network settings on platform aws", () => {
-    assert.match(problemAt(awsConfig({ aws: undefined }), "bluegreen:aws"), /missing; required: \{vpcId/);
-  });
-
-  it("requires an AMI per service on platform aws", () => {
-    const raw = withValue(awsConfig(), "services.api.aws", undefined);
-    assert.match(problemAt(raw, "bluegreen:services.api.aws"), /missing; required: \{amiId/);
-  });
-
-  it("rejects a malformed test listener CIDR", () => {
-    const raw = withValue(awsConfig(), "aws.testListenerCidrs", ["10.0.0.0/33"]);
-    assert.match(
-      problemAt(raw, "bluegreen:aws.testListenerCidrs[0]"),
-      /got "10\.0\.0\.0\/33"; allowed: IPv4 CIDR blocks/,
-    );
   });
 
   it("reports every problem at once", () => {

@@ -42,7 +42,13 @@ export function awsConfig(overrides: Partial<RawStackConfig> = {}): RawStackConf
   return {
     platform: "aws",
     liveColor: "blue",
-    aws: { vpcId: "vpc-0abc12345def67890", subnetIds: ["subnet-0aaa11112222b3333", "subnet-0bbb11112222c4444"] },
+    aws: {
+      vpcId: "vpc-0abc12345def67890",
+      loadBalancerSubnetIds: ["subnet-0aaa11112222b3333", "subnet-0bbb11112222c4444"],
+      instanceSubnetIds: ["subnet-0ccc11112222d5555", "subnet-0ddd11112222e6666"],
+      // Public addresses (documentation range) of where the release tool verifies from.
+      testListenerCidrs: ["203.0.113.0/24"],
+    },
     services: { web: webService(), api: apiService() },
     ...overrides,
   };
