@@ -26,6 +26,7 @@ import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
 import { StatusWriter } from "./engine/status-writer";
 import { classifyError, ExitCode, Outcome } from "./errors";
+import { Notifier } from "./notify";
 import type { BlueGreenEvent, EventInput } from "./events";
 import {
   DeployInput,
@@ -147,8 +148,12 @@ async function run(
   stackForErrors: string,
 ): Promise<ReleaseResult> {
   let settings: ReleaseSettings;
+  let notifier: Notifier;
   try {
     settings = normalize();
+    // Release notifications (BLUEGREEN_NOTIFY_*): a malformed URL is refused before any change.
+    notifier = Notifier.fromEnv(opts.envVars ?? process.env);
+    opts = notifier.observing(opts);
   } catch (err) {
     const c = classifyError(err);
     const event: BlueGreenEvent = {
@@ -181,6 +186,7 @@ async function run(
     await ctx.status.flush();
   }
   result.message = redactor.redact(result.message);
+  await notifier.finished(result);
   emitRaw({ type: "result", outcome: result.outcome, exitCode: result.exitCode, message: result.message });
   return result;
 }
