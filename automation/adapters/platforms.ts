@@ -24,6 +24,7 @@ export type PlatformAdapterFactory = (options: PlatformAdapterOptions) => Platfo
 
 const PLATFORMS: Record<string, PlatformAdapterFactory> = {
   local: (o) => (require("./local") as typeof import("./local")).localPlatform(o),
+  aws: (o) => (require("./aws") as typeof import("./aws")).awsPlatform(o),
   kubernetes: (o) => (require("./kubernetes") as typeof import("./kubernetes")).kubernetesPlatform(o),
 };
 
