@@ -4,7 +4,16 @@
  */
 import type { EventInput, Phase } from "../events";
 import type { ReleaseSettings } from "../options";
-import type { Clock, HostInfo, MetricSource, PlatformAdapter, Prober, StackDriver, StackOutputsView } from "../ports";
+import type {
+  Clock,
+  EngineState,
+  HostInfo,
+  MetricSource,
+  PlatformAdapter,
+  Prober,
+  StackDriver,
+  StackOutputsView,
+} from "../ports";
 import type { StatusWriter } from "./status-writer";
 
 export type Emit = (event: EventInput) => void;
@@ -64,8 +73,11 @@ export interface RunContext {
   interrupts: Interrupts;
   /** Policy packs for preview/up after defaults. */
   policyPacks: string[];
-  /** The stack outputs last read, for the traffic moves (one `pulumi` call less on the hot path). */
+  /** The stack outputs last read; cleared by every `up` (see stackOutputs in stack-state.ts). */
   lastOutputs?: StackOutputsView;
+  /** Reads started early at command start (see prefetch in stack-state.ts), consumed once. */
+  outputsRead?: Promise<StackOutputsView>;
+  engineStateRead?: Promise<EngineState>;
   /** Bake signals the platform adds for the color now live (set when the bake starts). */
   platformMetrics?: MetricSource[];
 }

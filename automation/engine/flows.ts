@@ -22,7 +22,7 @@ import type { MetricSource } from "../ports";
 import { bindHooks, runHooks } from "../hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
-import { bake, Breach, finish, rollbackTraffic, stage, switchTraffic, verify } from "./steps";
+import { bake, Breach, finish, rollbackTraffic, routingIntent, stage, switchTraffic, verify } from "./steps";
 import { currentOutputs, platformContext, routedColors } from "./platform";
 import {
   loadSnapshot,
@@ -249,7 +249,7 @@ async function runFrom(
         await runHooks(ctx, "preSwitch");
         return changed;
       });
-      await ctx.status.set({ phase: "switch", verifiedColor: r0.toColor, step: 0 });
+      await ctx.status.set({ phase: "switch", verifiedColor: r0.toColor, step: 0, ...routingIntent(ctx, r0.toColor) });
     }
     if (at("switch")) {
       cur = "switch";

@@ -5,9 +5,10 @@
 import { Color } from "../../components/core/conventions";
 import type { PlatformContext, StackOutputsView } from "../ports";
 import type { RunContext } from "./context";
+import { stackOutputs } from "./stack-state";
 
-export async function currentOutputs(ctx: RunContext): Promise<StackOutputsView> {
-  return ctx.lastOutputs ?? (ctx.lastOutputs = await ctx.deps.driver.outputs());
+export function currentOutputs(ctx: RunContext): Promise<StackOutputsView> {
+  return stackOutputs(ctx);
 }
 
 export function platformContext(ctx: RunContext, outputs: StackOutputsView, service: string): PlatformContext {

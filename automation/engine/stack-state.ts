@@ -20,6 +20,7 @@ export interface Snapshot {
 }
 
 export async function loadSnapshot(ctx: RunContext): Promise<Snapshot> {
+  prefetch(ctx);
   const view = await ctx.deps.driver.readConfig();
   let config: StackConfig;
   try {
@@ -52,11 +53,35 @@ export function serviceOf(snap: Snapshot, name: string | undefined, flag = "--se
  * One service's outputs, with the endpoints the platform says the tool reaches it by. `cached`: the outputs this run
  * read last (no `pulumi` call on the hot path of a traffic move, when nothing was deployed since).
  */
-export async function serviceOutputs(ctx: RunContext, service: string, cached = false): Promise<ServiceOutputsView> {
+/**
+ * Starts reading the stack outputs and the engine state while the config is read: three `pulumi` commands at once
+ * instead of one after the other at every command start. Failures surface where the results are used.
+ */
+export function prefetch(ctx: RunContext): void {
+  if (!ctx.outputsRead) {
+    ctx.outputsRead = ctx.deps.driver.outputs();
+    ctx.outputsRead.catch(() => undefined);
+  }
+  if (!ctx.engineStateRead) {
+    ctx.engineStateRead = ctx.deps.driver.engineState();
+    ctx.engineStateRead.catch(() => undefined);
+  }
+}
+
+/** The stack outputs, read once per deployed state: every `up` of this run makes the next call read them again. */
+export async function stackOutputs(ctx: RunContext): Promise<StackOutputsView> {
+  if (ctx.lastOutputs) return ctx.lastOutputs;
+  const read = ctx.outputsRead ?? ctx.deps.driver.outputs();
+  ctx.outputsRead = undefined;
+  const outputs = await read;
+  ctx.lastOutputs = outputs;
+  return outputs;
+}
+
+export async function serviceOutputs(ctx: RunContext, service: string): Promise<ServiceOutputsView> {
   let outs: StackOutputsView;
   try {
-    outs = cached && ctx.lastOutputs ? ctx.lastOutputs : await ctx.deps.driver.outputs();
-    ctx.lastOutputs = outs;
+    outs = await stackOutputs(ctx);
   } catch (err) {
     throw new Error(`cannot read the outputs of stack ${ctx.settings.stack}: ${(err as Error).message}`);
   }
@@ -140,6 +165,11 @@ export async function engineOp(
 ): Promise<EngineOpResult> {
   const opts: EngineOpOptions = { policyPacks: ctx.policyPacks, signal };
   const started = ctx.deps.clock.now();
+  // Whatever an update does (or half does), the outputs read before it are stale.
+  if (operation === "up") {
+    ctx.lastOutputs = undefined;
+    ctx.outputsRead = undefined;
+  }
   const result = operation === "preview" ? await ctx.deps.driver.preview(opts) : await ctx.deps.driver.up(opts);
   ctx.emit({
     type: "engine",
@@ -165,7 +195,8 @@ export function changedCount(result: EngineOpResult): number {
 export async function recoverEngine(ctx: RunContext, phase: Phase): Promise<boolean> {
   const { driver, host, clock } = ctx.deps;
   let changed = false;
-  let state = await driver.engineState();
+  let state = await (ctx.engineStateRead ?? driver.engineState());
+  ctx.engineStateRead = undefined;
   const deadline = clock.now() + ctx.settings.lockWaitMs;
   let waited = false;
   for (;;) {

@@ -293,7 +293,7 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
       reason: `${pct}% of traffic to ${r.toColor} (${r.version})${pct === 100 ? `; liveColor=${r.toColor}` : ""}`,
     });
     if (pct === 100 && ctx.deps.platform) {
-      const moved = await trafficFirst(ctx, i);
+      const moved = await trafficFirst(ctx, i, resumed && i === start);
       if (moved !== NO_DIRECT_PATH) return moved;
     }
     await ctx.status.write(stepConfig(r, pct), { step: i });
@@ -344,11 +344,15 @@ const NO_DIRECT_PATH = Symbol("no direct path");
  * which its own steps must show - and (6) the live endpoint confirms again. A kill anywhere in between leaves a
  * record in phase `switch` with `routing` set; the rerun redoes this sequence, which is idempotent at every step.
  */
-async function trafficFirst(ctx: RunContext, step: number): Promise<Breach | undefined | typeof NO_DIRECT_PATH> {
+async function trafficFirst(
+  ctx: RunContext,
+  step: number,
+  resumed: boolean,
+): Promise<Breach | undefined | typeof NO_DIRECT_PATH> {
   const r = rec(ctx);
   const to = r.toColor;
   const { clock } = ctx.deps;
-  if (r.routing?.to === to) {
+  if (resumed && r.routing?.to === to) {
     // A rerun: say where traffic actually is before moving it (again).
     const where = await routedColors(ctx);
     ctx.emit({
@@ -359,7 +363,8 @@ async function trafficFirst(ctx: RunContext, step: number): Promise<Breach | und
     });
   }
   const intent = r.routing?.to === to ? r.routing : { to, state: "route" as const, at: iso(ctx) };
-  await ctx.status.set({ step, routing: intent });
+  // Usually recorded already, with the phase (see routingIntent): one write less before traffic moves.
+  if (r.routing !== intent || r.step !== step) await ctx.status.set({ step, routing: intent });
   const started = clock.now();
   const did = await routeAll(ctx, to);
   if (did === undefined) {
@@ -378,7 +383,7 @@ async function trafficFirst(ctx: RunContext, step: number): Promise<Breach | und
     decision: "route",
     reason: `all production traffic sent to ${to} at the router in ${routedAt - started}ms (${did}); the stack follows`,
   });
-  const live = (await serviceOutputs(ctx, r.service, true)).liveEndpoint;
+  const live = (await serviceOutputs(ctx, r.service)).liveEndpoint;
   const first = await confirmVersion(ctx, "switch", live, r.version, ctx.interrupts.soft);
   if (!first.ok) return new Breach(`switch not confirmed at the router: ${first.why}`);
   const notReady = await platformReadiness(ctx, "switch", to, r.version, "after-switch");
@@ -393,6 +398,16 @@ async function trafficFirst(ctx: RunContext, step: number): Promise<Breach | und
   const again = await confirmVersion(ctx, "switch", so.liveEndpoint, r.version, ctx.interrupts.soft);
   if (!again.ok) return new Breach(`switch not confirmed after the update: ${again.why}`);
   return undefined;
+}
+
+/**
+ * The record fields that name a traffic-first move before the switch phase starts, so the write that enters the
+ * phase also records the move (one `pulumi config` write less before traffic moves). Empty when the switch starts
+ * with a partial step or the platform has no adapter.
+ */
+export function routingIntent(ctx: RunContext, to: Color): Partial<ReleaseRecord> {
+  if (!ctx.deps.platform || ctx.settings.steps[0] !== 100) return {};
+  return { routing: { to, state: "route", at: iso(ctx) } };
 }
 
 function iso(ctx: RunContext): string {
@@ -461,8 +476,7 @@ export async function platformReadiness(
 export async function bake(ctx: RunContext, until: number): Promise<Breach | undefined> {
   const r = rec(ctx);
   // The outputs the switch just read: no `pulumi` call between the switch and the first bake probe.
-  const cached = ctx.lastOutputs?.services?.[r.service];
-  const so = cached ?? (await serviceOutputs(ctx, r.service));
+  const so = await serviceOutputs(ctx, r.service);
   if (until <= ctx.deps.clock.now()) {
     // Nothing left to watch (no bake asked, or resumed after the window): still confirm what answers.
     const c = await confirmVersion(ctx, "bake", so.liveEndpoint, r.version, ctx.interrupts.soft);
