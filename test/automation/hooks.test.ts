@@ -330,3 +330,84 @@ describe("release hooks", () => {
     });
   });
 });
+
+describe("release notifications (webhooks on a real loopback listener)", () => {
+  let server: http.Server;
+  let base = "";
+  const got: { path: string; body: Record<string, unknown> }[] = [];
+  before(async () => {
+    server = http.createServer((req, res) => {
+      let text = "";
+      req.on("data", (d: Buffer) => (text += d.toString()));
+      req.on("end", () => {
+        got.push({ path: req.url ?? "", body: JSON.parse(text) as Record<string, unknown> });
+        res.writeHead(req.url === "/broken" ? 500 : 200);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+  beforeEach(() => (got.length = 0));
+
+  const withEnv = (env: Record<string, string>) => ({ envVars: env });
+
+  it("sends started, switched and finished, in order, as generic JSON and as Slack text", async () => {
+    const w = new World();
+    const env = { BLUEGREEN_NOTIFY_WEBHOOK: `${base}/json`, BLUEGREEN_NOTIFY_SLACK: `${base}/slack` };
+    const r = await deploy(REL, w.runOptions([], {}, withEnv(env)));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    const json = got.filter((g) => g.path === "/json").map((g) => g.body);
+    assert.deepEqual(
+      json.map((b) => b.event),
+      ["release.started", "release.switched", "release.finished"],
+    );
+    assert.deepEqual(
+      [json[2].outcome, json[2].service, json[2].version, json[2].toColor],
+      ["released", "web", "1.1.0", "green"],
+    );
+    const slack = got.filter((g) => g.path === "/slack").map((g) => String(g.body.text));
+    assert.equal(slack.length, 3);
+    assert.match(slack[1], /production traffic of web is on green \(1\.1\.0\)/);
+    assert.match(slack[2], /finished: released/);
+  });
+
+  it("sends rolled-back when a release rolls back", async () => {
+    const w = new World();
+    w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
+    const r = await deploy(REL, w.runOptions([], {}, withEnv({ BLUEGREEN_NOTIFY_WEBHOOK: `${base}/json` })));
+    assert.equal(r.exitCode, EXIT.rolledBack);
+    assert.deepEqual(
+      got.map((g) => g.body.event),
+      ["release.started", "release.switched", "release.rolled-back", "release.finished"],
+    );
+    assert.equal(got[3].body.outcome, "rolled-back");
+  });
+
+  it("a failing sink is a warning; the release's outcome does not change", async () => {
+    const w = new World();
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events, {}, withEnv({ BLUEGREEN_NOTIFY_WEBHOOK: `${base}/broken` })));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    const warns = events.filter((e) => e.type === "log" && e.level === "warn");
+    assert.equal(warns.length, 3);
+    assert.match(
+      (warns[0] as { message: string }).message,
+      /notification release\.started to http:\/\/127\.0\.0\.1:\d+ \(json\) failed: answered 500/,
+    );
+    assert.equal(events[events.length - 1].type, "result", "warnings come before the result event");
+  });
+
+  it("refuses a malformed webhook URL before any change, naming the variable", async () => {
+    const w = new World();
+    const r = await deploy(
+      REL,
+      w.runOptions([], {}, withEnv({ BLUEGREEN_NOTIFY_SLACK: "hooks.slack.com/services/T0/B0/secret" })),
+    );
+    assert.equal(r.exitCode, EXIT.refused);
+    assert.match(r.message, /BLUEGREEN_NOTIFY_SLACK: got .* \(not a URL\)/);
+    assert.doesNotMatch(r.message, /secret/, "the URL's secret path is not shown");
+    assert.deepEqual(w.log, []);
+  });
+});
