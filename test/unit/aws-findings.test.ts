@@ -3,11 +3,15 @@
  * finding it guards. Validation of the settings is in aws-settings.test.ts.
  */
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
 import { RawStackConfig } from "../../components/core/config";
 import { parseStackConfig } from "../../components/core/config";
 import { planColor } from "../../components/core/spec";
 import { autoScalingGroupOptions } from "../../components/aws/service";
-import { RegisteredResource, runStack } from "./harness";
+import { nonPublicRangeOf } from "../../components/aws/settings";
+import { RegisteredResource, runProgram, runStack } from "./harness";
 import { awsConfig, withValue } from "./fixtures";
 
 const runs = new Map<string, Promise<{ resources: RegisteredResource[]; outputs: Record<string, unknown> }>>();
@@ -209,5 +213,33 @@ describe("aws findings: outputs the release tool reads", () => {
       capacity: { desired: 2, min: 2, max: 6 },
       autoscaled: true,
     });
+  });
+});
+
+describe("aws: stacks/Pulumi.prod.yaml", () => {
+  function prodConfig(): Record<string, unknown> {
+    const file = path.join(__dirname, "..", "..", "stacks", "Pulumi.prod.yaml");
+    const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+    return Object.fromEntries(
+      Object.entries(doc.config)
+        .filter(([k]) => k.startsWith("bluegreen:"))
+        .map(([k, v]) => [k.slice("bluegreen:".length), v]),
+    );
+  }
+
+  it("is valid and gives the release tool a public test path and separate instance subnets", async () => {
+    const { resources } = await runProgram(prodConfig());
+    const sg = resources.find((r) => r.name === "web-alb-sg")!.inputs as {
+      ingress: { fromPort: number; cidrBlocks: string[] }[];
+    };
+    const test = sg.ingress.find((r) => r.fromPort === 9000)!;
+    assert.ok(test.cidrBlocks.length > 0 && test.cidrBlocks.every((c) => nonPublicRangeOf(c) === undefined));
+    const alb = resources.find((r) => r.name === "web-alb")!.inputs as { subnets: string[]; internal: boolean };
+    const asg = resources.find((r) => r.name === "web-green-asg")!.inputs as { vpcZoneIdentifiers: string[] };
+    assert.equal(alb.internal, false);
+    assert.deepEqual(
+      asg.vpcZoneIdentifiers.filter((s) => alb.subnets.includes(s)),
+      [],
+    );
   });
 });
