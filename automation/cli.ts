@@ -17,6 +17,7 @@ import type { BlueGreenEvent } from "./events";
 import { EXIT, classifyError } from "./errors";
 import type { DeployInput } from "./options";
 import { formatDuration } from "./parse";
+import { ProgressIo, ProgressRenderer } from "./progress";
 
 interface Io {
   out: (line: string) => void;
@@ -223,8 +224,15 @@ export interface CliDeps {
   io?: Io;
   /** Overrides for the API's ports (tests). */
   runOptions?: api.RunOptions;
+  /** The terminal for the live progress line [stdout when it is a TTY and `io` is the default]; null: none. */
+  tty?: ProgressIo["tty"] | null;
   /** Installs Ctrl-C handling; returns the signals and a disposer. Replaceable in tests. */
   interrupts?: (io: Io, json: boolean) => { soft: AbortSignal; hard: AbortSignal; dispose(): void };
+}
+
+function terminalOf(io: Io): ProgressIo["tty"] {
+  if (io !== defaultIo || !process.stdout.isTTY) return undefined;
+  return { write: (text) => void process.stdout.write(text), columns: () => process.stdout.columns ?? 80 };
 }
 
 function processInterrupts(io: Io, json: boolean): { soft: AbortSignal; hard: AbortSignal; dispose(): void } {
@@ -269,6 +277,9 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
   const release = async (o: Opts, call: (opts: api.RunOptions) => Promise<api.ReleaseResult>): Promise<void> => {
     const json = o.json === true;
     const intr = (deps.interrupts ?? processInterrupts)(io, json);
+    // Human output: one live line on a terminal, plain lines elsewhere (automation/progress.ts).
+    const tty = deps.tty === undefined ? terminalOf(io) : (deps.tty ?? undefined);
+    const progress = json ? undefined : new ProgressRenderer({ out: io.out, err: io.err, tty }, humanLine);
     try {
       const result = await call({
         ...(deps.runOptions ?? {}),
@@ -277,14 +288,12 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         onEvent: (e) => {
           deps.runOptions?.onEvent?.(e);
           if (json) io.out(JSON.stringify(e));
-          else {
-            const line = humanLine(e);
-            if (line !== undefined) (e.type === "result" && e.exitCode !== 0 ? io.err : io.out)(line);
-          }
+          else progress?.event(e);
         },
       });
       exitCode = result.exitCode;
     } finally {
+      progress?.close();
       intr.dispose();
     }
   };
