@@ -34,6 +34,7 @@ import {
   normalizeRollback,
   normalizeStatus,
   normalizeSwitchColor,
+  PlatformAccess,
   ReleaseSettings,
   RollbackInput,
   StatusInput,
@@ -83,8 +84,9 @@ function defaultPolicyPacks(workDir: string): string[] {
   return fs.existsSync(path.join(dir, "PulumiPolicy.yaml")) ? [dir] : [];
 }
 
+/** `access`: the command's flags on reaching the platform (kubeconfig, context, URLs), for the platform adapter. */
 /** `redactor`: learns the stack's secret values as the driver reads config (see redact.ts). */
-export function defaultDeps(stack: string, opts: RunOptions = {}, redactor?: Redactor): Deps {
+export function defaultDeps(stack: string, opts: RunOptions = {}, access?: PlatformAccess, redactor?: Redactor): Deps {
   const envVars = opts.envVars ?? (process.env as Record<string, string>);
   const workDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
   const base: Deps = {
@@ -105,7 +107,7 @@ export function defaultDeps(stack: string, opts: RunOptions = {}, redactor?: Red
     newId: () => `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${crypto.randomBytes(3).toString("hex")}`,
     heartbeatMs: 15_000,
     defaultPolicyPacks: defaultPolicyPacks(workDir),
-    platform: stackPlatformAdapter({ env: envVars, workDir }),
+    platform: stackPlatformAdapter({ env: envVars, workDir, access }),
   };
   return { ...base, ...(opts.deps ?? {}) };
 }
@@ -116,7 +118,7 @@ function makeContext(
 ): { ctx: RunContext; emitRaw: Emit; redactor: Redactor } {
   // One per command: every event leaves through emitRaw below, redacted with the secrets read so far.
   const redactor = new Redactor();
-  const deps = defaultDeps(settings.stack, opts, redactor);
+  const deps = defaultDeps(settings.stack, opts, { ...settings.platform, service: settings.service }, redactor);
   const never = new AbortController().signal;
   let status: StatusWriter | undefined = undefined;
   const emitRaw: Emit = (e: EventInput) => {
@@ -219,7 +221,9 @@ export function rollback(input: RollbackInput, opts: RunOptions = {}): Promise<R
 /** Where the stack stands. Rejects with `RefusedError` for an unknown stack. */
 export async function status(input: StatusInput, opts: RunOptions = {}): Promise<StatusReport> {
   const s = normalizeStatus(input);
-  const settings: ReleaseSettings = { ...normalizeRollback({ stack: s.stack }) };
+  const settings: ReleaseSettings = {
+    ...normalizeRollback({ stack: s.stack, kubeconfig: input.kubeconfig, kubeContext: input.kubeContext }),
+  };
   const { ctx, redactor } = makeContext(settings, opts);
   return redactor.redactDeep(await statusReport(ctx));
 }
