@@ -12,6 +12,10 @@ import { platformAdapter } from "../../automation/adapters/platforms";
 import { EXIT, RefusedError } from "../../automation/errors";
 import type { PlatformContext, StackOutputsView } from "../../automation/ports";
 import { FakeAws, listOf } from "../support/fake-aws";
+import { deploy } from "../../automation";
+import type { BlueGreenEvent, CheckEvent } from "../../automation/events";
+import type { PlatformAdapter } from "../../automation/ports";
+import { baseConfig, FAST, World } from "./fakes";
 
 const REGION = "eu-west-1";
 const ACCOUNT = "123456789012";
@@ -365,6 +369,97 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       const reading = await source.read({ service: "web", color: "green", version: "1.5.0" });
       assert.equal(reading.breached, false);
       assert.match(reading.detail, /CloudWatch unreachable: Rate exceeded/);
+    });
+  });
+
+  /**
+   * The whole `deploy` flow with this adapter: the stack and the HTTP side are the engine's test fakes (test/automation
+   * /fakes.ts), AWS is the real SDK against the local endpoint. The fake HTTP side follows the listener: after a
+   * ModifyListener, the live URL answers from the color AWS now forwards to.
+   */
+  describe("deploy --stack prod through the engine", () => {
+    function awsWorld(): { world: World; platform: PlatformAdapter } {
+      const world = new World(baseConfig({ platform: "aws" }));
+      const fakeOutputs = world.driver.outputs.bind(world.driver);
+      world.driver.outputs = async () => {
+        const o = await fakeOutputs();
+        const web = outputs().services.web as unknown as Record<string, unknown>;
+        // The aws component's per-color probes and ALB output, as `pulumi up` would have exported them.
+        for (const so of Object.values(o.services)) Object.assign(so, { colors: web.colors, alb: web.alb });
+        return o;
+      };
+      const real = adapter();
+      const platform: PlatformAdapter = {
+        ...real,
+        platform: real.platform,
+        preflight: (o, services, signal) => real.preflight(o, services, signal),
+        endpoints: (c) => real.endpoints(c),
+        routedColor: (c) => real.routedColor(c),
+        readiness: (c, color, version, when) => real.readiness(c, color, version, when),
+        bakeSignals: (c, color) => real.bakeSignals(c, color),
+        route: async (c, color) => {
+          const did = await real.route(c, color);
+          (world.state.routed ??= {})[c.service] = color;
+          world.onRoute?.(world, c.service, color);
+          return did;
+        },
+      };
+      return { world, platform };
+    }
+    const REL = { ...FAST, stack: "prod", service: "web", version: "1.1.0" };
+    const metricChecks = (events: BlueGreenEvent[]) =>
+      events.filter((e): e is CheckEvent => e.type === "check" && e.name.startsWith("metric:cloudwatch alarms"));
+
+    it("releases when target health and the alarms stay good, moving traffic with one ModifyListener", async () => {
+      const { world, platform } = awsWorld();
+      const events: BlueGreenEvent[] = [];
+      const r = await deploy(REL, world.runOptions(events, { platform }));
+      assert.equal(r.exitCode, EXIT.ok, r.message);
+      const health = events.filter((e): e is CheckEvent => e.type === "check" && e.name === "aws.target-health");
+      assert.ok(health.length >= 2 && health.every((c) => c.ok));
+      assert.equal(fake.requestsFor("ModifyListener").length, 1);
+      assert.ok(metricChecks(events).length > 0 && metricChecks(events).every((c) => c.ok));
+      assert.deepEqual(fake.requestsFor("DescribeAlarms").at(-1)?.params.AlarmNames, ALARMS.green);
+    });
+
+    it("rolls back (exit 3) when the new color's alarm goes to ALARM during the bake", async () => {
+      const { world, platform } = awsWorld();
+      world.onRoute = (_w, _s, color) => {
+        if (color === "green") fake.alarms.set(ALARMS.green[0], "ALARM");
+      };
+      const events: BlueGreenEvent[] = [];
+      const r = await deploy(REL, world.runOptions(events, { platform }));
+      assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+      assert.match(r.message, /cloudwatch alarms .*in ALARM: web-green-5xx-alarm-3333333/);
+      const moves = fake.requestsFor("ModifyListener").map((q) => {
+        const [a] = listOf<Record<string, unknown>>(q.params.DefaultActions);
+        return listOf<Record<string, string>>((a.ForwardConfig as Record<string, unknown>).TargetGroups)[0]
+          .TargetGroupArn;
+      });
+      assert.deepEqual(moves, [TG.green, TG.blue]);
+      assert.equal(fake.listeners.get(LISTENER)!.forward.targetGroups.find((t) => t.arn === TG.blue)!.weight, 100);
+    });
+
+    it("never switches (exit 4) when a target of the new color is unhealthy", async () => {
+      const { world, platform } = awsWorld();
+      fake.targetGroups.set(TG.green, [
+        ...healthy(["i-0g1", "i-0g2"]),
+        { id: "i-0g3", port: 8080, state: "unhealthy" },
+      ]);
+      const r = await deploy(REL, world.runOptions([], { platform }));
+      assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
+      assert.match(r.message, /aws\.target-health: .*1 unhealthy \(i-0g3\)/);
+      assert.equal(fake.requestsFor("ModifyListener").length, 0);
+    });
+
+    it("refuses (exit 2) without a region, before any change", async () => {
+      delete process.env.AWS_REGION;
+      const { world, platform } = awsWorld();
+      const r = await deploy(REL, world.runOptions([], { platform }));
+      assert.equal(r.exitCode, EXIT.refused, r.message);
+      assert.match(r.message, /no AWS region: set AWS_REGION/);
+      assert.ok(!world.log.some((l) => l === "up" || l.startsWith("config")), world.log.join(", "));
+      assert.equal(fake.requests.length, 0);
     });
   });
 
