@@ -37,6 +37,10 @@ const STATELESS_TYPES = new Set([
   "kubernetes:core/v1:Service",
   "kubernetes:networking.k8s.io/v1:Ingress",
   "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+  // The instances' role and profile (they may read the service's secret parameters): identity, no data.
+  "aws:iam/role:Role",
+  "aws:iam/rolePolicy:RolePolicy",
+  "aws:iam/instanceProfile:InstanceProfile",
 ]);
 
 const options: Record<string, OptionSchema> = {
@@ -48,7 +52,7 @@ const options: Record<string, OptionSchema> = {
       "Extra roles of shared resources that need no protection, on top of the routing plumbing that never does " +
       "(router, preview-router, live-service, preview-service, color-service, load-balancer, load-balancer-sg, " +
       "instance-sg) and stateless networking types (security groups and rules, load balancers, listeners, target " +
-      "groups, Services, Ingresses, HTTPRoutes).",
+      "groups, Services, Ingresses, HTTPRoutes, IAM roles and instance profiles).",
   },
 };
 

@@ -9,6 +9,11 @@ PATH="$(bash scripts/node.sh):$PATH"
 [[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
 bash scripts/install-system-deps.sh
 . scripts/env.sh
+# The Kubernetes e2e test starts the project's control plane; build it here (minutes on a fresh machine) so that
+# no mocha timeout covers the build. Cached after the first time.
+if [[ $# -eq 0 || "$*" == *e2e* ]]; then
+  bash scripts/cluster.sh build
+fi
 if [[ $# -eq 0 ]]; then
   bash scripts/lint-go.sh --test
   set -- 'test/unit/**/*.test.ts' 'test/policy/**/*.test.ts' 'test/automation/**/*.test.ts' 'test/e2e/**/*.test.ts'

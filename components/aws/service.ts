@@ -65,17 +65,56 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The boot script of an instance: runs the service's container at the color's version. Plain text. */
-export function buildUserDataScript(spec: ServiceSpec, version: string): string {
+/**
+ * The SSM parameter holding one secret env value of one color: `/bluegreen/<stack>/<service>-<color>/<NAME>`
+ * (the `<service>-<color>` part is what the policy pack normalizes between colors).
+ */
+export function envParameterName(stack: string, service: string, color: Color, variable: string): string {
+  return `/bluegreen/${stack}/${service}-${color}/${variable}`;
+}
+
+/** IMDSv2 region lookup: the instance reads its parameters in its own region. */
+const REGION_FROM_IMDS =
+  'imds_token="$(curl -sS -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 60")"\n' +
+  'region="$(curl -sS -H "X-aws-ec2-metadata-token: $imds_token" http://169.254.169.254/latest/meta-data/placement/region)"';
+
+/**
+ * The boot script of an instance: runs the service's container at the color's version. Plain text, so secret env
+ * values are not in it: each is read at boot from its SSM SecureString parameter (`secretParameters`: variable →
+ * parameter name) with the instance's role, and handed to the container through the environment (`--env NAME`).
+ */
+export function buildUserDataScript(
+  spec: ServiceSpec,
+  version: string,
+  secretParameters: Record<string, string> = {},
+): string {
+  const secretEnv = spec.secretEnv ?? [];
+  const missing = secretEnv.filter((n) => secretParameters[n] === undefined);
+  if (missing.length > 0) {
+    // Never fall back to writing the value into user data: anyone who may describe the launch template reads it.
+    throw new Error(`buildUserDataScript: service ${spec.name}: no SSM parameter for secret env ${missing.join(", ")}`);
+  }
   const env = [...Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b)), [VERSION_ENV_VAR, version]];
   const port = String(spec.port);
   const dockerRun = [
     "docker run --detach --restart always",
     `--name ${shellQuote(spec.name)}`,
     `--publish ${port}:${port}`,
-    ...env.map(([k, v]) => `--env ${shellQuote(`${k}=${v}`)}`),
+    ...env.map(([k, v]) => (secretEnv.includes(k) ? `--env ${k}` : `--env ${shellQuote(`${k}=${v}`)}`)),
     shellQuote(`${spec.image}:${version}`),
   ].join(" \\\n  ");
+  const readSecrets =
+    secretEnv.length === 0
+      ? []
+      : [
+          "# Secret env values: read from SSM Parameter Store (SecureString) with this instance's role, never stored here.",
+          REGION_FROM_IMDS,
+          ...secretEnv.map(
+            (n) =>
+              `${n}="$(aws ssm get-parameter --region "$region" --with-decryption --name ${shellQuote(secretParameters[n])} ` +
+              `--query Parameter.Value --output text)"\nexport ${n}`,
+          ),
+        ];
   return [
     "#!/bin/bash",
     `# bluegreen: service ${spec.name}; the version below is the only per-color line.`,
@@ -83,14 +122,63 @@ export function buildUserDataScript(spec: ServiceSpec, version: string): string 
     "mkdir -p /etc/bluegreen",
     `printf '%s\\n' ${shellQuote(version)} > /etc/bluegreen/version`,
     "systemctl enable --now docker",
+    ...readSecrets,
     dockerRun,
     "",
   ].join("\n");
 }
 
 /** Launch template user data: base64 of `buildUserDataScript`. */
-export function buildUserData(spec: ServiceSpec, version: string): string {
-  return Buffer.from(buildUserDataScript(spec, version), "utf8").toString("base64");
+export function buildUserData(
+  spec: ServiceSpec,
+  version: string,
+  secretParameters: Record<string, string> = {},
+): string {
+  return Buffer.from(buildUserDataScript(spec, version, secretParameters), "utf8").toString("base64");
+}
+
+/** One secret env value of one color as an SSM SecureString parameter (encrypted with the account's aws/ssm key). */
+export function buildEnvParameterArgs(
+  spec: ServiceSpec,
+  plan: ColorPlan,
+  variable: string,
+  parameterName: string,
+): aws.ssm.ParameterArgs {
+  return {
+    name: parameterName,
+    type: "SecureString",
+    value: pulumi.secret(spec.env[variable]),
+    // Identical for both colors (the color is in the name and the tags): the pair must not drift.
+    description: `bluegreen: secret env ${variable} of ${spec.name}`,
+    tags: awsTags(spec, "env-parameter", plan),
+  };
+}
+
+/** The instances' role when the service has secret env values: EC2 may assume it. */
+export function buildInstanceRoleArgs(spec: ServiceSpec): aws.iam.RoleArgs {
+  return {
+    assumeRolePolicy: JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    }),
+    tags: awsTags(spec, "instance-role"),
+  };
+}
+
+/** Read access to exactly the service's secret parameters (and decryption through SSM only). */
+export function envReadPolicy(parameterArns: string[]): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameterArns },
+      {
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: "*",
+        Condition: { StringLike: { "kms:ViaService": "ssm.*.amazonaws.com" } },
+      },
+    ],
+  });
 }
 
 export function buildTargetGroupArgs(
@@ -126,7 +214,14 @@ export function buildLaunchTemplateArgs(
   spec: ServiceSpec,
   settings: AwsServiceSettings,
   plan: ColorPlan,
-  refs: { instanceSecurityGroupId: pulumi.Input<string>; publicIp: boolean },
+  refs: {
+    instanceSecurityGroupId: pulumi.Input<string>;
+    publicIp: boolean;
+    /** Secret env variable → its SSM parameter name (see buildUserDataScript). Default: none. */
+    secretParameters?: Record<string, string>;
+    /** Instance profile allowed to read them. Default: none (no profile). */
+    instanceProfileArn?: pulumi.Input<string>;
+  },
 ): aws.ec2.LaunchTemplateArgs {
   // A public IP needs an explicit network interface, which then carries the security groups (AWS refuses both).
   const network: Partial<aws.ec2.LaunchTemplateArgs> = refs.publicIp
@@ -139,7 +234,8 @@ export function buildLaunchTemplateArgs(
   return {
     imageId: settings.amiId,
     instanceType: settings.instanceType,
-    userData: buildUserData(spec, plan.version),
+    userData: buildUserData(spec, plan.version, refs.secretParameters),
+    ...(refs.instanceProfileArn !== undefined ? { iamInstanceProfile: { arn: refs.instanceProfileArn } } : {}),
     ...network,
     metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: IMDS_HOP_LIMIT },
     updateDefaultVersion: true,
@@ -384,6 +480,40 @@ export class AwsService extends pulumi.ComponentResource {
       child,
     );
 
+    // Secret env values: an SSM SecureString per color and variable, read at boot with a role that may read only
+    // those parameters (buildUserDataScript). Nothing of this exists for a service without secrets.
+    const secretEnv = spec.secretEnv ?? [];
+    const secretParameters = {} as Record<Color, Record<string, string>>;
+    let instanceProfileArn: pulumi.Output<string> | undefined;
+    if (secretEnv.length > 0) {
+      const parameterArns: pulumi.Output<string>[] = [];
+      for (const color of COLORS) {
+        const plan = planColor(service, color);
+        secretParameters[color] = {};
+        for (const variable of secretEnv) {
+          const parameterName = envParameterName(pulumi.getStack(), spec.name, color, variable);
+          secretParameters[color][variable] = parameterName;
+          const parameter = new aws.ssm.Parameter(
+            `${name}-${color}-env-${variable}`,
+            buildEnvParameterArgs(spec, plan, variable, parameterName),
+            child,
+          );
+          parameterArns.push(parameter.arn);
+        }
+      }
+      const role = new aws.iam.Role(`${name}-instance-role`, buildInstanceRoleArgs(spec), child);
+      new aws.iam.RolePolicy(
+        `${name}-instance-env-read`,
+        { role: role.id, policy: pulumi.all(parameterArns).apply(envReadPolicy) },
+        child,
+      );
+      instanceProfileArn = new aws.iam.InstanceProfile(
+        `${name}-instance-profile`,
+        { role: role.name, tags: awsTags(spec, "instance-profile") },
+        child,
+      ).arn;
+    }
+
     // One code path for both colors: the plan (version, declared capacity) is all that differs.
     const targetGroups = {} as Record<Color, aws.lb.TargetGroup>;
     const asgs = {} as Record<Color, aws.autoscaling.Group>;
@@ -401,6 +531,8 @@ export class AwsService extends pulumi.ComponentResource {
         buildLaunchTemplateArgs(spec, settings, plan, {
           instanceSecurityGroupId: instanceSg.id,
           publicIp: stack.instancePublicIp,
+          secretParameters: secretParameters[color],
+          instanceProfileArn,
         }),
         child,
       );

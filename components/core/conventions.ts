@@ -44,6 +44,10 @@ export type Role =
   | "instance"
   | "volume"
   | "alarm-5xx"
+  // a color's secret env values in SSM, and the instances' role that may read them (components/core/secret-config.ts)
+  | "env-parameter"
+  | "instance-role"
+  | "instance-profile"
   | "alarm-unhealthy"
   // kubernetes
   | "deployment"

@@ -11,8 +11,10 @@ import {
   awsGraph,
   expectCount,
   expectOne,
+  Graph,
   kubernetesGraph,
   localGraph,
+  Props,
   Reported,
   runPack,
   secret,
@@ -20,7 +22,10 @@ import {
   SIG_KEY,
   urnOf,
 } from "./fixtures";
+import type { RawStackConfig } from "../../components/core/config";
 import { noDriftPolicy } from "../../policy/no-drift";
+import { awsConfig, kubernetesConfig, withValue } from "../unit/fixtures";
+import { customResources, runStack } from "../unit/harness";
 import { scrubSecrets, secretTracking } from "../../policy/secrets";
 
 const P = "bluegreen-no-drift";
@@ -157,6 +162,47 @@ describe("policy pack: secrets never reach a message", () => {
       scrubSecrets('got "pa\\"ss-word" and pa"ss-word; abc stays', secrets),
       'got "[secret]" and [secret]; abc stays',
     );
+  });
+
+  describe("on the graphs our components register with a secret env value (mocks)", function () {
+    this.timeout(60000);
+    const withSecret = (raw: RawStackConfig): RawStackConfig => {
+      const out = withValue(raw, "services.web.env.DB_PASSWORD", BLUE_SECRET);
+      out.secrets = { servicesSecret: true, secureLeaves: [["web", "env", "DB_PASSWORD"]] };
+      return out;
+    };
+    /** The registered inputs (with the engine's secret markers the mocks keep) plus mocked ids and ARNs. */
+    const graphOf = async (raw: RawStackConfig): Promise<Graph> => {
+      const g = new Graph();
+      for (const r of customResources((await runStack(raw)).resources)) {
+        const state: Props = { id: `${r.name}-id` };
+        if (r.type.startsWith("aws:"))
+          Object.assign(state, { arn: `arn:aws:mock:us-east-1:123456789012:${r.name}`, name: r.name });
+        if (r.type === "aws:lb/targetGroup:TargetGroup") state.arnSuffix = `targetgroup/${r.name}/0123456789abcdef`;
+        if (r.type === "aws:lb/loadBalancer:LoadBalancer") state.arnSuffix = `app/${r.name}/0123456789abcdef`;
+        if (r.type === "aws:ec2/launchTemplate:LaunchTemplate") state.latestVersion = 1;
+        g.add(r.type, r.name, { ...state, ...structuredClone(r.inputs) });
+      }
+      return g;
+    };
+
+    for (const [platform, config, secretHolder, path] of [
+      ["aws", awsConfig, "web-green-env-DB_PASSWORD", ["value"]],
+      ["kubernetes", kubernetesConfig, "web-green-env", ["stringData", "DB_PASSWORD"]],
+    ] as const) {
+      it(`${platform}: passes with the same secret on both colors, and blocks a changed one without the value`, async () => {
+        const g = await graphOf(withSecret(config()));
+        expectCount(await runPack(g.build()), 0);
+        // The engine's wire form: { <sig>: <secret sig>, value }; change the value inside, keep it secret.
+        const holder = g.props(secretHolder);
+        const wire = holder[path[0]];
+        if (path.length === 1) wire.value = GREEN_SECRET;
+        else wire.value[path[1]] = GREEN_SECRET;
+        const reported = await runPack(g.build());
+        expectOne(reported, P, ["[secret]", "(the secret values differ)"]);
+        assertNowhere(reported, BLUE_SECRET, GREEN_SECRET);
+      });
+    }
   });
 
   it("is what @pulumi/policy's own analyzeStack handler reports for a secret the engine sends", async () => {

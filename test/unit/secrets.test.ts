@@ -10,7 +10,7 @@ import * as path from "path";
 import { ConfigError, parseStackConfig, RawStackConfig } from "../../components/core/config";
 import { readSecretConfigInfo, secureLeavesOf, stackConfigFile } from "../../components/core/secret-config";
 import { customResources, RegisteredResource, runStack } from "./harness";
-import { kubernetesConfig, withValue } from "./fixtures";
+import { awsConfig, kubernetesConfig, withValue } from "./fixtures";
 
 const SECRET = "s3cr3t-db-pass-7f2e";
 
@@ -132,6 +132,48 @@ describe("secret env values in bluegreen:services", () => {
         "pulumi-nodejs:dynamic:Resource web-blue: env.value.DB_PASSWORD",
         "pulumi-nodejs:dynamic:Resource web-green: env.value.DB_PASSWORD",
       ]);
+    });
+  });
+
+  describe("aws: an SSM SecureString the instance reads at boot, never in user data", () => {
+    let resources: RegisteredResource[];
+    before(async () => {
+      resources = customResources((await runStack(withSecretEnv(awsConfig()))).resources);
+    });
+
+    it("keeps each color's value in its own SecureString parameter, as a secret", () => {
+      for (const color of ["blue", "green"]) {
+        const parameter = resources.find(
+          (r) => r.type === "aws:ssm/parameter:Parameter" && r.name === `web-${color}-env-DB_PASSWORD`,
+        );
+        assert.ok(parameter, `no parameter web-${color}-env-DB_PASSWORD`);
+        assert.equal(parameter.inputs.type, "SecureString");
+        assert.equal(parameter.inputs.name, `/bluegreen/unit/web-${color}/DB_PASSWORD`);
+        assert.deepEqual(parameter.inputs.value, secretWire(SECRET));
+      }
+      assert.deepEqual(whereIs(resources, SECRET), [
+        "aws:ssm/parameter:Parameter web-blue-env-DB_PASSWORD: value.value",
+        "aws:ssm/parameter:Parameter web-green-env-DB_PASSWORD: value.value",
+      ]);
+    });
+
+    it("reads the parameter at boot with an instance role limited to those parameters", () => {
+      for (const color of ["blue", "green"]) {
+        const lt = resources.find(
+          (r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate" && r.name === `web-${color}-lt`,
+        )!;
+        const script = Buffer.from(lt.inputs.userData as string, "base64").toString("utf8");
+        assert.ok(!script.includes(SECRET), script);
+        assert.match(script, new RegExp(`--name '/bluegreen/unit/web-${color}/DB_PASSWORD'`));
+        assert.match(script, /--env DB_PASSWORD \\\n/);
+        assert.ok(lt.inputs.iamInstanceProfile, "the launch template carries the instance profile");
+      }
+      const policy = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy")!;
+      const doc = JSON.parse(policy.inputs.policy as string) as {
+        Statement: { Action: string[]; Resource: unknown }[];
+      };
+      assert.deepEqual(doc.Statement[0].Action, ["ssm:GetParameter"]);
+      assert.equal((doc.Statement[0].Resource as string[]).length, 2);
     });
   });
 
