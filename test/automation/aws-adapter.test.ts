@@ -463,6 +463,18 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
     });
   });
 
+  it("takes --live-url/--preview-url for the named service (e.g. a DNS name in front of the ALB)", async () => {
+    const a = platformAdapter("aws", {
+      env: process.env,
+      workDir: process.cwd(),
+      access: { service: "web", liveUrl: "https://shop.example.com", previewUrl: "http://preview.shop.example.com" },
+    });
+    assert.deepEqual(await a.endpoints(ctx()), {
+      live: "https://shop.example.com",
+      preview: "http://preview.shop.example.com",
+    });
+  });
+
   it("is the adapter the registry gives for platform aws, with the stack's endpoints", async () => {
     const a = platformAdapter("aws", { env: process.env, workDir: process.cwd() });
     assert.equal(a.platform, "aws");

@@ -39,6 +39,10 @@ import { AlarmState, cloudWatchAlarms } from "../cloudwatch";
 import type { PlatformAdapterOptions } from "../platforms";
 
 export interface AwsPlatformOptions {
+  /** `--live-url` / `--preview-url` (e.g. a DNS name in front of the ALB) for `urlService`, or the only service. */
+  liveUrl?: string;
+  previewUrl?: string;
+  urlService?: string;
   /** How long `readiness` keeps polling target health for the color to settle [120 s]. */
   readinessTimeoutMs?: number;
   /** Pause between target-health polls [5 s]. */
@@ -70,7 +74,13 @@ const CREDENTIALS_HELP =
   "host with an instance or container role";
 
 export function awsPlatform(options?: PlatformAdapterOptions, aws: AwsPlatformOptions = {}): PlatformAdapter {
-  return new AwsPlatform(options?.env ?? process.env, aws);
+  const access = options?.access ?? {};
+  return new AwsPlatform(options?.env ?? process.env, {
+    liveUrl: access.liveUrl,
+    previewUrl: access.previewUrl,
+    urlService: access.service,
+    ...aws,
+  });
 }
 
 function awsErrorText(err: unknown): string {
@@ -110,7 +120,7 @@ export class AwsPlatform implements PlatformAdapter {
 
   constructor(
     private readonly env: Record<string, string | undefined>,
-    options: AwsPlatformOptions = {},
+    private readonly options: AwsPlatformOptions = {},
   ) {
     // Region, credentials and endpoint come from the SDK's own resolution (environment, profile); nothing here
     // overrides them, so the tool behaves like the AWS CLI in the same shell.
@@ -199,6 +209,16 @@ export class AwsPlatform implements PlatformAdapter {
   // PlatformAdapter
 
   async preflight(outputs: StackOutputsView, services: string[], signal?: AbortSignal): Promise<void> {
+    const { liveUrl, previewUrl, urlService } = this.options;
+    const stackServices = Object.keys(outputs.services ?? {});
+    if ((liveUrl !== undefined || previewUrl !== undefined) && urlService === undefined && stackServices.length > 1) {
+      throw new RefusedError(
+        `--live-url/--preview-url name one service's URLs, and the stack has ${stackServices.length} ` +
+          `(${stackServices.join(", ")}): ` +
+          "pass --service",
+        "--service",
+      );
+    }
     let region: string;
     try {
       region = await this.elb.config.region();
@@ -270,9 +290,15 @@ export class AwsPlatform implements PlatformAdapter {
     }
   }
 
+  /** The stack outputs' URLs (production and test listener), unless --live-url/--preview-url name others. */
   endpoints(ctx: PlatformContext): Promise<ServiceEndpoints> {
     const so = ctx.outputs.services[ctx.service];
-    return Promise.resolve({ live: so?.liveEndpoint ?? "", preview: so?.previewEndpoint ?? "" });
+    const { liveUrl, previewUrl, urlService } = this.options;
+    const mine = urlService === undefined || urlService === ctx.service;
+    return Promise.resolve({
+      live: (mine ? liveUrl : undefined) ?? so?.liveEndpoint ?? "",
+      preview: (mine ? previewUrl : undefined) ?? so?.previewEndpoint ?? "",
+    });
   }
 
   async routedColor(ctx: PlatformContext): Promise<Color | "split" | undefined> {
