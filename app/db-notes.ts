@@ -83,3 +83,18 @@ export function notesRoute(
     return true;
   };
 }
+
+/**
+ * SQL that runs every query `version`'s code sends, without changing data: the migration runner appends it to an
+ * expand inside a rolled-back transaction, so an expand that would break the live version is refused before it is
+ * applied (app/migrations/migrate.sh).
+ */
+export function probeSql(version: string): string {
+  const column = authorColumn(version);
+  return [
+    `SELECT id, body, ${column} AS author FROM notes ORDER BY id DESC LIMIT 0;`,
+    "SAVEPOINT probe;",
+    `INSERT INTO notes (body, ${column}) VALUES ('probe', 'probe') RETURNING id;`,
+    "ROLLBACK TO SAVEPOINT probe;",
+  ].join("\n");
+}

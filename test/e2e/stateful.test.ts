@@ -5,7 +5,9 @@
  * run in order on one stack and one database, as a service's history would:
  *
  *   1. a session made on blue still works after the switch to green (shared Redis); notifications reach a listener
- *   2. a release whose migration breaks the live version (a one-step column rename) stops before traffic moves
+ *   2. a migration that would break the live version (a one-step column rename) is refused before it is applied;
+ *      applied anyway (no check in the migration tool), verify's smoke checks of both versions stop the release
+ *      before traffic moves
  *   3. expand -> release -> contract with live reads and writes: 0 failed requests; contract only after the bake
  *   4. a hook failing before the switch aborts with no traffic moved
  *   5. a hook failing after the switch rolls back, and the rollback hook runs
@@ -232,8 +234,28 @@ describe("stateful releases on the local platform (real PostgreSQL, Redis, HAPro
     }
   });
 
-  it("a migration that breaks the live version is stopped before any traffic moves", async () => {
+  it("a migration that would break the live version is refused before it is applied: 0 failed requests", async () => {
     await updateService((svc) => (svc.hooks = { preStage: { name: "expand", command: migrate("expand") } }));
+    load = notesTraffic(rig!.liveUrl);
+    const { r, events } = await release("2.0.0-unsafe");
+    await load.stop();
+    assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
+    assert.match(r.message, /preStage hook "expand" failed: exited 1: .*live version 1\.1\.0 would fail against it/s);
+    assert.ok(!events.some((e) => e.type === "engine"), "nothing was staged");
+    assert.deepEqual(failed(load.samples), [], "the live version never saw the broken schema");
+    assert.equal(
+      psql(
+        dbUrl,
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'notes' AND column_name = 'author'",
+      ),
+      "1",
+    );
+  });
+
+  it("a breaking migration the migration tool does not check is stopped by verify before any traffic moves", async () => {
+    await updateService(
+      (svc) => (svc.hooks = { preStage: { name: "expand", command: migrate("expand --no-live-check") } }),
+    );
     load = notesTraffic(rig!.liveUrl);
     const { r, events } = await release("2.0.0-unsafe");
     await load.stop();
