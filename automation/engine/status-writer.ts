@@ -61,7 +61,8 @@ export class StatusWriter {
   async clear(outcome: ReleaseOutcome): Promise<void> {
     this.stopHeartbeat();
     if (!this.current) return;
-    const { owner: _owner, ...rest } = this.current;
+    // An ended release moves no traffic any more: the record keeps its history, not the last move's intent.
+    const { owner: _owner, routing: _routing, ...rest } = this.current;
     this.current = undefined;
     await this.write([], { ...rest, phase: "done", outcome, endedAt: this.nowIso() });
     this.current = undefined;

@@ -142,6 +142,7 @@ function assertConsistent(w: World, color: "blue" | "green"): void {
   assert.equal(w.state.deployed!.liveColor, color, "the deployed stack");
   assert.equal(w.state.routed, undefined, "no router change the stack does not know");
   assert.equal(w.activeRelease, undefined, "no release left unfinished");
+  assert.equal(w.record?.routing, undefined, "no traffic move left recorded");
   assert.equal(w.state.config.services.web.weights, undefined);
 }
 

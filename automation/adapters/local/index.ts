@@ -20,7 +20,7 @@ import type { PlatformAdapterOptions } from "../platforms";
 type ServersState = Record<string, { weight: number; up: boolean }>;
 
 export interface LocalPlatformOptions {
-  /** How long `route` waits for a server of the target color to pass HAProxy's health check [5000]. */
+  /** How long `route` waits for a server of the target color to pass HAProxy's health check [10000]. */
   upWaitMs?: number;
   /** Timeout of one admin-socket command [1000]. */
   socketTimeoutMs?: number;
@@ -36,7 +36,7 @@ export class LocalPlatform implements PlatformAdapter {
   private readonly socketTimeoutMs: number;
 
   constructor(options: LocalPlatformOptions = {}) {
-    this.upWaitMs = options.upWaitMs ?? 5000;
+    this.upWaitMs = options.upWaitMs ?? 10_000;
     this.socketTimeoutMs = options.socketTimeoutMs ?? 1000;
   }
 

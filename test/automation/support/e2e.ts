@@ -42,7 +42,13 @@ export function serviceConfig(livePort: number, versions: Record<Color, string>)
   };
 }
 
-export async function createRig(prefix: string, versions: Record<Color, string>, slot = 0): Promise<ReleaseRig> {
+/** `livePort`: a fixed production port (new tests use 31000-31999); default: a port block derived from `slot`. */
+export async function createRig(
+  prefix: string,
+  versions: Record<Color, string>,
+  slot = 0,
+  livePort = portBase(slot),
+): Promise<ReleaseRig> {
   const engine = makeEngineEnv(`bluegreen-${prefix}-`);
   const workDir = path.join(engine.workDir, "project");
   const stateDir = path.join(engine.workDir, "local-state");
@@ -69,7 +75,6 @@ export async function createRig(prefix: string, versions: Record<Color, string>,
   const stackName = `${prefix}-${process.pid}-${Date.now().toString(36)}`;
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: true });
   const stack = await LocalWorkspace.createStack({ stackName, workDir }, { workDir, envVars, pulumiCommand });
-  const livePort = portBase(slot);
   await stack.setAllConfigJson(
     JSON.stringify({
       "bluegreen:platform": { value: "local", secret: false },
