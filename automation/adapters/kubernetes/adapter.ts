@@ -18,6 +18,7 @@ import type {
   CoreV1Api,
   DiscoveryV1Api,
   V1Deployment,
+  V1ObjectMeta,
   V1Pod,
   V1Service,
   VersionApi,
@@ -156,7 +157,7 @@ interface Permission {
 
 const PERMISSIONS: Permission[] = [
   { verb: "get", group: "", resource: "services", why: "read where traffic goes" },
-  { verb: "patch", group: "", resource: "services", why: "move traffic (selector patch)" },
+  { verb: "patch", group: "", resource: "services", why: "move traffic" },
   { verb: "list", group: "discovery.k8s.io", resource: "endpointslices", why: "confirm a switch" },
   { verb: "list", group: "", resource: "pods", why: "match endpoints to colors" },
   { verb: "get", group: "apps", resource: "deployments", why: "check rollouts" },
@@ -442,7 +443,7 @@ export class KubernetesAdapter implements PlatformAdapter {
     const current = svc.spec?.selector?.[TAG_COLOR];
     if (current === color && svc.spec?.selector?.[TAG_SERVICE] === service) return undefined;
     const k = client();
-    await this.call(`PATCH Service ${namespace}/${name}`, (a) =>
+    const patched = await this.call(`PATCH Service ${namespace}/${name}`, (a) =>
       a.core.patchNamespacedService(
         {
           name,
@@ -454,7 +455,35 @@ export class KubernetesAdapter implements PlatformAdapter {
         k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
       ),
     );
+    await this.releaseOwnership(patched, (body) =>
+      this.call(`PATCH Service ${namespace}/${name} managedFields`, (a) =>
+        a.core.patchNamespacedService(
+          { name, namespace, fieldManager: this.fieldManager, body },
+          k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
+        ),
+      ),
+    );
     return current ?? "(none)";
+  }
+
+  /**
+   * Gives up this tool's server-side-apply ownership of what it just patched. The stack applies the same value in the
+   * `up` that follows; but while the tool's field manager co-owns the selector (or replicas), a later plain
+   * `pulumi config set bluegreen:liveColor ... && pulumi up` that changes it fails with a 409 field-manager conflict
+   * (measured on kube-apiserver 1.36). Dropping the tool's managedFields entry leaves the field to the stack.
+   * Best effort: a conflicting concurrent write (stale resourceVersion) is left alone.
+   */
+  private async releaseOwnership(
+    patched: { metadata?: V1ObjectMeta },
+    send: (body: object) => Promise<unknown>,
+  ): Promise<void> {
+    const fields = patched.metadata?.managedFields ?? [];
+    const others = fields.filter((f) => f.manager !== this.fieldManager);
+    // Nothing of ours, or nothing else (an object no one applies: no conflict to avoid, and [] would not clear).
+    if (others.length === fields.length || others.length === 0) return;
+    await send({ metadata: { resourceVersion: patched.metadata?.resourceVersion, managedFields: others } }).catch(
+      () => undefined,
+    );
   }
 
   async routedColor(ctx: PlatformContext): Promise<Color | "split" | undefined> {
@@ -502,15 +531,19 @@ export class KubernetesAdapter implements PlatformAdapter {
       };
     }
     const k = client();
-    await this.call(`PATCH Deployment ${o.namespace}/${o.deployments[color]}/scale`, (a) =>
+    const name = o.deployments[color];
+    await this.call(`PATCH Deployment ${o.namespace}/${name}/scale`, (a) =>
       a.apps.patchNamespacedDeploymentScale(
-        {
-          name: o.deployments[color],
-          namespace: o.namespace,
-          fieldManager: this.fieldManager,
-          body: { spec: { replicas: liveReplicas } },
-        },
+        { name, namespace: o.namespace, fieldManager: this.fieldManager, body: { spec: { replicas: liveReplicas } } },
         k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
+      ),
+    );
+    await this.releaseOwnership(await this.readDeployment(o.namespace, name), (body) =>
+      this.call(`PATCH Deployment ${o.namespace}/${name} managedFields`, (a) =>
+        a.apps.patchNamespacedDeployment(
+          { name, namespace: o.namespace, fieldManager: this.fieldManager, body },
+          k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
+        ),
       ),
     );
     return {
