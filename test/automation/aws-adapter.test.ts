@@ -13,6 +13,7 @@ import { EXIT, RefusedError } from "../../automation/errors";
 import type { PlatformContext, StackOutputsView } from "../../automation/ports";
 import { FakeAws, listOf } from "../support/fake-aws";
 import { deploy } from "../../automation";
+import { runCli } from "../../automation/cli";
 import type { BlueGreenEvent, CheckEvent } from "../../automation/events";
 import type { PlatformAdapter } from "../../automation/ports";
 import { baseConfig, FAST, World } from "./fakes";
@@ -450,6 +451,28 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
       assert.match(r.message, /aws\.target-health: .*1 unhealthy \(i-0g3\)/);
       assert.equal(fake.requestsFor("ModifyListener").length, 0);
+    });
+
+    it("the CLI exits 2 without credentials, saying what to set, and changes nothing", async () => {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      const { world, platform } = awsWorld();
+      const err: string[] = [];
+      const code = await runCli(
+        ["deploy", "--stack", "prod", "--service", "web", "--version", "1.1.0", "--bake", "10s"],
+        {
+          io: { out: () => undefined, err: (l) => err.push(l) },
+          runOptions: world.runOptions([], { platform }),
+          interrupts: () => ({
+            soft: new AbortController().signal,
+            hard: new AbortController().signal,
+            dispose: () => undefined,
+          }),
+        },
+      );
+      assert.equal(code, EXIT.refused);
+      assert.match(err.join("\n"), /refused: no AWS credentials .*AWS_PROFILE.*\(exit 2\)/s);
+      assert.ok(!world.log.some((l) => l === "up" || l.startsWith("config")), world.log.join(", "));
     });
 
     it("refuses (exit 2) without a region, before any change", async () => {
