@@ -504,3 +504,25 @@ async function callWebhook(hook: HookSpec, payload: HookPayload, signal: AbortSi
     return { ok: false, retryable: true, detail: `${hook.url}: ${why}`, figures: { status: null } };
   }
 }
+
+/**
+ * After a release ran its contract (postBake) hooks, the previous version may not work with the schema any more: a
+ * later `switch`/`rollback` back to the color that still runs it is refused (deploy a version that fits instead).
+ */
+export function refuseAfterContract(
+  last: ReleaseRecord | undefined,
+  svc: ServiceConfig,
+  to: Color,
+  flag: string,
+): void {
+  if (!last || last.outcome !== "released" || last.service !== svc.spec.name) return;
+  if (last.fromColor !== to || svc.versions[to] !== last.fromVersion) return;
+  const contract = (last.hooks ?? []).filter((h) => h.point === "postBake" && h.ok);
+  if (contract.length === 0) return;
+  throw new RefusedError(
+    `${flag}: ${to} runs ${svc.spec.name} ${last.fromVersion}, but release ${last.id} ran its postBake (contract) ` +
+      `hooks after it (${contract.map((h) => h.name).join(", ")}): ${last.fromVersion} may not work with the ` +
+      `contracted schema. Deploy a version that does instead (bluegreen deploy --version <version>)`,
+    flag,
+  );
+}

@@ -19,7 +19,7 @@ import {
   ReleaseRecord,
 } from "../release";
 import type { MetricSource } from "../ports";
-import { bindHooks, runHooks } from "../hooks";
+import { bindHooks, refuseAfterContract, runHooks } from "../hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
 import { bake, Breach, finish, rollbackTraffic, routingIntent, stage, switchTraffic, verify } from "./steps";
@@ -553,6 +553,7 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
         }
       }
       refuseFailedTarget(snap, svc, to, flag);
+      refuseAfterContract(snap.last, svc, to, flag);
       await platformPreflight(ctx, snap);
       await checkSettled(ctx, snap, svc);
       refuseUnappliedConfig(ctx, snap.config, await currentOutputs(ctx));

@@ -205,8 +205,9 @@ describe("release hooks", () => {
     assert.ok(decisions(events).includes("keep"));
   });
 
-  it("a manual rollback runs only the rollback hooks: nothing may block it, and never the contract", async () => {
-    const w = worldWith(ALL);
+  it("a manual rollback runs only the rollback hooks: nothing may block it", async () => {
+    // With a contract configured the rollback is refused altogether ("after a contract" below).
+    const w = worldWith({ ...ALL, postBake: undefined });
     const first = recorder(w);
     assert.equal((await deploy(REL, w.runOptions([], { commands: first.runner }))).exitCode, EXIT.ok);
     const { calls, runner } = recorder(w);
@@ -409,5 +410,26 @@ describe("release notifications (webhooks on a real loopback listener)", () => {
     assert.match(r.message, /BLUEGREEN_NOTIFY_SLACK: got .* \(not a URL\)/);
     assert.doesNotMatch(r.message, /secret/, "the URL's secret path is not shown");
     assert.deepEqual(w.log, []);
+  });
+});
+
+describe("after a contract", () => {
+  it("refuses a later rollback to the color that runs the pre-contract version", async () => {
+    const w = worldWith({ postBake: "contract" });
+    const { runner } = recorder(w);
+    assert.equal((await deploy(REL, w.runOptions([], { commands: runner }))).exitCode, EXIT.ok);
+    const r = await rollback({ ...FAST }, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.refused, r.message);
+    assert.match(r.message, /blue runs web 1\.0\.0, but release rel-\d+ ran its postBake \(contract\) hooks/);
+    assert.equal(w.state.deployed!.liveColor, "green", "traffic stays on the new version");
+  });
+
+  it("still allows the rollback when the release ran no contract", async () => {
+    const w = worldWith({ preStage: "expand" });
+    const { runner } = recorder(w);
+    assert.equal((await deploy(REL, w.runOptions([], { commands: runner }))).exitCode, EXIT.ok);
+    const r = await rollback({ ...FAST }, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.equal(w.state.deployed!.liveColor, "blue");
   });
 });
