@@ -6,6 +6,7 @@ import { Color } from "../../components/core/conventions";
 import type { EngineState, StackOutputsView } from "../ports";
 import { describeRecord, ownerState, ReleaseRecord } from "../release";
 import type { RunContext } from "./context";
+import { routedColors } from "./platform";
 import { loadSnapshot } from "./stack-state";
 
 export interface ServiceStatus {
@@ -18,6 +19,8 @@ export interface ServiceStatus {
   previewEndpoint?: string;
   /** What the last update deployed, when it differs from the config. */
   deployed?: { liveColor?: Color; versions?: Record<Color, string> };
+  /** Where the router sends production traffic now, when the platform can tell ("split" while weighted). */
+  routedColor?: Color | "split";
 }
 
 export interface StatusReport {
@@ -43,6 +46,8 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
     // A stack that was never deployed has no outputs; the report says so through pendingConfig.
   }
   const engine = await ctx.deps.driver.engineState();
+  ctx.lastOutputs = outputs;
+  const routed = outputs.platform ? await routedColors(ctx) : {};
   const services: Record<string, ServiceStatus> = {};
   const pending: string[] = [];
   for (const svc of snap.config.services) {
@@ -72,6 +77,16 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
         );
       }
       if (deployed.liveColor || deployed.versions) st.deployed = deployed;
+      const r = routed[name];
+      if (r !== undefined) st.routedColor = r;
+      if (r !== undefined && r !== "split" && r !== live) {
+        pending.push(
+          `${name}: the router sends traffic to ${r} while bluegreen:liveColor is ${live}` +
+            (snap.record
+              ? " (the release in progress moved it: rerun it or `bluegreen rollback`)"
+              : " (`pulumi up` puts it back)"),
+        );
+      }
     }
     services[name] = st;
   }

@@ -4,7 +4,7 @@
  * a direct router path, and a kill -9 at every point of it, each resumed (or abandoned) to one consistent state.
  */
 import { strict as assert } from "assert";
-import { deploy, rollback, switchColor } from "../../automation";
+import { deploy, rollback, status, switchColor } from "../../automation";
 import type { BlueGreenEvent, CheckEvent, DecisionEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
 import type { ConfigChange } from "../../automation/ports";
@@ -307,5 +307,17 @@ describe("the documented switch still works beside the tool", () => {
     const r = await switchColor({ ...SWITCH, to: "blue" }, w.runOptions([]));
     assert.equal(r.exitCode, EXIT.ok, r.message);
     assertConsistent(w, "blue");
+  });
+});
+
+describe("bluegreen status shows where the router sends traffic", () => {
+  it("reports the routed color and flags a router that disagrees with liveColor", async () => {
+    const w = new World();
+    w.state.routed = { web: "green" };
+    const s = await status({ stack: "dev" }, w.runOptions([]));
+    assert.equal(s.services.web.routedColor, "green");
+    assert.ok(
+      s.pendingConfig.some((p) => /web: the router sends traffic to green while bluegreen:liveColor is blue/.test(p)),
+    );
   });
 });
