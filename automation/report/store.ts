@@ -38,8 +38,25 @@ export function keepReleaseReport(
   const stack = events[0].stack;
   const file = path.join(reportsDir(projectDir, stack), `${safeId(releaseId)}.html`);
   const final: ResultEvent = { type: "result", ts, stack, releaseId, ...result, report: file };
-  writeReleaseReport(projectDir, [...events, final], releaseId);
+  writeReleaseReport(projectDir, [...earlierRun(projectDir, stack, releaseId), ...events, final], releaseId);
   return { file, releaseId };
+}
+
+/**
+ * The events of an earlier run of the same release that stopped before the release ended (paused, interrupted, a
+ * crash): a resumed release keeps one page covering every run. A finished one is written afresh.
+ */
+function earlierRun(projectDir: string, stack: string, releaseId: string): BlueGreenEvent[] {
+  const file = path.join(reportsDir(projectDir, stack), `${safeId(releaseId)}.events.jsonl`);
+  if (!fs.existsSync(file)) return [];
+  try {
+    const events = readEvents(file);
+    const last = events[events.length - 1];
+    const resumable = last?.type !== "result" || ["paused", "interrupted", "error"].includes(last.outcome);
+    return resumable ? events : [];
+  } catch {
+    return []; // an unreadable earlier file is replaced, not fatal
+  }
 }
 
 export interface StoredRelease {

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- fakes implement async ports synchronously */
 /**
  * The HTML release report: built from a release's events alone (unit), kept with the release and found again by
  * `bluegreen report` (files), and rendered by a real browser (Debian's headless Chromium), whose screenshot is kept
@@ -12,6 +13,7 @@ import { deploy } from "../../automation";
 import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent, ResultEvent } from "../../automation/events";
+import type { MetricSource } from "../../automation/ports";
 import { esc, renderReportHtml } from "../../automation/report/html";
 import { buildReport } from "../../automation/report/model";
 import { readEvents } from "../../automation/report/store";
@@ -27,7 +29,7 @@ async function rolledBackRelease(workDir: string): Promise<{ events: BlueGreenEv
   const events: BlueGreenEvent[] = [];
   const r = await deploy(
     { ...FAST, service: "web", version: "1.1.0", steps: "20,100", maxLatencyRatio: 2, baselineDuration: "2s" },
-    { ...w.runOptions(events), workDir },
+    { ...w.runOptions(events), workDir, report: true },
   );
   assert.equal(r.exitCode, EXIT.rolledBack, r.message);
   return { events, report: r.report };
@@ -114,6 +116,33 @@ describe("observability: the release report", () => {
     });
     assert.equal(code2, 0);
     assert.match(printed.join("\n"), /^<!doctype html>/);
+  });
+
+  it("a paused release resumed later keeps one page covering both runs", async () => {
+    const w = new World();
+    let reads = 0;
+    const monitoring: MetricSource = {
+      name: "prometheus up",
+      read: async () => {
+        reads++;
+        return reads <= 3
+          ? { source: "prometheus up", breached: false, detail: "unreachable", error: "ECONNREFUSED" }
+          : { source: "prometheus up", value: 1, breached: false, detail: "ok" };
+      },
+    };
+    const rel = { ...FAST, service: "web", version: "1.1.0", metricInterval: "1s", bake: "20s" };
+    const opts = { ...w.runOptions([], { metrics: [monitoring] }), workDir, report: true };
+    const first = await deploy({ ...rel, onInconclusive: "pause", consecutiveErrorLimit: 3 }, opts);
+    assert.equal(first.exitCode, EXIT.paused, first.message);
+    const second = await deploy({ ...rel, bake: "3s" }, opts);
+    assert.equal(second.exitCode, EXIT.ok, second.message);
+    assert.equal(second.report, first.report, "the same page");
+    const r = buildReport(readEvents(first.report!.replace(/\.html$/, ".events.jsonl")));
+    assert.equal(r.outcome, "released");
+    const decided = r.entries.filter((e) => e.kind === "decision").map((e) => e.name);
+    for (const d of ["inconclusive", "pause", "resume", "keep-warm"])
+      assert.ok(decided.includes(d), `${d} in ${decided.join(", ")}`);
+    assert.equal(r.phases.filter((p) => p.phase === "bake").length, 2, "both bakes on the timeline");
   });
 
   it("`bluegreen report` names the flag and what exists when the release or stack is unknown (exit 2)", async () => {
