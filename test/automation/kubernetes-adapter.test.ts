@@ -630,3 +630,30 @@ describe("scale-down delay after a switch (engine finish with the platform's del
     assert.ok(ms < 5_000, `scaled down ${ms} ms after the switch`);
   });
 });
+
+describe("platform flags are validated before anything runs (exit 2)", () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    [
+      "a --kubeconfig that does not exist",
+      { kubeconfig: "/nonexistent/kubeconfig" },
+      /^--kubeconfig: got "\/nonexistent\/kubeconfig"; allowed: the path of a kubeconfig file/,
+    ],
+    ["an empty --kube-context", { kubeContext: "" }, /^--kube-context: got ""; allowed: the name of a context/],
+    [
+      "a --live-url that is not http(s)",
+      { liveUrl: "ftp://shop.example.com" },
+      /^--live-url: got "ftp:\/\/shop.example.com"; allowed: an http\(s\) URL/,
+    ],
+    ["a --preview-url that is no URL", { previewUrl: "preview.internal" }, /^--preview-url: got "preview.internal"/],
+    ["a malformed --scale-down-delay", { scaleDownDelay: "half a minute" }, /^--scale-down-delay: got "half a minute"/],
+  ];
+  for (const [what, flags, message] of cases) {
+    it(`refuses ${what}, naming the flag`, async () => {
+      const w = new World();
+      const r = await deploy({ ...FAST, service: "web", version: "1.1.0", ...flags }, w.runOptions([]));
+      assert.equal(r.exitCode, EXIT.refused);
+      assert.match(r.message, message);
+      assert.deepEqual(w.log, [], "nothing ran");
+    });
+  }
+});
