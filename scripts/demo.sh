@@ -30,6 +30,9 @@ node -e '
   }
 ' "$(pulumi stack output --json)"
 
+say "Prometheus (scrapes the routers' HAProxy exporters and the app instances; docs/observability.md)"
+bash scripts/prometheus.sh start --stack dev
+
 live_url="$(pulumi stack output --json | node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); const s = Object.values(o.services)[0]; console.log(s.liveEndpoint)')"
 cat <<NEXT
 
@@ -39,5 +42,10 @@ Try next:
   npm run pulumi -- up --yes --policy-pack policy           # ...and switch: only the router changes
   npx bluegreen deploy --stack dev --service web --version 1.1.0   # a whole verified release
   npx bluegreen status --stack dev
-  npm run pulumi -- destroy --yes                           # stop everything
+  npx bluegreen deploy --stack dev --service web --version 1.2.0-slow80 --max-latency-ratio 2 \
+    --prometheus-url http://127.0.0.1:${BLUEGREEN_PROMETHEUS_PORT:-34090} \
+    --prometheus-rule 'sum(rate(bluegreen_app_errors_total{version="{{version}}"}[30s])) > 1'   # judged vs blue
+  npx bluegreen report --stack dev                          # the HTML report of the last release
+  bash scripts/prometheus.sh stop                           # stop Prometheus
+  npm run pulumi -- destroy --yes                           # stop everything else
 NEXT

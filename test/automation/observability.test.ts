@@ -8,6 +8,7 @@ import * as http from "http";
 import type { AddressInfo } from "net";
 import { createApp, NO_FAULT } from "../../app/server";
 import { renderConfig, RouterSpec } from "../../components/local/haproxy";
+import { parseLocalServiceSettings } from "../../components/local/settings";
 import { deploy } from "../../automation";
 import { prometheusSource } from "../../automation/adapters/prometheus";
 import { Baseline, baselineBreach, LATENCY_FLOOR_MS } from "../../automation/engine/baseline";
@@ -268,6 +269,24 @@ describe("observability: metrics on the local platform", () => {
       /frontend metrics\n {2}bind 127\.0\.0\.1:34102\n {2}http-request use-service prometheus-exporter if \{ path \/metrics \}/,
     );
     assert.doesNotMatch(renderConfig(spec, files), /prometheus-exporter/);
+  });
+
+  it("local.metricsPort is validated with the other ports: a clash or a bad value names the key", () => {
+    const svc = (local: Record<string, unknown>) =>
+      ({ spec: { name: "web", capacity: 2, local } }) as unknown as Parameters<typeof parseLocalServiceSettings>[0][0];
+    assert.equal(
+      parseLocalServiceSettings([svc({ livePort: 34200, metricsPort: 34202 })]).get("web")?.metricsPort,
+      34202,
+    );
+    assert.equal(parseLocalServiceSettings([svc({ livePort: 34200 })]).get("web")?.metricsPort, undefined);
+    assert.throws(
+      () => parseLocalServiceSettings([svc({ livePort: 34200, metricsPort: 34211 })]),
+      /metricsPort.*34211.*overlap|overlap.*34211/s,
+    );
+    assert.throws(
+      () => parseLocalServiceSettings([svc({ livePort: 34200, metricsPort: "18082" })]),
+      /bluegreen:services\.web\.local\.metricsPort: got "18082"; allowed: an integer from 1024 to 65535/,
+    );
   });
 
   it("the demo app serves requests, errors and a latency histogram by version on /metrics", async () => {
