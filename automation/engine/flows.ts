@@ -287,11 +287,11 @@ async function runFrom(
     }
     cur = "finish";
     await runPhase(ctx, "finish", async () => {
-        const changed = await finish(ctx);
-        // Contract hooks: bake passed, no automatic rollback follows (hooks.ts checks the live color again).
-        await runHooks(ctx, "postBake");
-        return changed;
-      });
+      const changed = await finish(ctx);
+      // Contract hooks: bake passed, no automatic rollback follows (hooks.ts checks the live color again).
+      await runHooks(ctx, "postBake");
+      return changed;
+    });
     await ctx.status.clear("released");
     const r = r0;
     return {
