@@ -1,5 +1,41 @@
 #!/usr/bin/env node
 // The `bluegreen` CLI: runs automation/cli.ts through ts-node (transpile-only; `npm run typecheck` type-checks it).
+//
+// However it is started from a checkout (`npx bluegreen`, `node bin/bluegreen.js`, `npm run bluegreen`), it runs
+// with the project's environment (scripts/env.sh: Node 24, the Pulumi toolchain, the state backend). Started
+// without it, it runs itself again through scripts/with-env.sh in check-only mode, which never builds: a missing
+// toolchain ends with one line saying what to run, and exit code 2 (refused before any change).
 "use strict";
-require("ts-node").register({ transpileOnly: true, project: require("path").join(__dirname, "..", "tsconfig.json") });
-require("../automation/cli");
+const path = require("path");
+
+// What scripts/toolchain.sh --check exits with when nothing is built (see scripts/env.sh).
+const TOOLCHAIN_NOT_READY = 64;
+
+function runInProjectEnvironment() {
+  const { spawn } = require("child_process");
+  const root = path.join(__dirname, "..");
+  const child = spawn("bash", [path.join(root, "scripts", "with-env.sh"), "node", __filename, ...process.argv.slice(2)], {
+    stdio: "inherit",
+    env: { ...process.env, BLUEGREEN_TOOLCHAIN_CHECK_ONLY: "1" },
+  });
+  // The terminal sends Ctrl-C to both processes; the child decides (stop safely, or roll back). Forward the rest.
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => child.kill("SIGTERM"));
+  process.on("SIGHUP", () => child.kill("SIGHUP"));
+  child.on("error", (err) => {
+    process.stderr.write(`bluegreen: cannot start bash to set up the project's environment (${err.message}); run it with bash installed\n`);
+    process.exit(2);
+  });
+  child.on("exit", (code, signal) => {
+    if (code === TOOLCHAIN_NOT_READY) process.exit(2);
+    if (signal) process.kill(process.pid, signal);
+    process.exit(code ?? 1);
+  });
+}
+
+if (process.env.BLUEGREEN_TOOLCHAIN_BIN === undefined) {
+  runInProjectEnvironment();
+} else {
+  require("ts-node").register({ transpileOnly: true, project: path.join(__dirname, "..", "tsconfig.json") });
+  require("../automation/cli");
+}

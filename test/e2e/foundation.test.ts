@@ -22,6 +22,22 @@ function lockVersion(pkg: string): string {
   return lock.packages[`node_modules/${pkg}`].version;
 }
 
+/** A variable of scripts/toolchain/versions.sh. */
+function versionsSh(name: string): string {
+  const text = fs.readFileSync(path.join(PROJECT_ROOT, "scripts", "toolchain", "versions.sh"), "utf8");
+  const m = new RegExp(`^${name}=(\\S+)$`, "m").exec(text);
+  if (!m) throw new Error(`${name} not in versions.sh`);
+  return m[1];
+}
+
+/** Semver a >= b (major.minor.patch, leading v ignored). */
+function atLeast(a: string, b: string): boolean {
+  const p = (v: string) => v.replace(/^v/, "").split(/[.+-]/).slice(0, 3).map(Number);
+  const [x, y] = [p(a), p(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] > y[i];
+  return true;
+}
+
 function listFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".yaml"));
@@ -64,39 +80,62 @@ describe("e2e: the Pulumi toolchain on this project", function () {
     }
   });
 
-  it("runs the CLI at the version of @pulumi/pulumi in the lock file", () => {
-    const result = mustPulumi("version");
-    assert.equal(result.stdout.trim(), `v${lockVersion("@pulumi/pulumi")}`);
+  it("runs a CLI at least as new as @pulumi/pulumi in the lock file (the built one at PULUMI_CLI_VERSION)", () => {
+    const reported = mustPulumi("version").stdout.trim();
+    assert.ok(atLeast(reported, lockVersion("@pulumi/pulumi")), `${reported} is older than the SDK`);
+    if (process.env.BLUEGREEN_TOOLCHAIN_BIN?.includes(path.join("bluegreen", "toolchain"))) {
+      assert.equal(reported, `v${versionsSh("PULUMI_CLI_VERSION")}`);
+    }
+  });
+
+  it("runs the program on Node.js 24 or newer", () => {
+    const major = Number(
+      spawnSync("node", ["-p", "process.versions.node.split('.')[0]"], { env: engine.env, encoding: "utf8" }).stdout,
+    );
+    assert.ok(major >= 24, `node major ${major}`);
   });
 
   describe("scripts/toolchain.sh chooses its toolchain", () => {
     const script = path.join(PROJECT_ROOT, "scripts", "toolchain.sh");
-    const pinned = () => `v${lockVersion("@pulumi/pulumi")}`;
+    const sdk = () => `v${lockVersion("@pulumi/pulumi")}`;
     // A folder with a stand-in `pulumi` that prints the given version, put first on PATH.
     const fakePulumi = (version: string): string => {
       const dir = fs.mkdtempSync(path.join(engine.workDir, "fake-pulumi-"));
       fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/sh\necho ${version}\n`, { mode: 0o755 });
       return dir;
     };
-    const runScript = (env: Record<string, string>) =>
-      spawnSync("bash", [script], { env: { ...process.env, ...env }, encoding: "utf8" });
+    const runScript = (env: Record<string, string>, ...args: string[]) =>
+      spawnSync("bash", [script, ...args], { env: { ...process.env, ...env }, encoding: "utf8" });
 
-    it("uses a pulumi on PATH that has the pinned version, as real users with Pulumi installed do", () => {
-      const dir = fakePulumi(pinned());
+    it("uses a pulumi on PATH at exactly the SDK's version, as real users with Pulumi installed do", () => {
+      const dir = fakePulumi(sdk());
       const result = runScript({ PATH: `${dir}:${process.env.PATH ?? ""}` });
       assert.equal(result.status, 0, result.stderr);
       assert.equal(result.stdout.trim(), dir);
+      assert.match(result.stderr, new RegExp(`using pulumi ${sdk().replace(/\./g, "\\.")} from ${dir}`));
     });
 
-    it("ignores a pulumi on PATH with another version and says why", () => {
+    it("uses a pulumi newer than the SDK without building, and says how to add the Kubernetes provider", () => {
+      const dir = fakePulumi("v3.999.0");
+      const result = runScript({ PATH: `${dir}:${process.env.PATH ?? ""}` });
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.trim(), dir);
+      assert.match(result.stderr, /using pulumi v3\.999\.0/);
+      assert.match(
+        result.stderr,
+        new RegExp(`pulumi plugin install resource kubernetes ${lockVersion("@pulumi/kubernetes").replace(/\./g, "\\.")}`),
+      );
+    });
+
+    it("ignores a pulumi on PATH older than the SDK and says why", () => {
       const dir = fakePulumi("v3.1.0");
       const result = runScript({ PATH: `${dir}:${process.env.PATH ?? ""}` });
       assert.equal(result.status, 0, result.stderr);
       assert.notEqual(result.stdout.trim(), dir);
-      assert.match(result.stderr, new RegExp(`pulumi on PATH is v3\\.1\\.0, this project needs ${pinned()}`));
+      assert.match(result.stderr, new RegExp(`pulumi on PATH is v3\\.1\\.0, this project needs ${sdk()} or newer`));
     });
 
-    it("fails with what to install when neither a matching pulumi nor Go is available", () => {
+    it("fails with what to install when neither a suitable pulumi nor Go is available", () => {
       // Only system tools and node: no Go, no pulumi; an empty cache so nothing is reused.
       const result = runScript({
         PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`,
@@ -104,9 +143,62 @@ describe("e2e: the Pulumi toolchain on this project", function () {
       });
       assert.equal(result.status, 1);
       assert.equal(result.stdout, "");
-      assert.match(result.stderr, new RegExp(`no pulumi ${pinned()} on PATH and no Go to build it`));
+      assert.match(result.stderr, new RegExp(`no pulumi ${sdk()} or newer on PATH and no Go to build it`));
       assert.match(result.stderr, /install the Pulumi CLI/);
-      assert.match(result.stderr, /install Go 1\.25 or newer/);
+      assert.match(result.stderr, /install Go 1\.26 or newer/);
+    });
+
+    it("--check never builds: exit 64 and one line saying what to run", () => {
+      const result = runScript(
+        {
+          PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`,
+          BLUEGREEN_TOOLCHAIN_CACHE: fs.mkdtempSync(path.join(engine.workDir, "empty-cache-")),
+        },
+        "--check",
+      );
+      assert.equal(result.status, 64, result.stderr);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr, /^the Pulumi toolchain is not ready: run `npm run toolchain`/m);
+    });
+  });
+
+  describe("the bluegreen CLI however it is started", () => {
+    const cli = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
+    // The environment of a plain shell: none of the variables scripts/env.sh sets, the machine's PATH.
+    const plainEnv = (extra: Record<string, string> = {}): Record<string, string> => {
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) {
+        if (v !== undefined && !k.startsWith("PULUMI_") && !k.startsWith("BLUEGREEN_")) env[k] = v;
+      }
+      env.PATH = (process.env.PATH ?? "")
+        .split(":")
+        .filter((p) => p !== process.env.BLUEGREEN_TOOLCHAIN_BIN)
+        .join(":");
+      return { ...env, ...extra };
+    };
+
+    it("finds the project's toolchain by itself (node bin/bluegreen.js from a plain shell)", () => {
+      const r = spawnSync("node", [cli, "status", "--stack", "no-such-stack-here", "--json"], {
+        cwd: PROJECT_ROOT,
+        env: plainEnv({ BLUEGREEN_STATE_DIR: path.join(engine.workDir, "state") }),
+        encoding: "utf8",
+      });
+      const last = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { type?: string; message?: string };
+      assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
+      assert.equal(last.type, "result");
+      assert.match(last.message ?? "", /no-such-stack-here/);
+      assert.doesNotMatch(r.stdout + r.stderr, /ENOENT|spawn|    at /);
+    });
+
+    it("says in one line what to run when no toolchain is ready, and exits 2", () => {
+      const r = spawnSync("node", [cli, "status", "--stack", "dev"], {
+        cwd: PROJECT_ROOT,
+        env: plainEnv({ BLUEGREEN_TOOLCHAIN_CACHE: fs.mkdtempSync(path.join(engine.workDir, "empty-cache-")) }),
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, /the Pulumi toolchain is not ready: run `npm run toolchain`/);
     });
   });
 
