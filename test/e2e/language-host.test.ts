@@ -171,7 +171,7 @@ describe("e2e: the language host behaves like upstream's pulumi-language-nodejs"
     it("`destroy` deletes every resource through the provider", () => {
       project.must("destroy", "--yes", "--skip-preview", "--stack", "site");
       assert.deepEqual(
-        fs.readdirSync(files).filter((f) => f !== "program.pid"),
+        fs.readdirSync(files).filter((f) => !f.startsWith("program.")),
         [],
       );
       assert.deepEqual(project.resources("site"), []);
@@ -195,6 +195,7 @@ describe("e2e: the language host behaves like upstream's pulumi-language-nodejs"
       assert.match(result.output, /\^C received; cancelling/);
       const pid = Number(fs.readFileSync(path.join(slow, "program.pid"), "utf8"));
       await waitFor(`program process ${pid} to exit`, () => !isAlive(pid), 10_000);
+      assert.ok(fs.existsSync(path.join(slow, "program.sigint")), "the program was not sent SIGINT");
       project.must("up", "--yes", "--skip-preview", "--stack", "interrupted");
       assert.equal(fs.readFileSync(path.join(slow, "standalone.txt"), "utf8"), "standalone v1");
     });

@@ -720,15 +720,16 @@ func (h *nodeLanguageHost) GetProgramDependencies(
 // notImplemented is the error for the parts of upstream's host that need the engine's code generators.
 func notImplemented(what, commands string) error {
 	return status.Errorf(codes.Unimplemented,
-		"%s is not implemented by bluegreen's language host (scripts/toolchain/language-host): %s need the upstream "+
-			"pulumi-language-nodejs, which ships with the Pulumi CLI from https://www.pulumi.com/docs/install/",
+		"%s is not implemented by bluegreen's language host (scripts/toolchain/language-host), so %s cannot run "+
+			"with it: use the Pulumi CLI from https://www.pulumi.com/docs/install/, which ships the upstream "+
+			"pulumi-language-nodejs",
 		what, commands)
 }
 
 func (h *nodeLanguageHost) GenerateProgram(
 	context.Context, *pulumirpc.GenerateProgramRequest,
 ) (*pulumirpc.GenerateProgramResponse, error) {
-	return nil, notImplemented("TypeScript code generation", "`pulumi convert` and `pulumi import` with code")
+	return nil, notImplemented("TypeScript code generation", "`pulumi convert` and the code `pulumi import` writes")
 }
 
 func (h *nodeLanguageHost) GenerateProject(
