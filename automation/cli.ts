@@ -5,6 +5,7 @@
  *   bluegreen status   --stack prod                                 live color, versions, release in progress
  *   bluegreen switch   --stack prod --to green                      verified manual switch
  *   bluegreen rollback --stack prod                                 back to the previous color
+ *   bluegreen report   --stack prod [--release ID] [--out FILE]     the HTML report of a release
  *
  * `--json` writes one JSON event per line on stdout. Exit codes: 0 success, 1 unexpected error, 2 bad input or
  * refused (nothing changed), 3 rolled back, 4 verification failed (the new version never got traffic), 5 interrupted,
@@ -378,6 +379,39 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         if (o.json === true)
           io.out(JSON.stringify({ type: "result", outcome: c.outcome, exitCode: c.exitCode, message: c.message }));
         else io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);
+        exitCode = c.exitCode;
+      }
+    });
+
+  program
+    .command("report")
+    .description("the HTML report of a release (one is kept for every release): rendered again from its events")
+    .requiredOption("--stack <name>", "Pulumi stack")
+    .option("--release <id>", "release id (default: the newest release with a report)")
+    .option("--out <file>", 'write the page here instead of its place under .bluegreen/reports ("-": print it)')
+    .option("--json", "the path and summary as one JSON object")
+    .action((o: Opts) => {
+      try {
+        const projectDir =
+          deps.runOptions?.workDir ??
+          deps.runOptions?.envVars?.BLUEGREEN_PROJECT_DIR ??
+          process.env.BLUEGREEN_PROJECT_DIR;
+        const out = api.releaseReport(
+          { stack: str(o, "stack")!, release: str(o, "release"), out: str(o, "out") },
+          projectDir ?? api.PROJECT_ROOT,
+        );
+        const r = out.report;
+        if (out.file === undefined) io.out(out.html);
+        else if (o.json === true) {
+          io.out(JSON.stringify({ file: out.file, releaseId: r.releaseId, outcome: r.outcome, message: r.message }));
+        } else {
+          io.out(`release ${r.releaseId} of ${r.service ?? "?"} ${r.version ?? ""} on stack ${r.stack}: ${r.outcome}`);
+          io.out(`  ${r.message}`);
+          io.out(`report: ${out.file}`);
+        }
+      } catch (err) {
+        const c = classifyError(err);
+        io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);
         exitCode = c.exitCode;
       }
     });

@@ -26,6 +26,7 @@ import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
 import { StatusWriter } from "./engine/status-writer";
 import { classifyError, ExitCode, Outcome } from "./errors";
+import { keepReleaseReport } from "./report/store";
 import { Notifier } from "./notify";
 import type { BlueGreenEvent, EventInput } from "./events";
 import {
@@ -51,6 +52,8 @@ export type { ReleaseRecord, RecordPhase } from "./release";
 export { cloudWatchAlarms } from "./adapters/cloudwatch";
 export type { AlarmState, AlarmStateReader } from "./adapters/cloudwatch";
 export { prometheusSource } from "./adapters/prometheus";
+export { releaseReport } from "./report/command";
+export type { ReportInput, ReportOutput } from "./report/command";
 
 /** The project this tool releases: the folder holding Pulumi.yaml. */
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -70,6 +73,8 @@ export interface RunOptions {
   envVars?: Record<string, string>;
   /** Replace any port (tests, other platforms). */
   deps?: Partial<Deps>;
+  /** Keep an HTML report of the release under <project>/.bluegreen/reports/<stack>/ [true]. */
+  report?: boolean;
 }
 
 export interface ReleaseResult {
@@ -77,6 +82,8 @@ export interface ReleaseResult {
   exitCode: ExitCode;
   message: string;
   releaseId?: string;
+  /** The release's HTML report, when one was kept. */
+  report?: string;
 }
 
 function defaultPolicyPacks(workDir: string): string[] {
@@ -169,7 +176,16 @@ async function run(
     opts.onEvent?.(event);
     return { outcome: c.outcome, exitCode: c.exitCode, message: c.message };
   }
-  const { ctx, emitRaw, redactor } = makeContext(settings, opts);
+  // Every event of the run, for the release report kept with the release (automation/report/).
+  const collected: BlueGreenEvent[] = [];
+  const collecting: RunOptions = {
+    ...opts,
+    onEvent: (e) => {
+      collected.push(e);
+      opts.onEvent?.(e);
+    },
+  };
+  const { ctx, emitRaw, redactor } = makeContext(settings, collecting);
   let result: ReleaseResult;
   try {
     const out = await flow(ctx);
@@ -189,8 +205,35 @@ async function run(
   }
   result.message = redactor.redact(result.message);
   await notifier.finished(result);
-  emitRaw({ type: "result", outcome: result.outcome, exitCode: result.exitCode, message: result.message });
+  const kept = keepReport(opts, collected, result, new Date(ctx.deps.clock.now()).toISOString(), emitRaw);
+  if (kept) result.report = kept.file;
+  emitRaw({
+    type: "result",
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+    message: result.message,
+    ...(kept ? { releaseId: kept.releaseId, report: kept.file } : {}),
+  });
   return result;
+}
+
+/** Writes the release's report; a failure to write it is a warning, never a different outcome. */
+function keepReport(
+  opts: RunOptions,
+  events: BlueGreenEvent[],
+  result: ReleaseResult,
+  ts: string,
+  emit: Emit,
+): { file: string; releaseId: string } | undefined {
+  if (opts.report === false) return undefined;
+  const envVars = opts.envVars ?? (process.env as Record<string, string>);
+  const projectDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
+  try {
+    return keepReleaseReport(projectDir, events, result, ts);
+  } catch (err) {
+    emit({ type: "log", level: "warn", message: `could not write the release report: ${(err as Error).message}` });
+    return undefined;
+  }
 }
 
 /** The whole release: preflight, stage, verify, switch, bake (automatic rollback), finish. */
