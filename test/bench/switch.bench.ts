@@ -1,82 +1,127 @@
 /**
- * `npm run bench:switch`: how a Pulumi-driven blue-green switch on the local platform behaves under real HTTP load.
+ * `npm run bench:switch`: how long a blue-green switch takes on the paths users take, side by side in one run, on the
+ * local platform (real engine, real HAProxy, 2 services × 2 colors × 2 demo-app instances, like the dev stack):
  *
- * Per run: a throwaway stack (real engine, real HAProxy, 2+2 demo-app instances); then for each load mode
- *   keep-alive      autocannon, 16 connections each reused for every request
- *   new-connection  a new TCP connection per request (Node's client without an agent)
- * at BENCH_RATE req/s (default 500) for at least BENCH_SECONDS (default 20) while `pulumi up` flips liveColor
- * BENCH_FLIPS times (default 3). The load and a color poller (fresh connection every 10 ms) run in a child process so
- * the in-process Pulumi program does not disturb their clocks.
+ *   pulumi-up        `pulumi config set bluegreen:liveColor X && pulumi up --yes` run by bash in the project folder,
+ *                    as a user types it (preview included; no PULUMI_NODEJS_TRANSPILE_ONLY or other project env
+ *                    beyond the backend, passphrase and toolchain on PATH)
+ *   bluegreen-switch `bluegreen switch --stack S --service web --to X --bake 0s` (the CLI as a child process)
+ *   in-process       SHORTCUT, not a user path: the Automation API's `up` of an inline program already loaded in this
+ *                    process, config written before the clock starts, no preview (what this bench reported before)
  *
- * Reported per mode, median over BENCH_RUNS runs (default 3) and their flips: failed requests (non-2xx), connection
- * errors, switch time (start of the `up` → every poll answers the new color) split into Pulumi engine overhead and the
- * router change (as timed by the driver), and latency p50/p99 before / during / after the switches.
+ * each quiet (only the color poller) and under load (autocannon, keep-alive, BENCH_RATE req/s, default 500), with
+ * BENCH_FLIPS flips (default 5) per path and mode. The clock runs from the command start (or the `up` call) until
+ * every answer of a poller (fresh connection every 10 ms, in a child process so this process's work does not
+ * disturb it) comes from the new version. Failed requests (non-2xx, connection errors, poller errors) are counted
+ * throughout; any failure makes the bench exit 1.
  *
- * Environment: BLUEGREEN_TOOLCHAIN_BIN (set by `. scripts/env.sh`), BENCH_RUNS, BENCH_SECONDS, BENCH_RATE, BENCH_FLIPS.
+ * Environment: BLUEGREEN_TOOLCHAIN_BIN (scripts/with-env.sh sets it), BENCH_FLIPS, BENCH_RATE, BENCH_PATHS (comma list).
+ * Ports 31400-31799.
  */
-import { ChildProcess, fork } from "child_process";
+import { ChildProcess, fork, spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
 import * as path from "path";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../../components/core/conventions";
+import { makeEngineEnv, PROJECT_ROOT, EngineEnv } from "../support/engine";
 import {
   cleanupLocalStack,
-  colorPoller,
   createLocalStack,
   keepAliveLoad,
-  lastRouterChange,
-  newConnectionLoad,
-  percentile,
-  PollRecord,
-  portBlock,
-  Sample,
-  servicesConfig,
-  settledAt,
+  killLeftovers,
+  LocalStackHandle,
 } from "../e2e/local-harness";
 
-type Mode = "keep-alive" | "new-connection";
-const MODES: Mode[] = ["keep-alive", "new-connection"];
+type PathName = "pulumi-up" | "bluegreen-switch" | "in-process";
+type Mode = "quiet" | "loaded";
+const ALL_PATHS: PathName[] = ["pulumi-up", "bluegreen-switch", "in-process"];
+const MODES: Mode[] = ["quiet", "loaded"];
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const FLIPS = Number(process.env.BENCH_FLIPS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
-const FLIPS = Number(process.env.BENCH_FLIPS ?? 3);
+const PATHS = (process.env.BENCH_PATHS ?? ALL_PATHS.join(",")).split(",") as PathName[];
+const VERSIONS: Record<Color, string> = { blue: "1.0.0", green: "1.1.0" };
+/** Live ports: the project-folder stack (pulumi-up, bluegreen-switch) and the inline one (in-process). */
+const PROJECT_PORTS = { web: 31400, api: 31500 };
+const INLINE_PORTS = { web: 31600, api: 31700 };
 
-interface WorkerReport {
-  samples: Sample[];
-  polls: PollRecord[];
-  /** autocannon's own counters (keep-alive mode). */
-  autocannon?: { errors: number; timeouts: number; non2xx: number; resets: number };
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------------------------
-// Load worker (child process): runs the load and the poller until told to stop, then reports everything.
+// Load worker (child process): the poller and (loaded) autocannon until told to stop, then a report.
 
-async function loadWorker(mode: Mode, url: string, rate: number): Promise<void> {
-  const keepAlive = mode === "keep-alive" ? keepAliveLoad(url, rate, 16) : undefined;
-  const fresh = mode === "new-connection" ? newConnectionLoad(url, rate, 256) : undefined;
-  const poller = colorPoller(url, 10);
+interface Poll {
+  at: number;
+  version?: string;
+  failed: boolean;
+}
+
+interface WorkerReport {
+  polls: Poll[];
+  requests: number;
+  failed: number;
+  seconds: number;
+}
+
+function poll(url: string): Promise<Poll> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => {
+        let version: string | undefined;
+        try {
+          version = (JSON.parse(text) as { version?: string }).version;
+        } catch {
+          version = undefined;
+        }
+        const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400;
+        resolve({ at: Date.now(), version, failed: !ok });
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve({ at: Date.now(), failed: true }));
+  });
+}
+
+async function loadWorker(url: string, mode: Mode, rate: number): Promise<void> {
+  const started = Date.now();
+  const load = mode === "loaded" ? keepAliveLoad(url, rate, 16) : undefined;
+  const polls: Poll[] = [];
+  let stopped = false;
+  const poller = (async () => {
+    while (!stopped) {
+      polls.push(await poll(url));
+      await sleep(10);
+    }
+  })();
   process.send!({ ready: true });
   await new Promise<void>((resolve) => process.once("message", () => resolve()));
-  await poller.stop();
-  const report: WorkerReport = { samples: [], polls: poller.records };
-  if (keepAlive) {
-    const result = await keepAlive.stop();
-    report.samples = keepAlive.samples;
-    report.autocannon = {
-      errors: result.errors,
-      timeouts: result.timeouts,
-      non2xx: result.non2xx,
-      resets: result.resets,
-    };
+  stopped = true;
+  await poller;
+  const report: WorkerReport = {
+    polls,
+    requests: polls.length,
+    failed: polls.filter((p) => p.failed).length,
+    seconds: 0,
+  };
+  if (load) {
+    const r = await load.stop();
+    report.requests += load.samples.length;
+    report.failed += Math.max(
+      load.samples.filter((s) => s.error !== undefined || s.status < 200 || s.status >= 400).length,
+      r.errors + r.timeouts + r.non2xx,
+    );
   }
-  if (fresh) {
-    await fresh.stop();
-    report.samples = fresh.samples;
-  }
+  report.seconds = (Date.now() - started) / 1000;
   process.send!(report, () => process.exit(0));
 }
 
-function startWorker(mode: Mode, url: string): Promise<{ child: ChildProcess; stop(): Promise<WorkerReport> }> {
-  const child = fork(__filename, ["--load-worker", mode, url, String(RATE)], {
+function startWorker(url: string, mode: Mode): Promise<{ child: ChildProcess; stop(): Promise<WorkerReport> }> {
+  const child = fork(__filename, ["--load-worker", url, mode, String(RATE)], {
     execArgv: ["-r", "ts-node/register/transpile-only"],
     stdio: "inherit",
   });
@@ -95,141 +140,259 @@ function startWorker(mode: Mode, url: string): Promise<{ child: ChildProcess; st
   });
 }
 
+/** First poll from which every later poll (before `until`) answers `version`. */
+function settledAt(polls: Poll[], version: string, from: number, until: number): number | undefined {
+  const window = polls.filter((p) => p.at >= from && p.at < until);
+  let lastOther = -1;
+  window.forEach((p, i) => {
+    if (p.version !== version) lastOther = i;
+  });
+  return lastOther + 1 < window.length ? window[lastOther + 1].at : undefined;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
-// Measurements
+// The project-folder stack: a mirror of the checkout (same Pulumi.yaml, package.json, tsconfig.json; index.ts,
+// bin/, components/, app/, policy/ and node_modules linked), so `pulumi` and `bluegreen` run the real program the way a user
+// runs it, without writing a bench stack into the checkout's stacks/.
+
+interface ProjectStack {
+  dir: string;
+  stackName: string;
+  engine: EngineEnv;
+  env: Record<string, string>;
+  stack: Stack;
+  stateDir: string;
+}
+
+function stackServices(ports: { web: number; api: number }, stateDir: string): Record<string, { value: string }> {
+  const svc = (name: string, livePort: number, versions: Record<Color, string>) => ({
+    image: `example/${name}`,
+    port: 8080,
+    capacity: 2,
+    healthCheck: { path: "/healthz", intervalSeconds: 5, timeoutSeconds: 2 },
+    versions,
+    local: { livePort },
+  });
+  return {
+    "bluegreen:platform": { value: "local" },
+    "bluegreen:liveColor": { value: "blue" },
+    "bluegreen:services": {
+      value: JSON.stringify({
+        web: svc("web", ports.web, VERSIONS),
+        api: svc("api", ports.api, { blue: "2.0.0", green: "2.0.0" }),
+      }),
+    },
+    "bluegreen:local": { value: JSON.stringify({ stateDir, startTimeoutSeconds: 30 }) },
+  };
+}
+
+async function createProjectStack(): Promise<ProjectStack> {
+  const engine = makeEngineEnv("bluegreen-bench-switch-");
+  const dir = path.join(engine.workDir, "project");
+  fs.mkdirSync(path.join(dir, "stacks"), { recursive: true });
+  for (const f of ["Pulumi.yaml", "package.json", "tsconfig.json"]) {
+    fs.copyFileSync(path.join(PROJECT_ROOT, f), path.join(dir, f));
+  }
+  for (const f of ["index.ts", "bin", "components", "app", "policy", "node_modules"]) {
+    fs.symlinkSync(path.join(PROJECT_ROOT, f), path.join(dir, f));
+  }
+  const stateDir = path.join(engine.workDir, "local-state");
+  // What a user's shell has: the toolchain on PATH, the backend and the passphrase. Nothing that speeds the program
+  // up (PULUMI_NODEJS_TRANSPILE_ONLY and the like are removed).
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(engine.env)) {
+    if (!/^PULUMI_NODEJS_|^TS_NODE_|^BLUEGREEN_/.test(k)) env[k] = v;
+  }
+  const stackName = `bench-${process.pid}`;
+  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: true });
+  const stack = await LocalWorkspace.createStack(
+    { stackName, workDir: dir },
+    { workDir: dir, envVars: env, pulumiCommand },
+  );
+  await stack.setAllConfig(stackServices(PROJECT_PORTS, stateDir));
+  await stack.up();
+  return { dir, stackName, engine, env, stack, stateDir };
+}
+
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("exit", (code) => resolve({ code, out }));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One flip per path. Each returns when the command (or `up`) has ended; `start` is taken just before it starts.
 
 interface Flip {
+  path: PathName;
+  mode: Mode;
   to: Color;
-  upStart: number;
-  upEnd: number;
+  start: number;
+  end: number;
   settled?: number;
-  /** Driver's time until HAProxy routed the new way (runtime API commands). */
-  trafficMs: number;
-  /** Driver's whole router step, config file write and `haproxy -c` included. */
-  routerMs: number;
+  /** bluegreen-switch: the tool's own figures from its --json events. */
+  verifyMs?: number;
+  routedAfterMs?: number;
 }
 
-interface ModeResult {
-  requests: number;
-  ratePerSecond: number;
-  failed: number;
-  connectionErrors: number;
-  flips: Flip[];
-  latency: Record<"before" | "during" | "after", { p50: number; p99: number }>;
+async function flipPulumiUp(p: ProjectStack, to: Color): Promise<Omit<Flip, "path" | "mode">> {
+  const start = Date.now();
+  const r = await run("bash", ["-c", `pulumi config set bluegreen:liveColor ${to} && pulumi up --yes`], p.dir, p.env);
+  const end = Date.now();
+  if (r.code !== 0) throw new Error(`pulumi up to ${to} failed:\n${r.out.slice(-3000)}`);
+  return { to, start, end };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function analyse(report: WorkerReport, flips: Flip[], loadStart: number, loadEnd: number): ModeResult {
-  flips.forEach((flip, i) => {
-    flip.settled = settledAt(report.polls, flip.to, flip.upStart, flips[i + 1]?.upStart ?? Infinity);
-  });
-  const samples = report.samples;
-  const windowOf = (s: Sample): "before" | "during" | "after" | undefined => {
-    if (s.at < flips[0].upStart) return "before";
-    const lastEnd = Math.max(...flips.map((f) => f.settled ?? f.upEnd));
-    if (s.at > lastEnd + 500) return "after";
-    const inFlip = flips.some((f) => s.at >= f.upStart && s.at <= (f.settled ?? f.upEnd) + 500);
-    return inFlip ? "during" : undefined;
+async function flipBluegreen(p: ProjectStack, to: Color): Promise<Omit<Flip, "path" | "mode">> {
+  const env = {
+    ...p.env,
+    BLUEGREEN_TOOLCHAIN_BIN: p.engine.binDir,
+    BLUEGREEN_PROJECT_DIR: p.dir,
   };
-  const latency = { before: [] as number[], during: [] as number[], after: [] as number[] };
-  for (const s of samples) {
-    const w = windowOf(s);
-    if (w && !s.error) latency[w].push(s.latencyMs);
-  }
-  const round = (x: number) => Math.round(x * 10) / 10;
-  const stat = (v: number[]) => ({ p50: round(percentile(v, 50)), p99: round(percentile(v, 99)) });
-  const connectionErrors = samples.filter((s) => s.error !== undefined).length;
+  const bin = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
+  const args = [bin, "switch", "--stack", p.stackName, "--service", "web", "--to", to, "--bake", "0s", "--json"];
+  const start = Date.now();
+  const r = await run(process.execPath, args, PROJECT_ROOT, env);
+  const end = Date.now();
+  if (r.code !== 0) throw new Error(`bluegreen switch to ${to} failed (exit ${r.code}):\n${r.out.slice(-3000)}`);
+  const events = r.out
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const verify = events.find((e) => e.type === "phase.end" && e.phase === "verify");
+  const route = events.find((e) => e.type === "decision" && e.decision === "route");
   return {
-    requests: samples.length,
-    ratePerSecond: Math.round((samples.length * 1000) / (loadEnd - loadStart)),
-    failed: samples.filter((s) => !s.error && (s.status < 200 || s.status >= 400)).length,
-    connectionErrors,
-    flips,
-    latency: { before: stat(latency.before), during: stat(latency.during), after: stat(latency.after) },
+    to,
+    start,
+    end,
+    verifyMs: verify?.durationMs as number | undefined,
+    routedAfterMs: route ? Date.parse(route.ts as string) - start : undefined,
   };
 }
 
-async function benchMode(mode: Mode, run: number): Promise<ModeResult> {
-  const port = portBlock(10 + run * 2 + MODES.indexOf(mode));
-  const url = `http://127.0.0.1:${port}/`;
-  const h = await createLocalStack("bench");
+async function flipInProcess(h: LocalStackHandle, to: Color, stateDir: string): Promise<Omit<Flip, "path" | "mode">> {
+  const cfg = stackServices(INLINE_PORTS, stateDir);
+  cfg["bluegreen:liveColor"] = { value: to };
+  await h.stack.setAllConfig(cfg);
+  const start = Date.now();
+  await h.up();
+  return { to, start, end: Date.now() };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Block {
+  path: PathName;
+  mode: Mode;
+  flips: Flip[];
+  report: WorkerReport;
+}
+
+async function runBlock(
+  pathName: PathName,
+  mode: Mode,
+  url: string,
+  flip: (to: Color) => Promise<Omit<Flip, "path" | "mode">>,
+  live: { color: Color },
+): Promise<void> {
+  const worker = await startWorker(url, mode);
+  const flips: Flip[] = [];
   try {
-    let live: Color = "blue";
-    const set = (c: Color) =>
-      h.setConfig(c, servicesConfig({ web: { livePort: port, versions: { blue: "1.0.0", green: "1.1.0" } } }));
-    await set(live);
-    await h.up();
-    const worker = await startWorker(mode, url);
-    const loadStart = Date.now();
-    const flips: Flip[] = [];
-    // Spread the flips over the load window, with quiet time before the first and after the last.
-    const gapMs = Math.max(1500, (SECONDS * 1000 - 4000) / FLIPS - 3000);
-    await sleep(2000);
+    await sleep(1500);
     for (let i = 0; i < FLIPS; i++) {
-      live = otherColor(live);
-      await set(live);
-      const upStart = Date.now();
-      await h.up();
-      const upEnd = Date.now();
-      const change = lastRouterChange(h.stateDir, h.stackName, "web");
-      if (change.method !== "runtime-api") throw new Error(`expected a runtime-API switch, got ${change.method}`);
-      flips.push({ to: live, upStart, upEnd, trafficMs: change.trafficMs, routerMs: change.routerMs });
-      await sleep(gapMs);
+      const to = otherColor(live.color);
+      const f = await flip(to);
+      live.color = to;
+      flips.push({ ...f, path: pathName, mode });
+      // Let the poller see the settled state for a while before the next flip.
+      await sleep(1500);
     }
-    const remaining = loadStart + SECONDS * 1000 - Date.now();
-    if (remaining > 0) await sleep(remaining);
-    const report = await worker.stop();
-    const result = analyse(report, flips, loadStart, Date.now());
-    if (report.autocannon) {
-      // autocannon counts connection errors and timeouts itself too; take whichever saw more.
-      result.connectionErrors = Math.max(
-        result.connectionErrors,
-        report.autocannon.errors + report.autocannon.timeouts,
-      );
-      result.failed = Math.max(result.failed, report.autocannon.non2xx);
-    }
-    return result;
   } finally {
-    await cleanupLocalStack(h);
+    const report = await worker.stop();
+    flips.forEach((f, i) => {
+      f.settled = settledAt(report.polls, VERSIONS[f.to], f.start, flips[i + 1]?.start ?? Infinity);
+    });
+    const times = flips.map((f) => (f.settled ? `${f.settled - f.start}` : "never")).join(" / ");
+    console.log(
+      `  ${pathName.padEnd(16)} ${mode.padEnd(6)} ms to 100% new: ${times}; ${report.requests} requests ` +
+        `(${Math.round(report.requests / report.seconds)}/s), failed ${report.failed}`,
+    );
+    blocks.push({ path: pathName, mode, flips, report });
   }
 }
 
-function median(values: number[]): number {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+const blocks: Block[] = [];
+
+function median(values: (number | undefined)[]): number {
+  const v = values.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
-  const m = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  return Math.round(m * 10) / 10;
+  return Math.round(v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2);
 }
 
-function printTable(results: Record<Mode, ModeResult[]>): void {
-  const rows: string[][] = [["metric", ...MODES]];
-  const add = (label: string, pick: (r: ModeResult[]) => string) =>
-    rows.push([label, ...MODES.map((m) => pick(results[m]))]);
-  const flipsOf = (rs: ModeResult[]) => rs.flatMap((r) => r.flips);
-  const med = (rs: ModeResult[], f: (r: ModeResult) => number) => String(median(rs.map(f)));
-  add("requests per run (median)", (rs) => med(rs, (r) => r.requests));
-  add("achieved req/s (median)", (rs) => med(rs, (r) => r.ratePerSecond));
-  add("failed requests (total, all runs)", (rs) => String(rs.reduce((a, r) => a + r.failed, 0)));
-  add("connection errors (total, all runs)", (rs) => String(rs.reduce((a, r) => a + r.connectionErrors, 0)));
-  add("switches measured", (rs) => `${flipsOf(rs).filter((f) => f.settled).length}/${flipsOf(rs).length}`);
-  add("switch time ms (up start → 100% new color)", (rs) =>
-    String(median(flipsOf(rs).map((f) => (f.settled ?? NaN) - f.upStart))),
-  );
-  add("  of which Pulumi engine overhead ms", (rs) =>
-    String(median(flipsOf(rs).map((f) => (f.settled ?? NaN) - f.upStart - f.trafficMs))),
-  );
-  add("  of which router change ms (runtime API)", (rs) => String(median(flipsOf(rs).map((f) => f.trafficMs))));
-  add("router step incl. config persist ms", (rs) => String(median(flipsOf(rs).map((f) => f.routerMs))));
-  add("pulumi up duration ms", (rs) => String(median(flipsOf(rs).map((f) => f.upEnd - f.upStart))));
-  for (const w of ["before", "during", "after"] as const) {
-    add(
-      `latency p50 / p99 ms ${w}`,
-      (rs) => `${med(rs, (r) => r.latency[w].p50)} / ${med(rs, (r) => r.latency[w].p99)}`,
+const LABEL: Record<PathName, string> = {
+  "pulumi-up": "`pulumi config set bluegreen:liveColor X && pulumi up --yes` (shell, preview included)",
+  "bluegreen-switch": "`bluegreen switch --service web --to X --bake 0s` (command start)",
+  "in-process": "SHORTCUT: in-process Automation API `up`, program loaded, no preview",
+};
+
+function printTable(): void {
+  const rows: string[][] = [
+    [
+      "path",
+      "quiet: start → 100% new (median ms)",
+      "loaded",
+      "loaded / quiet",
+      "flips",
+      "failed requests",
+      "load req/s",
+    ],
+  ];
+  for (const p of PATHS) {
+    const of = (m: Mode) => blocks.filter((b) => b.path === p && b.mode === m);
+    const ms = (m: Mode) => median(of(m).flatMap((b) => b.flips.map((f) => (f.settled ?? NaN) - f.start)));
+    const q = ms("quiet");
+    const l = ms("loaded");
+    const flips = MODES.map((m) => of(m).flatMap((b) => b.flips)).map(
+      (fs) => `${fs.filter((f) => f.settled).length}/${fs.length}`,
     );
+    const failed = MODES.map((m) => of(m).reduce((a, b) => a + b.report.failed, 0));
+    const rate = of("loaded").map((b) => Math.round(b.report.requests / b.report.seconds));
+    rows.push([
+      LABEL[p],
+      String(q),
+      String(l),
+      (l / q).toFixed(2),
+      flips.join(" + "),
+      failed.join(" + "),
+      rate.join(","),
+    ]);
+  }
+  const bg = blocks.filter((b) => b.path === "bluegreen-switch");
+  if (bg.length > 0) {
+    for (const m of MODES) {
+      const flips = bg.filter((b) => b.mode === m).flatMap((b) => b.flips);
+      const verify = median(flips.map((f) => f.verifyMs));
+      const total = median(flips.map((f) => (f.settled ?? NaN) - f.start));
+      const afterVerify = median(flips.map((f) => (f.settled ?? NaN) - f.start - (f.verifyMs ?? NaN)));
+      const routed = median(flips.map((f) => f.routedAfterMs));
+      console.log(
+        `bluegreen switch (${m}): ${total} ms in all, of which verification ${verify} ms; without it ${afterVerify} ms; ` +
+          `router moved ${routed} ms after the command started`,
+      );
+    }
   }
   const widths = rows[0].map((_c, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  console.log("");
   console.log(line(rows[0]));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   rows.slice(1).forEach((r) => console.log(line(r)));
@@ -237,38 +400,64 @@ function printTable(results: Record<Mode, ModeResult[]>): void {
 
 async function main(): Promise<void> {
   console.log(
-    `bench:switch — ${RUNS} run(s) × ${MODES.join(" + ")}; ${RATE} req/s for >= ${SECONDS} s; ${FLIPS} flips per ` +
-      "run by `pulumi up` (local platform, HAProxy runtime API)",
+    `bench:switch — paths ${PATHS.join(", ")}; ${FLIPS} flips each, quiet and under ${RATE} req/s (keep-alive); ` +
+      `${os.cpus().length} CPUs, load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" ")}`,
   );
-  const results: Record<Mode, ModeResult[]> = { "keep-alive": [], "new-connection": [] };
-  for (let run = 0; run < RUNS; run++) {
+  let project: ProjectStack | undefined;
+  let inline: LocalStackHandle | undefined;
+  try {
+    const needProject = PATHS.some((p) => p !== "in-process");
+    if (needProject) project = await createProjectStack();
+    const projectLive = { color: "blue" as Color };
+    const projectUrl = `http://127.0.0.1:${PROJECT_PORTS.web}/`;
     for (const mode of MODES) {
-      const r = await benchMode(mode, run);
-      results[mode].push(r);
-      const switches = r.flips.map((f) => (f.settled ? `${f.settled - f.upStart}` : "never")).join("/");
-      console.log(
-        `  run ${run + 1} ${mode.padEnd(14)} ${r.requests} requests (${r.ratePerSecond}/s), failed ${r.failed}, ` +
-          `connection errors ${r.connectionErrors}, switch ms ${switches}, router ms ` +
-          `${r.flips.map((f) => f.trafficMs).join("/")}`,
-      );
+      if (PATHS.includes("pulumi-up")) {
+        await runBlock("pulumi-up", mode, projectUrl, (to) => flipPulumiUp(project!, to), projectLive);
+      }
+      if (PATHS.includes("bluegreen-switch")) {
+        await runBlock("bluegreen-switch", mode, projectUrl, (to) => flipBluegreen(project!, to), projectLive);
+      }
+    }
+    if (PATHS.includes("in-process")) {
+      inline = await createLocalStack("bench-inline");
+      const stateDir = inline.stateDir;
+      await inline.stack.setAllConfig(stackServices(INLINE_PORTS, stateDir));
+      await inline.up();
+      const inlineLive = { color: "blue" as Color };
+      for (const mode of MODES) {
+        await runBlock(
+          "in-process",
+          mode,
+          `http://127.0.0.1:${INLINE_PORTS.web}/`,
+          (to) => flipInProcess(inline!, to, stateDir),
+          inlineLive,
+        );
+      }
+    }
+  } finally {
+    printTable();
+    if (inline) await cleanupLocalStack(inline);
+    if (project) {
+      await project.stack.destroy().catch((err: Error) => console.error(`cleanup: ${err.message.split("\n")[0]}`));
+      killLeftovers(project.stateDir);
+      project.engine.cleanup();
     }
   }
-  console.log("");
-  printTable(results);
-  const bad = MODES.some((m) => results[m].some((r) => r.failed + r.connectionErrors > 0));
-  if (bad) {
-    console.log("\nFAILED REQUESTS SEEN: the target is 0 failed requests and 0 connection errors.");
+  const failed = blocks.reduce((a, b) => a + b.report.failed, 0);
+  if (failed > 0) {
+    console.log(`\nFAILED REQUESTS SEEN: ${failed}; the target is 0.`);
     process.exitCode = 1;
   }
 }
 
 if (process.argv[2] === "--load-worker") {
-  void loadWorker(process.argv[3] as Mode, process.argv[4], Number(process.argv[5]));
+  void loadWorker(process.argv[3], process.argv[4] as Mode, Number(process.argv[5]));
 } else {
   main().catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });
 }
-
-export const BENCH_FILE = path.basename(__filename);
