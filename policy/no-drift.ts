@@ -65,6 +65,8 @@ const ALWAYS_IGNORED: Record<string, string[]> = {
     'metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]',
     "status",
   ],
+  // The Deployment controller counts each color's rollouts: a color released more often has a higher revision.
+  "kubernetes:apps/v1:Deployment": ['metadata.annotations["deployment.kubernetes.io/revision"]'],
   "kubernetes:core/v1:Service": [
     "spec.clusterIP",
     "spec.clusterIPs",

@@ -134,6 +134,16 @@ describe("bluegreen-no-drift", () => {
     expectOne(await runPack(g.build()), P, ["deregistrationDelay: blue 30, green 300"]);
   });
 
+  it("ignores the rollout revision the Deployment controller writes, not other annotations", async () => {
+    // Seen on a real API server: after one color's rollout its Deployment says revision "2", the other's "1".
+    const g = kubernetesGraph();
+    g.props("web-blue").metadata.annotations = { "deployment.kubernetes.io/revision": "1" };
+    g.props("web-green").metadata.annotations = { "deployment.kubernetes.io/revision": "2" };
+    expectCount(await runPack(g.build()), 0);
+    g.props("web-green").metadata.annotations["example.com/owner"] = "team-b";
+    expectOne(await runPack(g.build()), P, ['metadata.annotations["example.com/owner"]']);
+  });
+
   it("ignores extra property paths per resource type", async () => {
     const g = kubernetesGraph();
     g.props("web-green").spec.template.spec.containers[0].env[1].value = "debug";
