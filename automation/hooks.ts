@@ -336,7 +336,9 @@ async function liveSmokeCommand(
   const res = await ctx.deps.commands.run(
     cmd,
     {
+      // The same variables as the new version's run, pointed at production; BLUEGREEN_SMOKE_TARGET tells them apart.
       BLUEGREEN_PREVIEW_URL: endpoint,
+      BLUEGREEN_SMOKE_TARGET: "live",
       BLUEGREEN_STACK: ctx.settings.stack,
       BLUEGREEN_SERVICE: r.service,
       BLUEGREEN_VERSION: r.fromVersion,

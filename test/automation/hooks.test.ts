@@ -433,3 +433,40 @@ describe("after a contract", () => {
     assert.equal(w.state.deployed!.liveColor, "blue");
   });
 });
+
+describe("verify with migrations: smoke checks of both versions", () => {
+  const SMOKE = { ...REL, smokeCommand: "smoke" };
+
+  it("after preStage hooks, runs the smoke command against the live version too, before any traffic moves", async () => {
+    const w = worldWith({ preStage: "expand" });
+    const { calls, runner } = recorder(w);
+    const r = await deploy(SMOKE, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    const smokes = calls.filter((c) => c.command === "smoke");
+    assert.deepEqual(
+      smokes.map((c) => [c.env.BLUEGREEN_PREVIEW_URL, c.env.BLUEGREEN_VERSION, c.env.BLUEGREEN_SMOKE_TARGET]),
+      [
+        ["http://web.preview", "1.1.0", undefined],
+        ["http://web.live", "1.0.0", "live"],
+      ],
+    );
+    assert.ok(!smokes[1].logBefore.some((l) => l.startsWith("route")));
+  });
+
+  it("a live version failing its smoke checks after the migration stops the release: no traffic moved", async () => {
+    const w = worldWith({ preStage: "expand" });
+    const { runner } = recorder(w, (c, n) => (c === "smoke" && n === 2 ? 1 : 0));
+    const r = await deploy(SMOKE, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
+    assert.match(r.message, /the live version 1\.0\.0 on blue fails its smoke checks after the preStage hooks/);
+    assert.ok(!w.log.some((l) => l.startsWith("route") || l.startsWith("config liveColor")));
+    assert.equal(w.state.deployed!.liveColor, "blue");
+  });
+
+  it("without preStage hooks, checks only the new version (nothing changed under the live one)", async () => {
+    const w = new World();
+    const { calls, runner } = recorder(w);
+    assert.equal((await deploy(SMOKE, w.runOptions([], { commands: runner }))).exitCode, EXIT.ok);
+    assert.equal(calls.filter((c) => c.command === "smoke").length, 1);
+  });
+});
