@@ -16,6 +16,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PulumiStackDriver } from "./adapters/pulumi-driver";
+import { ReleaseExtras, withReleaseControl } from "./promotion/runtime";
 import { Redactor } from "./redact";
 import { HttpProber } from "./adapters/http-prober";
 import { prometheusSource } from "./adapters/prometheus";
@@ -237,28 +238,22 @@ function keepReport(
 }
 
 /** The whole release: preflight, stage, verify, switch, bake (automatic rollback), finish. */
-export function deploy(input: DeployInput, opts: RunOptions = {}): Promise<ReleaseResult> {
-  return run(() => normalizeDeploy(input), deployFlow, opts, input.stack);
+export function deploy(input: DeployInput, opts: RunOptions = {}, extras?: ReleaseExtras): Promise<ReleaseResult> {
+  // Every release records its outcome in the stack's history and listens for approve/abort (automation/promotion/).
+  const c = withReleaseControl(deployFlow, opts, extras);
+  return run(() => normalizeDeploy(input), c.flow, c.opts, input.stack);
 }
 
 /** Verified manual switch to a color (refused if it is scaled down or unhealthy); optional steps and bake. */
 export function switchColor(input: SwitchColorInput, opts: RunOptions = {}): Promise<ReleaseResult> {
-  return run(
-    () => normalizeSwitchColor(input),
-    (ctx) => switchFlow(ctx, "switch"),
-    opts,
-    input.stack,
-  );
+  const c = withReleaseControl((ctx: RunContext) => switchFlow(ctx, "switch"), opts);
+  return run(() => normalizeSwitchColor(input), c.flow, c.opts, input.stack);
 }
 
 /** Back to the previous color: abandons an unfinished release, or switches to the (warm, healthy) idle color. */
 export function rollback(input: RollbackInput, opts: RunOptions = {}): Promise<ReleaseResult> {
-  return run(
-    () => normalizeRollback(input),
-    (ctx) => switchFlow(ctx, "rollback"),
-    opts,
-    input.stack,
-  );
+  const c = withReleaseControl((ctx: RunContext) => switchFlow(ctx, "rollback"), opts);
+  return run(() => normalizeRollback(input), c.flow, c.opts, input.stack);
 }
 
 /** Where the stack stands. Rejects with `RefusedError` for an unknown stack. */
@@ -270,3 +265,10 @@ export async function status(input: StatusInput, opts: RunOptions = {}): Promise
   const { ctx, redactor } = makeContext(settings, opts);
   return redactor.redactDeep(await statusReport(ctx));
 }
+
+// Multi-environment promotion: the chain, evidence/history, approvals and abort from anywhere (docs/promotion.md).
+export { promote, history, approve, abort } from "./promotion/api";
+export type { PromoteInput, HistoryInput, ControlInput, ControlResult, PromotionOptions } from "./promotion/api";
+export type { HistoryEntry } from "./promotion/history";
+export { loadChain, describeChain } from "./promotion/chain";
+export type { Chain, PromotionRule } from "./promotion/chain";

@@ -30,7 +30,11 @@ export type ConfigChange =
   | { kind: "version"; service: string; color: Color; version: string }
   | { kind: "weights"; service: string; weights: Record<Color, number> | undefined }
   | { kind: "idleScaleDown"; service: string; value: IdleScaleDownSetting | undefined }
-  | { kind: "release"; value: string | undefined };
+  | { kind: "release"; value: string | undefined }
+  /** `bluegreen:history`: the stack's release history (automation/promotion/history.ts), a JSON list. */
+  | { kind: "history"; value: string | undefined }
+  /** `bluegreen:control`: an approve/abort request and its acknowledgement (automation/promotion/control.ts). */
+  | { kind: "control"; value: string | undefined };
 
 /** What the program exports per service (see components/stack.ts). */
 export interface ServiceOutputsView {

@@ -170,6 +170,18 @@ export class PulumiStackDriver implements StackDriver {
             set[RELEASE] = { value: c.value, secret: false };
           }
           break;
+        case "history":
+        case "control": {
+          // Written whole as JSON strings, like the release record (promotion: automation/promotion/).
+          const key = `${NS}:${c.kind}`;
+          if (c.value === undefined) {
+            delete set[key];
+            if ((await all())[key] !== undefined) remove.push(key);
+          } else {
+            set[key] = { value: c.value, secret: false };
+          }
+          break;
+        }
         case "version": {
           const s = svc(c.service);
           s.versions = { ...(s.versions as Record<Color, string>), [c.color]: c.version };

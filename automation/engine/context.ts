@@ -80,6 +80,11 @@ export interface RunContext {
   engineStateRead?: Promise<EngineState>;
   /** Bake signals the platform adds for the color now live (set when the bake starts). */
   platformMetrics?: MetricSource[];
+  /**
+   * Runs after verify, before the switch is recorded: the approval gate of an environment that requires one
+   * (automation/promotion/runtime.ts). Rejecting stops the release before any traffic moved.
+   */
+  beforeSwitch?: () => Promise<void>;
 }
 
 /** What a step reports: whether it changed anything and, for steps that judge signals, whether they held. */

@@ -249,6 +249,8 @@ async function runFrom(
         await runHooks(ctx, "preSwitch");
         return changed;
       });
+      // Approval gate (promotion): the new color is staged and verified, no traffic moved yet.
+      if (ctx.beforeSwitch) await ctx.beforeSwitch();
       await ctx.status.set({ phase: "switch", verifiedColor: r0.toColor, step: 0, ...routingIntent(ctx, r0.toColor) });
     }
     if (at("switch")) {
@@ -322,6 +324,12 @@ async function breachRollback(ctx: RunContext, breach: Breach): Promise<never> {
   throw new RolledBackError(reason);
 }
 
+/** Why the soft signal fired: Ctrl-C, or `bluegreen abort` from another process (its reason names who asked). */
+function interruptReason(soft: AbortSignal, ctrlC = "interrupted by the user"): string {
+  const why = soft.reason as unknown;
+  return why instanceof Error && why.name === "AbortRequested" ? why.message : ctrlC;
+}
+
 /** Turns a failure in phase `cur` into a consistent state and the error to report. */
 async function onError(ctx: RunContext, cur: RecordPhase, err: unknown, verifyRefuses: boolean): Promise<unknown> {
   const { soft, hard } = ctx.interrupts;
@@ -354,7 +362,9 @@ async function onError(ctx: RunContext, cur: RecordPhase, err: unknown, verifyRe
             : "failed",
     );
     if (soft.aborted) {
-      return new InterruptedError(`interrupted during ${cur}; traffic stays on ${r.fromColor} (${r.fromVersion})`);
+      return new InterruptedError(
+        `${interruptReason(soft, "interrupted")} during ${cur}; traffic stays on ${r.fromColor} (${r.fromVersion})`,
+      );
     }
     if (verifyRefuses && err instanceof VerificationFailedError) {
       return new RefusedError(`refusing to switch to ${r.toColor}: ${err.message}`, "--to");
@@ -386,7 +396,7 @@ async function onError(ctx: RunContext, cur: RecordPhase, err: unknown, verifyRe
   // switch or bake: traffic (partly) on the new color - take it back.
   // A terminal Ctrl-C also reaches the pulumi child, whose cancelled update then fails: still the interrupt.
   const interrupted = soft.aborted;
-  const reason = interrupted ? "interrupted by the user" : `${cur} failed: ${(err as Error).message ?? String(err)}`;
+  const reason = interrupted ? interruptReason(soft) : `${cur} failed: ${(err as Error).message ?? String(err)}`;
   try {
     await rollBack(ctx, reason, undefined, interrupted ? "interrupted" : "rolled-back");
   } catch (rbErr) {
@@ -394,7 +404,9 @@ async function onError(ctx: RunContext, cur: RecordPhase, err: unknown, verifyRe
     return rbErr;
   }
   return interrupted
-    ? new InterruptedError(`interrupted during ${cur}; rolled back to ${r.fromColor} (${r.fromVersion})`)
+    ? new InterruptedError(
+        `${interruptReason(soft, "interrupted")} during ${cur}; rolled back to ${r.fromColor} (${r.fromVersion})`,
+      )
     : new RolledBackError(reason);
 }
 

@@ -11,6 +11,11 @@ export class StatusWriter {
   private chain: Promise<unknown> = Promise.resolve();
   private current: ReleaseRecord | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * Called with the final record when a release ends; the changes it returns (the release's history entry,
+   * automation/promotion/history.ts) land in the same write as the final record. A failure only warns.
+   */
+  onEnd?: (final: ReleaseRecord) => Promise<ConfigChange[]>;
 
   constructor(
     private readonly driver: StackDriver,
@@ -63,8 +68,21 @@ export class StatusWriter {
     if (!this.current) return;
     // An ended release moves no traffic any more: the record keeps its history, not the last move's intent.
     const { owner: _owner, routing: _routing, ...rest } = this.current;
+    const final: ReleaseRecord = { ...rest, phase: "done", outcome, endedAt: this.nowIso() };
+    let extra: ConfigChange[] = [];
+    if (this.onEnd) {
+      try {
+        extra = await this.onEnd(final);
+      } catch (err) {
+        this.emit({
+          type: "log",
+          level: "warn",
+          message: `could not record the release in the stack's history: ${(err as Error).message}`,
+        });
+      }
+    }
     this.current = undefined;
-    await this.write([], { ...rest, phase: "done", outcome, endedAt: this.nowIso() });
+    await this.write(extra, final);
     this.current = undefined;
   }
 

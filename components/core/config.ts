@@ -36,8 +36,22 @@ export interface RawStackConfig {
   secrets?: SecretConfigInfo;
 }
 
-/** Top-level `bluegreen:*` keys: the ones the program reads, plus `release`, written by the automation tool. */
-export const TOP_LEVEL_KEYS = ["platform", "liveColor", "services", "aws", "kubernetes", "local", "release"] as const;
+/**
+ * Top-level `bluegreen:*` keys: the ones the program reads, plus the release tool's: `release`, `history` and
+ * `control` (written by it) and `promotion` (the environment chain, validated by automation/promotion/chain.ts).
+ */
+export const TOP_LEVEL_KEYS = [
+  "platform",
+  "liveColor",
+  "services",
+  "aws",
+  "kubernetes",
+  "local",
+  "release",
+  "promotion",
+  "history",
+  "control",
+] as const;
 
 export interface ConfigProblem {
   /** Full key path, e.g. `bluegreen:services.web.weights.blue`. */

@@ -1,0 +1,174 @@
+/**
+ * Control from anywhere: `bluegreen approve` and `bluegreen abort` write a request into the stack
+ * (`bluegreen:control`, a JSON object naming the release it is for); the process running that release polls it,
+ * acts, and acknowledges in the same key. Any terminal or host with access to the stack can ask; only the owner acts,
+ * so the release's own error policy (roll back if traffic moved) decides what an abort does to traffic.
+ *
+ * Config writes of two processes can race (each `pulumi config set-all` rewrites the stack file): the requester
+ * re-reads until its request is acknowledged and writes it again if it was lost.
+ */
+import * as crypto from "crypto";
+import { RefusedError } from "../errors";
+import type { Clock, HostInfo, StackDriver } from "../ports";
+import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
+
+export const CONTROL_KEY = "bluegreen:control";
+
+export type ControlAction = "approve" | "abort";
+
+export interface ControlRequest {
+  v: 1;
+  id: string;
+  action: ControlAction;
+  /** The release it is for: a request for an earlier release is ignored. */
+  releaseId: string;
+  by: string;
+  host: string;
+  at: string;
+  reason?: string;
+  /** Written by the release's owner when it acted on the request. */
+  ack?: { at: string; note: string };
+}
+
+export function decodeControl(value: unknown): ControlRequest | undefined {
+  let v = value;
+  if (typeof v === "string") {
+    try {
+      v = JSON.parse(v) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const r = v as ControlRequest;
+  if (r.v !== 1 || (r.action !== "approve" && r.action !== "abort") || typeof r.releaseId !== "string") {
+    return undefined;
+  }
+  return r;
+}
+
+/** The error an abort request puts on the release's interrupt signal: its message is the recorded reason. */
+export class AbortRequested extends Error {
+  constructor(readonly request: ControlRequest) {
+    super(`aborted by ${request.by}@${request.host}${request.reason ? `: ${request.reason}` : ""}`);
+    this.name = "AbortRequested";
+  }
+}
+
+export interface RequestOptions {
+  clock: Clock;
+  host: HostInfo;
+  /** Who asks (recorded with the release). */
+  by: string;
+  reason?: string;
+  /** Only this service's release [any]. */
+  service?: string;
+  /** Re-read period while waiting for the owner [1s]. */
+  pollMs?: number;
+  /** Give up waiting for the owner's acknowledgement after [60s]. */
+  ackTimeoutMs?: number;
+  /** After the acknowledgement, also wait for the release to end, up to this long [0: do not wait]. */
+  endTimeoutMs?: number;
+  /** An owner on another host counts as gone after this long without heartbeat [2m]. */
+  staleAfterMs?: number;
+}
+
+export interface RequestOutcome {
+  release: ReleaseRecord;
+  request: ControlRequest;
+  /** The owner's note, e.g. "approved: switching". */
+  ack: string;
+  /** The release's record once it ended (when `endTimeoutMs` was given and it ended in time). */
+  ended?: ReleaseRecord;
+}
+
+/**
+ * Asks the process running the stack's release to approve or abort it and waits for its acknowledgement.
+ * Refused (exit 2) when no release runs, it is another service's, or its owner is gone.
+ */
+export async function requestControl(
+  stack: string,
+  driver: StackDriver,
+  action: ControlAction,
+  o: RequestOptions,
+): Promise<RequestOutcome> {
+  const pollMs = o.pollMs ?? 1000;
+  const view = await driver.readConfig();
+  const record = activeRecord(decodeRecord(view.release));
+  if (!record) {
+    throw new RefusedError(`${action}: no release is in progress on stack ${stack}; nothing to ${action}`, "--stack");
+  }
+  if (o.service !== undefined && record.service !== o.service) {
+    throw new RefusedError(
+      `--service: got "${o.service}"; allowed: ${record.service} (the release in progress on stack ${stack} is ` +
+        `${describeRecord(record)})`,
+      "--service",
+    );
+  }
+  const owner = ownerState(record, o.host, o.clock.now(), o.staleAfterMs ?? 120_000);
+  if (owner.kind === "none" || owner.kind === "dead") {
+    throw new RefusedError(
+      `${action}: no process runs the ${describeRecord(record)}${owner.kind === "dead" ? ` (${owner.why})` : ""}. ` +
+        (action === "abort"
+          ? "Run `bluegreen rollback` to abandon it (traffic returns to the verified color)"
+          : "Rerun the release command to resume it"),
+      "--stack",
+    );
+  }
+  if (action === "approve" && !["stage", "verify"].includes(record.phase)) {
+    throw new RefusedError(
+      `approve: the ${describeRecord(record)} is past its approval point (phase ${record.phase}); nothing to approve`,
+      "--stack",
+    );
+  }
+  const request: ControlRequest = {
+    v: 1,
+    id: crypto.randomBytes(4).toString("hex"),
+    action,
+    releaseId: record.id,
+    by: o.by,
+    host: o.host.host,
+    at: new Date(o.clock.now()).toISOString(),
+    ...(o.reason ? { reason: o.reason } : {}),
+  };
+  const write = (): Promise<void> => driver.writeConfig([{ kind: "control", value: JSON.stringify(request) }]);
+  await write();
+  const ackDeadline = o.clock.now() + (o.ackTimeoutMs ?? 60_000);
+  let ack: string | undefined;
+  let ended: ReleaseRecord | undefined;
+  let rewrites = 0;
+  while (ack === undefined) {
+    await o.clock.sleep(pollMs);
+    const v = await driver.readConfig();
+    const now = decodeRecord(v.release);
+    const control = decodeControl(v.values.control);
+    if (control?.id === request.id && control.ack) {
+      ack = control.ack.note;
+    } else if (!now || now.id !== record.id || now.phase === "done") {
+      // The release ended before acknowledging (it may have ended for another reason: say how it ended).
+      ended = now?.id === record.id ? now : undefined;
+      ack = `the release ended before it saw the request${ended ? ` (${ended.outcome ?? "?"})` : ""}`;
+    } else if (control?.id !== request.id && (control?.releaseId !== record.id || !control.ack) && rewrites < 10) {
+      // Our write was lost to a concurrent write of the stack file: write it again.
+      rewrites++;
+      await write();
+    } else if (o.clock.now() > ackDeadline) {
+      throw new Error(
+        `${action}: the process running release ${record.id} (${record.owner?.host ?? "?"} pid ${record.owner?.pid ?? "?"}) ` +
+          `did not acknowledge within ${Math.round((o.ackTimeoutMs ?? 60_000) / 1000)}s; the request stays on the stack`,
+      );
+    }
+  }
+  if (!ended && (o.endTimeoutMs ?? 0) > 0) {
+    const endBy = o.clock.now() + o.endTimeoutMs!;
+    while (o.clock.now() < endBy) {
+      const now = decodeRecord((await driver.readConfig()).release);
+      if (!now || now.id !== record.id || now.phase === "done") {
+        ended = now?.id === record.id ? now : undefined;
+        break;
+      }
+      await o.clock.sleep(pollMs);
+    }
+  }
+  return { release: record, request, ack, ...(ended ? { ended } : {}) };
+}

@@ -1,0 +1,209 @@
+/**
+ * The owner's side of promotion during a release: it records the release in the stack's history when it ends,
+ * watches `bluegreen:control` for approve/abort requests from other processes, and holds the switch until approval
+ * where the environment requires one.
+ *
+ * Polling rides on the engine's own waits: every `clock.sleep` of the release (health polls, bake probes, the
+ * approval wait) reads the control key when `pollMs` have passed since the last read, so no timer runs beside the
+ * engine and the unit tests' fake clock drives it like everything else.
+ */
+import type { RunContext } from "../engine/context";
+import type { BlueGreenEvent } from "../events";
+import type { Clock } from "../ports";
+import type { ReleaseRecord } from "../release";
+import { AbortRequested, ControlRequest, decodeControl } from "./control";
+import { actorName, HistoryNotes, HistoryRecorder } from "./history";
+
+export interface ApprovalGate {
+  /** Approve by itself after this long (ms); absent: wait for `bluegreen approve` or `abort`. */
+  autoPromoteMs?: number;
+}
+
+/** What a release command adds to the plain release: set by `promote` (notes, approval gate). */
+export interface ReleaseExtras {
+  notes?: HistoryNotes;
+  approval?: ApprovalGate;
+  /** Control-key poll period (clock ms) [2000]. */
+  controlPollMs?: number;
+}
+
+export class ReleaseControl {
+  readonly recorder: HistoryRecorder;
+  private readonly aborter = new AbortController();
+  private lastPoll = Number.NEGATIVE_INFINITY;
+  private polling: Promise<void> | undefined;
+  private approvedBy: ControlRequest | undefined;
+  private readonly handled = new Set<string>();
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly extras: ReleaseExtras,
+  ) {
+    const host = ctx.deps.host;
+    this.recorder = new HistoryRecorder(ctx.settings.stack, ctx.settings.bake.durationMs, {
+      user: actorName(),
+      host: host.host,
+      pid: host.pid,
+    });
+    this.recorder.notes = { ...(extras.notes ?? {}) };
+    this.pollMs = extras.controlPollMs ?? 2000;
+  }
+
+  /** Aborted when another process asks to abort this release. */
+  get signal(): AbortSignal {
+    return this.aborter.signal;
+  }
+
+  observe(e: BlueGreenEvent): void {
+    this.recorder.observe(e);
+  }
+
+  /** The clock the release runs on: the same time, with a control poll folded into its waits. */
+  clock(inner: Clock): Clock {
+    return {
+      now: () => inner.now(),
+      sleep: (ms, signal) => {
+        this.maybePoll(inner.now());
+        return inner.sleep(ms, signal);
+      },
+    };
+  }
+
+  /** Builds the history write for the final record (StatusWriter's end hook). */
+  async historyChanges(final: ReleaseRecord): Promise<import("../ports").ConfigChange[]> {
+    if (this.aborter.signal.aborted && !final.reason) {
+      final = { ...final, reason: (this.aborter.signal.reason as Error).message };
+    }
+    return this.recorder.historyChange(this.ctx.deps.driver, final);
+  }
+
+  private maybePoll(now: number): void {
+    if (this.polling || now - this.lastPoll < this.pollMs) return;
+    this.lastPoll = now;
+    this.polling = this.poll()
+      .catch(() => undefined) // a failed read is retried at the next wait
+      .finally(() => (this.polling = undefined));
+  }
+
+  /** Reads the control key once and acts on a request for the release this process owns. */
+  async poll(): Promise<void> {
+    const record = this.ctx.status.record;
+    if (!record?.owner) return;
+    const request = decodeControl((await this.ctx.deps.driver.readConfig()).values.control);
+    if (!request || request.releaseId !== record.id || request.ack || this.handled.has(request.id)) return;
+    this.handled.add(request.id);
+    if (request.action === "abort") {
+      this.ctx.emit({
+        type: "decision",
+        phase: "bake",
+        decision: "abort-requested",
+        reason:
+          `abort requested by ${request.by}@${request.host}${request.reason ? ` (${request.reason})` : ""}: ` +
+          "stopping; traffic goes back to the verified color if it moved",
+      });
+      await this.acknowledge(request, "aborting: stopping the release (rolling back if traffic moved)");
+      this.aborter.abort(new AbortRequested(request));
+    } else {
+      this.approvedBy = request;
+      await this.acknowledge(request, `approved: ${record.service} ${record.version} switches to ${record.toColor}`);
+    }
+  }
+
+  private async acknowledge(request: ControlRequest, note: string): Promise<void> {
+    const at = new Date(this.ctx.deps.clock.now()).toISOString();
+    await this.ctx.status.write([{ kind: "control", value: JSON.stringify({ ...request, ack: { at, note } }) }]);
+  }
+
+  /**
+   * The approval gate, run after verify and before the switch record is written (a kill while waiting resumes at
+   * verify and waits again). Resolves once approved (by a person or the auto-promotion timeout); an abort rejects
+   * through the interrupt signal.
+   */
+  async awaitApproval(): Promise<void> {
+    const gate = this.extras.approval;
+    const ctx = this.ctx;
+    const r = ctx.status.record;
+    if (!gate || !r) return;
+    const started = ctx.deps.clock.now();
+    const auto = gate.autoPromoteMs;
+    ctx.emit({
+      type: "decision",
+      phase: "verify",
+      decision: "await-approval",
+      reason:
+        `${r.service} ${r.version} is staged and verified on ${r.toColor}; no production traffic moved. Waiting for ` +
+        `\`bluegreen approve --stack ${ctx.settings.stack} --service ${r.service}\` (or \`bluegreen abort --stack ` +
+        `${ctx.settings.stack}\`)${auto !== undefined ? `; approves by itself in ${Math.round(auto / 1000)}s` : ""}`,
+    });
+    // Read at once: an approval given while staging or verifying counts.
+    await this.poll().catch(() => undefined);
+    for (;;) {
+      if (this.approvedBy) {
+        const a = this.approvedBy;
+        this.recorder.notes.approval = { by: `${a.by}@${a.host}`, at: a.at, auto: false };
+        ctx.emit({
+          type: "decision",
+          phase: "verify",
+          decision: "approved",
+          reason: `approved by ${a.by}@${a.host}${a.reason ? ` (${a.reason})` : ""} after ${Math.round((ctx.deps.clock.now() - started) / 1000)}s`,
+        });
+        return;
+      }
+      if (auto !== undefined && ctx.deps.clock.now() - started >= auto) {
+        const at = new Date(ctx.deps.clock.now()).toISOString();
+        this.recorder.notes.approval = { by: "auto-promotion", at, auto: true };
+        ctx.emit({
+          type: "decision",
+          phase: "verify",
+          decision: "approved",
+          reason: `no approval or abort within autoPromoteSeconds (${Math.round(auto / 1000)}s): promoting automatically`,
+        });
+        return;
+      }
+      await ctx.deps.clock.sleep(Math.min(this.pollMs, 1000), ctx.interrupts.soft);
+      if (ctx.deps.clock.now() - this.lastPoll >= this.pollMs) {
+        this.lastPoll = ctx.deps.clock.now();
+        await this.poll().catch(() => undefined);
+      }
+    }
+  }
+}
+
+/**
+ * Wires promotion into a release's context: history at the end, the control poll in the clock, the abort into the
+ * soft interrupt, the approval gate before the switch. Returns the control (the caller feeds it the run's events).
+ */
+export function attachReleaseControl(ctx: RunContext, extras: ReleaseExtras): ReleaseControl {
+  const control = new ReleaseControl(ctx, extras);
+  ctx.deps = { ...ctx.deps, clock: control.clock(ctx.deps.clock) };
+  ctx.interrupts = { ...ctx.interrupts, soft: AbortSignal.any([ctx.interrupts.soft, control.signal]) };
+  ctx.status.onEnd = (final) => control.historyChanges(final);
+  if (extras.approval) ctx.beforeSwitch = () => control.awaitApproval();
+  return control;
+}
+
+/**
+ * Wraps a release flow so the run records its history and listens for approve/abort (every release command goes
+ * through this: automation/index.ts). `opts.onEvent` is wrapped to feed the run's events to the history recorder.
+ */
+export function withReleaseControl<O extends { onEvent?: (e: BlueGreenEvent) => void }, R>(
+  flow: (ctx: RunContext) => Promise<R>,
+  opts: O,
+  extras: ReleaseExtras = {},
+): { flow: (ctx: RunContext) => Promise<R>; opts: O } {
+  let control: ReleaseControl | undefined;
+  return {
+    flow: (ctx) => {
+      control = attachReleaseControl(ctx, extras);
+      return flow(ctx);
+    },
+    opts: {
+      ...opts,
+      onEvent: (e: BlueGreenEvent) => {
+        control?.observe(e);
+        opts.onEvent?.(e);
+      },
+    },
+  };
+}
