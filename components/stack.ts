@@ -85,37 +85,9 @@ function deployAws(config: StackConfig): Map<string, PairedService> {
 }
 
 function deployKubernetes(config: StackConfig): Map<string, PairedService> {
-  const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
-  const { KubernetesService } = require("./kubernetes/service") as typeof import("./kubernetes/service");
-  const settings = config.kubernetes;
-  if (!settings) {
-    throw new Error("bluegreen:kubernetes: missing");
-  }
-  // Rendering needs no cluster: an explicit provider writes manifests instead of applying them.
-  const opts: pulumi.ComponentResourceOptions = settings.renderYamlToDirectory
-    ? {
-        providers: [new k8s.Provider("render-yaml", { renderYamlToDirectory: settings.renderYamlToDirectory })],
-      }
-    : {};
-  return new Map(
-    config.services.map((service) => [
-      service.spec.name,
-      new KubernetesService(
-        service.spec.name,
-        {
-          service,
-          liveColor: config.liveColor,
-          namespace: settings.namespace,
-          gateway: settings.gatewayName
-            ? { name: settings.gatewayName, namespace: settings.gatewayNamespace }
-            : undefined,
-          liveServiceType: settings.liveServiceType,
-          servicePort: settings.servicePort,
-        },
-        opts,
-      ),
-    ]),
-  );
+  // Validates bluegreen:services.<name>.kubernetes (components/kubernetes/settings.ts) before registering anything.
+  const { deployKubernetesServices } = require("./kubernetes") as typeof import("./kubernetes");
+  return deployKubernetesServices(config);
 }
 
 function deployLocal(config: StackConfig): Map<string, PairedService> {

@@ -10,7 +10,6 @@ import {
   DEFAULTS,
   HealthCheckSpec,
   IdleScaleDown,
-  KubernetesServiceSpec,
   KubernetesSettings,
   LIVE_SERVICE_TYPES,
   LiveServiceType,
@@ -81,7 +80,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE_REPOSITORY = /^[a-z0-9]+([._/:-][a-z0-9]+)*$/;
 const K8S_QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const HOSTNAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const HTTP_PATH = /^\/[^\s]*$/;
 
 const SERVICE_KEYS = [
@@ -303,7 +301,7 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
   if (r.problems.length > 0 || !platform || !liveColor) {
     throw new ConfigError(r.problems);
   }
-  // The aws block passes through: aws validates its own keys beside its component (components/aws/settings.ts).
+  // Platform blocks pass through: each platform validates its own keys beside its component (components/<platform>/settings.ts).
   return { platform, liveColor, services, aws: raw.aws, kubernetes, local: raw.local };
 }
 
@@ -354,7 +352,6 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   const healthCheck = parseHealthCheck(r, `${key}.healthCheck`, shared("healthCheck"));
   const env = parseEnv(r, `${key}.env`, shared("env"));
   const resources = parseResources(r, `${key}.resources`, shared("resources"));
-  const kubernetes = parseKubernetesServiceSpec(r, `${key}.kubernetes`, shared("kubernetes"));
 
   const versions = parseVersions(r, `${key}.versions`, obj.versions);
   const weights = parseWeights(r, `${key}.weights`, obj.weights, ctx.liveColor);
@@ -386,7 +383,7 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   if (autoscaling) spec.autoscaling = autoscaling;
   if (resources) spec.resources = resources;
   if (shared("aws") !== undefined) spec.aws = shared("aws");
-  if (kubernetes) spec.kubernetes = kubernetes;
+  if (shared("kubernetes") !== undefined) spec.kubernetes = shared("kubernetes");
   if (obj.local !== undefined) spec.local = obj.local;
   const service: ServiceConfig = { spec, versions };
   if (weights) service.weights = weights;
@@ -600,19 +597,6 @@ function parseResources(r: Reader, key: string, value: unknown): ResourcesSpec |
   if (cpu) resources.cpu = cpu;
   if (memory) resources.memory = memory;
   return resources;
-}
-
-function parseKubernetesServiceSpec(r: Reader, key: string, value: unknown): KubernetesServiceSpec | undefined {
-  const obj = r.object(key, value, undefined);
-  if (!obj) {
-    return undefined;
-  }
-  r.onlyKeys(key, obj, ["hostname"]);
-  const hostname = r.string(`${key}.hostname`, obj.hostname, {
-    pattern: HOSTNAME,
-    allowed: 'a lowercase DNS host name such as "shop.example.com"',
-  });
-  return hostname ? { hostname } : {};
 }
 
 function parseKubernetesSettings(r: Reader, value: unknown): KubernetesSettings | undefined {

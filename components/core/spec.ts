@@ -39,11 +39,6 @@ export interface ResourcesSpec {
   memory?: string;
 }
 
-export interface KubernetesServiceSpec {
-  /** Host name the HTTPRoute matches when a gateway is configured. Default: none (all hosts). */
-  hostname?: string;
-}
-
 /** Everything both colors share. Building a color from this plus a `ColorPlan` is the only way colors are made. */
 export interface ServiceSpec {
   /** Service name: DNS label, at most 15 characters (AWS target group names). */
@@ -68,8 +63,8 @@ export interface ServiceSpec {
   resources?: ResourcesSpec;
   /** Settings of the aws platform, validated by components/aws/settings.ts when platform is aws. */
   aws?: unknown;
-  /** Settings used on the kubernetes platform. */
-  kubernetes?: KubernetesServiceSpec;
+  /** Settings of the kubernetes platform, validated by components/kubernetes/settings.ts when platform is kubernetes. */
+  kubernetes?: unknown;
   /** Settings of the local platform, validated by components/local/settings.ts when platform is local. */
   local?: unknown;
 }

@@ -8,6 +8,13 @@
  *
  * Both Deployments come from `buildDeployment` fed by one shared spec and a `ColorPlan`; a switch changes only
  * the live/preview Service selectors (and the route weights).
+ *
+ * Awaits: the provider waits for every Deployment rollout (observedGeneration, updated and available replicas), and
+ * every Service depends on the Deployments it can select, so a Service is only created or changed once those pods
+ * are ready. The provider's own Service await is skipped (`pulumi.com/skipAwait`): it waits at least 10 s after the
+ * endpoints settle on every create and update, i.e. on every switch and release, and blocks 10 minutes on a
+ * color without ready pods *after* the selector already moved. Whether the live Service selects only ready pods of
+ * the new color after a switch is checked by the release tool, directly on the EndpointSlices.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -24,6 +31,7 @@ import {
 } from "../core/conventions";
 import { decideRouting, RoutingDecision } from "../core/routing";
 import { ColorPlan, DEFAULTS, LiveServiceType, planColor, ServiceConfig, ServiceSpec } from "../core/spec";
+import { KUBERNETES_SERVICE_DEFAULTS, KubernetesServiceSettings } from "./settings";
 
 export interface KubernetesServiceArgs {
   /** Shared spec, versions, optional weights and idle scale-down (validated by `parseStackConfig`). Required. */
@@ -38,6 +46,11 @@ export interface KubernetesServiceArgs {
   liveServiceType?: LiveServiceType;
   /** Port the Services expose; they forward to the container's named port `http`. Default 80. */
   servicePort?: number;
+  /**
+   * The service's validated `kubernetes` block (hostname, draining). Default: no hostname, preStopSeconds 5,
+   * terminationGracePeriodSeconds 30.
+   */
+  settings?: KubernetesServiceSettings;
 }
 
 /** What the automation tool needs to probe one color. */
@@ -45,6 +58,8 @@ export interface KubernetesColorProbe {
   version: string;
   /** In-cluster URL of the per-color Service (reaches this color whichever is live). */
   endpoint: string;
+  /** Name of the per-color Service, e.g. to reach it through the API server's service proxy. */
+  serviceName: string;
   deploymentName: string;
   namespace: string;
   scaledDown: boolean;
@@ -54,6 +69,9 @@ export interface KubernetesContext {
   namespace: string;
   servicePort: number;
 }
+
+/** Annotation that turns off the provider's await for one object (see the module comment for why Services). */
+export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
 /** Object names inside the cluster: stable, so Service DNS names and selectors are predictable. */
 export const objectNames = {
@@ -105,6 +123,7 @@ export function buildDeployment(
   spec: ServiceSpec,
   plan: ColorPlan,
   ctx: KubernetesContext,
+  settings: KubernetesServiceSettings = KUBERNETES_SERVICE_DEFAULTS,
   /** Name of the color's env Secret (`buildEnvSecret`); required when the service has secret env values. */
   envSecretName?: pulumi.Input<string>,
 ): k8s.apps.v1.DeploymentArgs {
@@ -138,8 +157,10 @@ export function buildDeployment(
   return {
     metadata: metadata(objectNames.colorObject(spec.name, plan.color), ctx, k8sLabels(spec, "deployment", plan)),
     spec: {
-      // With an HPA the autoscaler owns the replica count; setting it here would fight it on every update.
-      replicas: spec.autoscaling ? undefined : plan.capacity.desired,
+      // Always declared, also with an HPA: under server-side apply, dropping a field this program owned deletes it,
+      // and the Deployment falls back to 1 replica until the HPA reacts. With an HPA the component ignores later
+      // changes (see `deploymentOptions`), so the autoscaler (or the release tool) owns the count after creation.
+      replicas: plan.capacity.desired,
       selector: { matchLabels: colorSelector(spec.name, plan.color) },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
@@ -151,6 +172,8 @@ export function buildDeployment(
           },
         },
         spec: {
+          // The grace period covers the preStop pause and the application's own shutdown.
+          terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
           containers: [
             {
               name: spec.name,
@@ -172,6 +195,11 @@ export function buildDeployment(
                 timeoutSeconds: hc.timeoutSeconds,
                 failureThreshold: hc.unhealthyThreshold,
               },
+              // Keep serving while endpoints, kube-proxy and gateways drop this pod, so neither a switch's scale-down
+              // nor a rollout resets in-flight requests. `sleep` needs no binary in the image (Kubernetes >= 1.30).
+              ...(settings.preStopSeconds > 0
+                ? { lifecycle: { preStop: { sleep: { seconds: settings.preStopSeconds } } } }
+                : {}),
               securityContext: { allowPrivilegeEscalation: false },
             },
           ],
@@ -221,6 +249,15 @@ export function buildHorizontalPodAutoscaler(
   };
 }
 
+/**
+ * Resource options of a color's Deployment. With an HPA, changes to `spec.replicas` are ignored: the provider then
+ * re-applies the live value (or leaves the field to the manager that owns it), so neither an `up` nor turning
+ * autoscaling on resets the replica count the autoscaler or the release tool chose.
+ */
+export function deploymentOptions(spec: ServiceSpec): pulumi.CustomResourceOptions {
+  return spec.autoscaling ? { ignoreChanges: ["spec.replicas"] } : {};
+}
+
 /** A Service selecting one color's pods. Used for the per-color, live and preview Services alike. */
 export function buildService(
   spec: ServiceSpec,
@@ -231,7 +268,7 @@ export function buildService(
   type: LiveServiceType = "ClusterIP",
 ): k8s.core.v1.ServiceArgs {
   return {
-    metadata: metadata(name, ctx, labels),
+    metadata: { ...metadata(name, ctx, labels), annotations: { [SKIP_AWAIT_ANNOTATION]: "true" } },
     spec: {
       type,
       selector: colorSelector(spec.name, selectColor),
@@ -245,6 +282,7 @@ export function buildHttpRoute(
   routing: RoutingDecision,
   ctx: KubernetesContext,
   gateway: { name: string; namespace?: string },
+  hostname?: string,
 ): k8s.apiextensions.CustomResourceArgs {
   return {
     apiVersion: "gateway.networking.k8s.io/v1",
@@ -252,7 +290,7 @@ export function buildHttpRoute(
     metadata: metadata(objectNames.route(spec.name), ctx, k8sLabels(spec, "router")),
     spec: {
       parentRefs: [{ name: gateway.name, namespace: gateway.namespace ?? ctx.namespace }],
-      ...(spec.kubernetes?.hostname ? { hostnames: [spec.kubernetes.hostname] } : {}),
+      ...(hostname ? { hostnames: [hostname] } : {}),
       rules: [
         {
           matches: [{ path: { type: "PathPrefix", value: "/" } }],
@@ -300,6 +338,7 @@ export class KubernetesService extends pulumi.ComponentResource {
       servicePort: args.servicePort ?? DEFAULTS.kubernetes.servicePort,
     };
     const child = { parent: this };
+    const settings = args.settings ?? KUBERNETES_SERVICE_DEFAULTS;
 
     // One code path for both colors: the plan (version, declared capacity) is all that differs.
     const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
@@ -307,11 +346,13 @@ export class KubernetesService extends pulumi.ComponentResource {
     for (const color of COLORS) {
       const plan = planColor(service, color);
       const envSecretArgs = buildEnvSecret(spec, plan, ctx);
-      const envSecret = envSecretArgs ? new k8s.core.v1.Secret(`${name}-${color}-env`, envSecretArgs, child) : undefined;
+      const envSecret = envSecretArgs
+        ? new k8s.core.v1.Secret(`${name}-${color}-env`, envSecretArgs, child)
+        : undefined;
       deployments[color] = new k8s.apps.v1.Deployment(
         `${name}-${color}-deployment`,
-        buildDeployment(spec, plan, ctx, envSecret?.metadata.name),
-        child,
+        buildDeployment(spec, plan, ctx, settings, envSecret?.metadata.name),
+        { ...deploymentOptions(spec), parent: this },
       );
       new k8s.policy.v1.PodDisruptionBudget(`${name}-${color}-pdb`, buildPodDisruptionBudget(spec, plan, ctx), child);
       const hpa = buildHorizontalPodAutoscaler(spec, plan, ctx);
@@ -330,10 +371,12 @@ export class KubernetesService extends pulumi.ComponentResource {
           color,
           k8sLabels(spec, "color-service", plan),
         ),
-        child,
+        { parent: this, dependsOn: [deployments[color]] },
       );
     }
     this.deployments = deployments;
+    // Routing changes wait for the rollouts of both colors: a Service never moves to pods still starting.
+    const afterRollouts = { parent: this, dependsOn: Object.values(deployments) };
 
     this.liveService = new k8s.core.v1.Service(
       `${name}-live-svc`,
@@ -345,7 +388,7 @@ export class KubernetesService extends pulumi.ComponentResource {
         k8sLabels(spec, "live-service"),
         args.liveServiceType ?? DEFAULTS.kubernetes.liveServiceType,
       ),
-      child,
+      afterRollouts,
     );
     this.previewService = new k8s.core.v1.Service(
       `${name}-preview-svc`,
@@ -356,12 +399,12 @@ export class KubernetesService extends pulumi.ComponentResource {
         this.routing.previewColor,
         k8sLabels(spec, "preview-service"),
       ),
-      child,
+      afterRollouts,
     );
     if (args.gateway) {
       this.route = new k8s.apiextensions.CustomResource(
         `${name}-route`,
-        buildHttpRoute(spec, this.routing, ctx, args.gateway),
+        buildHttpRoute(spec, this.routing, ctx, args.gateway, settings.hostname),
         { parent: this, dependsOn: Object.values(colorServices) },
       );
     }
@@ -373,6 +416,7 @@ export class KubernetesService extends pulumi.ComponentResource {
       pulumi.all([colorServices[color].metadata.name, deployments[color].metadata.name]).apply(([svc, deployment]) => ({
         version: service.versions[color],
         endpoint: inClusterUrl(svc, ctx),
+        serviceName: svc,
         deploymentName: deployment,
         namespace: ctx.namespace,
         scaledDown: service.idleScaleDown?.color === color,

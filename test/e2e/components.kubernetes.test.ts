@@ -70,7 +70,8 @@ describe("e2e: kubernetes component with the real engine", function () {
     stackName = `e2e-${process.pid}-${Date.now().toString(36)}`;
     // Written before `stack init` so the stack starts with this config (stackConfigDir is stacks/).
     fs.writeFileSync(path.join(STACKS_DIR, `Pulumi.${stackName}.yaml`), YAML.stringify({ config }));
-    const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: true });
+    // `pulumi` from PATH, where scripts/env.sh put the project's toolchain.
+    const pulumiCommand = await PulumiCommand.get({ skipVersionCheck: true });
     stack = await LocalWorkspace.createStack(
       { stackName, workDir: PROJECT_ROOT },
       { envVars: engine.env, pulumiCommand },

@@ -59,7 +59,11 @@ export function kubernetesConfig(overrides: Partial<RawStackConfig> = {}): RawSt
     platform: "kubernetes",
     liveColor: "blue",
     kubernetes: { namespace: "shop", gatewayName: "public" },
-    services: { web: webService(), api: apiService() },
+    services: {
+      web: { ...webService(), kubernetes: { preStopSeconds: 10, terminationGracePeriodSeconds: 45 } },
+      // On kubernetes an autoscaled service needs a CPU request (the HPA scales on a percentage of it).
+      api: { ...apiService(), resources: { cpu: "100m" } },
+    },
     ...overrides,
   };
 }

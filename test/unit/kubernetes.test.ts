@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
-import { RawStackConfig } from "../../components/core/config";
+import { ConfigError, parseStackConfig, RawStackConfig } from "../../components/core/config";
+import { DEFAULTS, ServiceSpec } from "../../components/core/spec";
+import { deploymentOptions, SKIP_AWAIT_ANNOTATION } from "../../components/kubernetes/service";
+import { parseKubernetesServiceSettings } from "../../components/kubernetes/settings";
 import { customResources, pairLabelsOf, RegisteredResource, runStack } from "./harness";
 import { BLUE_VERSION, GREEN_VERSION, kubernetesConfig, withValue } from "./fixtures";
 import { changedPaths, colorDifferences } from "./properties";
@@ -29,13 +32,17 @@ interface Container {
   readinessProbe: Record<string, unknown>;
   livenessProbe: Record<string, unknown>;
   resources?: unknown;
+  lifecycle?: unknown;
 }
 interface DeploymentInputs {
   metadata: { name: string; namespace: string; labels: Record<string, string> };
   spec: {
     replicas?: number;
     selector: { matchLabels: Record<string, string> };
-    template: { metadata: { labels: Record<string, string> }; spec: { containers: Container[] } };
+    template: {
+      metadata: { labels: Record<string, string> };
+      spec: { containers: Container[]; terminationGracePeriodSeconds?: number };
+    };
   };
 }
 interface ServiceInputs {
@@ -174,10 +181,55 @@ describe("kubernetes: resource graph", () => {
     );
   });
 
-  it("leaves the replica count to the HPA when autoscaling is set", () => {
-    assert.equal(deployment(resources, "api-blue-deployment").spec.replicas, undefined);
+  it("starts an autoscaled color at its capacity and bounds it by the HPA", () => {
+    // Declared (not omitted): under server-side apply a dropped field falls back to 1 replica.
+    assert.equal(deployment(resources, "api-blue-deployment").spec.replicas, 2);
     const hpa = byName(resources, "api-blue-hpa").inputs as { spec: { minReplicas: number; maxReplicas: number } };
     assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas], [2, 6]);
+  });
+
+  it("leaves later replica changes to the HPA: ignoreChanges on spec.replicas only with autoscaling", () => {
+    const spec: ServiceSpec = {
+      name: "api",
+      port: 9090,
+      image: "ghcr.io/acme/api",
+      capacity: 2,
+      healthCheck: { ...DEFAULTS.healthCheck },
+      env: {},
+    };
+    const autoscaling = { minCapacity: 2, maxCapacity: 6, targetCpuPercent: 70 };
+    assert.deepEqual(deploymentOptions({ ...spec, autoscaling }).ignoreChanges, ["spec.replicas"]);
+    assert.equal(deploymentOptions(spec).ignoreChanges, undefined);
+  });
+
+  it("drains stopping pods: preStop sleep and grace period from the service's kubernetes block", () => {
+    const pod = deployment(resources, "web-blue-deployment").spec.template.spec;
+    assert.equal(pod.terminationGracePeriodSeconds, 45);
+    assert.deepEqual(pod.containers[0].lifecycle, { preStop: { sleep: { seconds: 10 } } });
+  });
+
+  it("drains by default: a 5 s preStop pause within the 30 s grace period", () => {
+    const pod = deployment(resources, "api-blue-deployment").spec.template.spec;
+    assert.equal(pod.terminationGracePeriodSeconds, 30);
+    assert.deepEqual(pod.containers[0].lifecycle, { preStop: { sleep: { seconds: 5 } } });
+  });
+
+  it("sets no preStop hook when preStopSeconds is 0", async () => {
+    const noPause = await resourcesOf(withValue(withoutGateway(), "services.api.kubernetes", { preStopSeconds: 0 }));
+    const pod = deployment(noPause, "api-green-deployment").spec.template.spec;
+    assert.equal(pod.containers[0].lifecycle, undefined);
+    assert.equal(pod.terminationGracePeriodSeconds, 30);
+  });
+
+  it("skips the provider's Service await on every Service, and only there", () => {
+    const services = resources.filter((r) => r.type === "kubernetes:core/v1:Service");
+    assert.equal(services.length, 8);
+    for (const s of services) {
+      const annotations = (s.inputs as { metadata: { annotations?: Record<string, string> } }).metadata.annotations;
+      assert.deepEqual(annotations, { [SKIP_AWAIT_ANNOTATION]: "true" }, s.name);
+    }
+    const dep = deployment(resources, "web-blue-deployment") as { metadata: { annotations?: unknown } };
+    assert.equal(dep.metadata.annotations, undefined);
   });
 
   it("writes to an explicit render-to-directory provider when configured", async () => {
@@ -306,6 +358,7 @@ describe("kubernetes: blue-green properties", () => {
     assert.deepEqual(differences, [
       "color-service metadata.labels.bluegreen/scaled-down",
       "deployment metadata.labels.bluegreen/scaled-down",
+      "deployment spec.replicas",
       "hpa metadata.labels.bluegreen/scaled-down",
       "hpa spec.maxReplicas",
       "hpa spec.minReplicas",
@@ -321,5 +374,98 @@ describe("kubernetes: blue-green properties", () => {
       ["web-blue-deployment", "web-green-deployment"].map((n) => deployment(resources, n).spec.replicas),
       [3, 1],
     );
+  });
+});
+
+describe("kubernetes: service settings (bluegreen:services.<name>.kubernetes)", () => {
+  /** The problems parseKubernetesServiceSettings reports for a config, as "key: message" lines. */
+  function problemsOf(raw: RawStackConfig): string[] {
+    try {
+      parseKubernetesServiceSettings(parseStackConfig(raw).services);
+      return [];
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      return err.problems.map((p) => `${p.key}: ${p.message}`);
+    }
+  }
+
+  it("accepts the happy path and applies the draining defaults", () => {
+    const settings = parseKubernetesServiceSettings(parseStackConfig(kubernetesConfig()).services);
+    assert.deepEqual(settings.get("api"), { preStopSeconds: 5, terminationGracePeriodSeconds: 30 });
+    assert.deepEqual(settings.get("web"), { preStopSeconds: 10, terminationGracePeriodSeconds: 45 });
+  });
+
+  it("keeps the HTTPRoute hostname", () => {
+    const raw = withValue(kubernetesConfig(), "services.web.kubernetes.hostname", "shop.example.com");
+    assert.equal(
+      parseKubernetesServiceSettings(parseStackConfig(raw).services).get("web")?.hostname,
+      "shop.example.com",
+    );
+  });
+
+  it("rejects a negative preStopSeconds, naming the key, the value and the range", () => {
+    const problems = problemsOf(withValue(kubernetesConfig(), "services.web.kubernetes.preStopSeconds", -1));
+    assert.deepEqual(problems, [
+      "bluegreen:services.web.kubernetes.preStopSeconds: got -1; allowed: an integer from 0 to 3600",
+    ]);
+  });
+
+  it("rejects a grace period that does not exceed the preStop pause", () => {
+    const raw = withValue(kubernetesConfig(), "services.web.kubernetes", {
+      preStopSeconds: 20,
+      terminationGracePeriodSeconds: 20,
+    });
+    const [problem] = problemsOf(raw);
+    assert.match(
+      problem,
+      /^bluegreen:services\.web\.kubernetes\.terminationGracePeriodSeconds: got 20, but preStopSeconds is 20; allowed: more than preStopSeconds/,
+    );
+  });
+
+  it("rejects a grace period given as a string", () => {
+    const raw = withValue(kubernetesConfig(), "services.web.kubernetes.terminationGracePeriodSeconds", "30s");
+    assert.deepEqual(problemsOf(raw), [
+      'bluegreen:services.web.kubernetes.terminationGracePeriodSeconds: got "30s"; allowed: an integer from 1 to 86400',
+    ]);
+  });
+
+  it("rejects an unknown key with the allowed ones", () => {
+    const raw = withValue(kubernetesConfig(), "services.web.kubernetes.preStop", 5);
+    assert.deepEqual(problemsOf(raw), [
+      "bluegreen:services.web.kubernetes.preStop: unknown key (value 5); allowed keys: hostname, preStopSeconds, terminationGracePeriodSeconds",
+    ]);
+  });
+
+  it("rejects a hostname that is not a DNS name", () => {
+    const raw = withValue(kubernetesConfig(), "services.web.kubernetes.hostname", "Shop Example");
+    assert.match(
+      problemsOf(raw)[0],
+      /^bluegreen:services\.web\.kubernetes\.hostname: got "Shop Example"; allowed: a lowercase DNS host name/,
+    );
+  });
+
+  it("rejects per-color draining settings (both colors share one spec)", () => {
+    const raw = withValue(kubernetesConfig(), "services.web.kubernetes", {
+      blue: { preStopSeconds: 5 },
+      green: { preStopSeconds: 10 },
+    });
+    assert.throws(
+      () => parseStackConfig(raw),
+      /bluegreen:services\.web\.kubernetes: .*per-color settings are not allowed/,
+    );
+  });
+
+  it("requires a CPU request when autoscaling is set (the HPA never scales without one)", () => {
+    const raw = withValue(kubernetesConfig(), "services.api.resources", undefined);
+    const [problem] = problemsOf(raw);
+    assert.match(
+      problem,
+      /^bluegreen:services\.api\.resources\.cpu: missing; required on platform kubernetes when autoscaling is set/,
+    );
+  });
+
+  it("ends the program with the list of problems before registering anything", async () => {
+    const raw = withValue(kubernetesConfig(), "services.web.kubernetes.preStopSeconds", "5");
+    await assert.rejects(runStack(raw), /bluegreen:services\.web\.kubernetes\.preStopSeconds: got "5"/);
   });
 });

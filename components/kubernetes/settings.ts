@@ -1,0 +1,124 @@
+/**
+ * The kubernetes platform's per-service settings: `bluegreen:services.<name>.kubernetes`, which the core config passes
+ * through unvalidated, plus the rules that only hold on Kubernetes (an autoscaled service needs a CPU request).
+ * Validated here, once, before any resource is registered; every problem names the key, the value and what is
+ * allowed, like the core config.
+ */
+import { ConfigError, ConfigProblem } from "../core/config";
+import { ServiceConfig } from "../core/spec";
+
+export interface KubernetesServiceSettings {
+  /** Host name the HTTPRoute matches when a gateway is configured. Default: none (all hosts). */
+  hostname?: string;
+  /**
+   * Seconds a pod that is being stopped keeps serving before it gets SIGTERM (a preStop `sleep`), so the endpoints
+   * controller, kube-proxy and gateways stop sending it new requests first and keep-alive connections drain.
+   * 0 turns the pause off. Default 5.
+   */
+  preStopSeconds: number;
+  /**
+   * Seconds from the stop request until the pod is killed: the preStop pause plus the application's own shutdown.
+   * Must exceed preStopSeconds. Default 30 (the Kubernetes default).
+   */
+  terminationGracePeriodSeconds: number;
+}
+
+export const KUBERNETES_SERVICE_DEFAULTS: Readonly<KubernetesServiceSettings> = {
+  preStopSeconds: 5,
+  terminationGracePeriodSeconds: 30,
+};
+
+const NS = "bluegreen";
+const SERVICE_KEYS = ["hostname", "preStopSeconds", "terminationGracePeriodSeconds"];
+const HOSTNAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  return JSON.stringify(v) ?? String(v);
+}
+
+class Problems {
+  readonly list: ConfigProblem[] = [];
+  add(key: string, message: string): void {
+    this.list.push({ key, message });
+  }
+  integer(key: string, value: unknown, min: number, max: number, fallback: number): number | undefined {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      this.add(key, `got ${show(value)}; allowed: an integer from ${min} to ${max}`);
+      return undefined;
+    }
+    return value;
+  }
+}
+
+/**
+ * Validates every service's `kubernetes` block and the Kubernetes-only rules of its shared spec; throws one
+ * `ConfigError` listing every problem. Returns the settings keyed by service name.
+ */
+export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<string, KubernetesServiceSettings> {
+  const p = new Problems();
+  const out = new Map<string, KubernetesServiceSettings>();
+  for (const service of services) {
+    const { spec } = service;
+    const base = `${NS}:services.${spec.name}`;
+    const key = `${base}.kubernetes`;
+    const raw = spec.kubernetes ?? {};
+    // The HPA aims at a percentage of the CPU request; with no request it reports no utilization and never scales.
+    if (spec.autoscaling && !spec.resources?.cpu) {
+      p.add(
+        `${base}.resources.cpu`,
+        "missing; required on platform kubernetes when autoscaling is set: the HorizontalPodAutoscaler scales on " +
+          'CPU utilization, a percentage of the CPU request, and never scales without one (e.g. cpu: "250m")',
+      );
+    }
+    if (!isObject(raw)) {
+      p.add(key, `got ${show(raw)}; allowed: an object such as {preStopSeconds: 5, terminationGracePeriodSeconds: 30}`);
+      continue;
+    }
+    for (const k of Object.keys(raw)) {
+      if (!SERVICE_KEYS.includes(k)) {
+        p.add(`${key}.${k}`, `unknown key (value ${show(raw[k])}); allowed keys: ${SERVICE_KEYS.join(", ")}`);
+      }
+    }
+    let hostname: string | undefined;
+    if (raw.hostname !== undefined) {
+      if (typeof raw.hostname === "string" && HOSTNAME.test(raw.hostname)) {
+        hostname = raw.hostname;
+      } else {
+        p.add(
+          `${key}.hostname`,
+          `got ${show(raw.hostname)}; allowed: a lowercase DNS host name such as "shop.example.com"`,
+        );
+      }
+    }
+    const d = KUBERNETES_SERVICE_DEFAULTS;
+    const preStopSeconds = p.integer(`${key}.preStopSeconds`, raw.preStopSeconds, 0, 3600, d.preStopSeconds);
+    const grace = p.integer(
+      `${key}.terminationGracePeriodSeconds`,
+      raw.terminationGracePeriodSeconds,
+      1,
+      86400,
+      d.terminationGracePeriodSeconds,
+    );
+    if (preStopSeconds === undefined || grace === undefined) continue;
+    if (preStopSeconds > 0 && grace <= preStopSeconds) {
+      p.add(
+        `${key}.terminationGracePeriodSeconds`,
+        `got ${grace}, but preStopSeconds is ${preStopSeconds}; allowed: more than preStopSeconds, so the ` +
+          "application still has time to shut down after the pause (the grace period includes it)",
+      );
+      continue;
+    }
+    out.set(spec.name, {
+      ...(hostname ? { hostname } : {}),
+      preStopSeconds,
+      terminationGracePeriodSeconds: grace,
+    });
+  }
+  if (p.list.length > 0) throw new ConfigError(p.list);
+  return out;
+}
