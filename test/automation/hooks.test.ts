@@ -240,6 +240,21 @@ describe("release hooks", () => {
     );
   });
 
+  it("a command that runs past its timeout fails the point, and the runner is given that timeout", async () => {
+    const w = worldWith({ preSwitch: { command: "slow", timeout: "90s" } });
+    const timeouts: number[] = [];
+    const runner: CommandRunner = {
+      run: async (_c, _e, timeoutMs) => {
+        timeouts.push(timeoutMs);
+        return { exitCode: null, output: "", timedOut: true };
+      },
+    };
+    const r = await deploy(REL, w.runOptions([], { commands: runner }));
+    assert.equal(r.exitCode, EXIT.verificationFailed);
+    assert.match(r.message, /preSwitch hook "slow" failed: timed out after 90s/);
+    assert.deepEqual(timeouts, [90_000]);
+  });
+
   it("refuses bad hook config before any change, naming the key, the value and what is allowed", async () => {
     const w = worldWith({
       preStage: [{ command: "x", timeout: "5 minutes" }],
@@ -317,6 +332,21 @@ describe("release hooks", () => {
       assert.equal(r.exitCode, EXIT.verificationFailed);
       assert.match(r.message, /answered 409: not now/);
       assert.equal(received.length, 1);
+    });
+
+    it("a webhook that does not answer within its timeout fails the point", async () => {
+      const silent = http.createServer(() => undefined); // never answers
+      await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+      try {
+        const port = (silent.address() as AddressInfo).port;
+        const w = worldWith({ preStage: { url: `http://127.0.0.1:${port}/`, timeout: "1s" } });
+        const r = await deploy(REL, w.runOptions([]));
+        assert.equal(r.exitCode, EXIT.verificationFailed);
+        assert.match(r.message, /no answer within 1s/);
+      } finally {
+        silent.closeAllConnections();
+        await new Promise<void>((r) => silent.close(() => r()));
+      }
     });
 
     it("an unreachable webhook fails the point with the connection error", async () => {
