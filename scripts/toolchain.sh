@@ -13,7 +13,8 @@
 #        kubernetes-v<version>/                    the Kubernetes provider (github.com/pulumi/pulumi-kubernetes)
 #        pulumi-home/plugins/                      that provider installed as a plugin (PULUMI_HOME of the project's
 #                                                  runs; see scripts/env.sh), found by version like a downloaded one
-#        bin-<cli>-<host>/                         the folder printed: hard links to the three executables
+#        set-<cli>-<host>-<kubernetes>/bin/        the folder printed: hard links to the three executables (named
+#                                                  bin/ because the Automation API's PulumiCommand wants <root>/bin)
 #      Each binary is built into a temporary name and renamed when complete, so an interrupted run resumes cleanly.
 #
 # Usage: toolchain.sh [--check]   (--check: never build; exit 64 with one line on stderr when nothing is ready)
@@ -99,9 +100,10 @@ CLI_DIR="$CACHE_ROOT/cli-v$PULUMI_CLI_VERSION"
 HOSTBUILD_DIR="$CACHE_ROOT/language-host-v$PULUMI_CLI_VERSION-$HOST_HASH"
 K8S_DIR="$CACHE_ROOT/kubernetes-v$KUBERNETES_VERSION"
 HOME_DIR="$CACHE_ROOT/pulumi-home"
-BIN="$CACHE_ROOT/bin-v$PULUMI_CLI_VERSION-host-$HOST_HASH-kubernetes-v$KUBERNETES_VERSION"
+SET_DIR="$CACHE_ROOT/set-v$PULUMI_CLI_VERSION-host-$HOST_HASH-kubernetes-v$KUBERNETES_VERSION"
+BIN="$SET_DIR/bin"
 
-if [[ -f "$BIN/complete" ]]; then
+if [[ -f "$SET_DIR/complete" ]]; then
   log "cached toolchain: pulumi v$PULUMI_CLI_VERSION in $BIN"
   echo "$BIN"
   exit 0
@@ -124,7 +126,7 @@ if ! flock -n 9; then
   log "another toolchain build is running in $CACHE_ROOT: waiting for it"
   flock 9
 fi
-if [[ -f "$BIN/complete" ]]; then
+if [[ -f "$SET_DIR/complete" ]]; then
   log "cached toolchain: pulumi v$PULUMI_CLI_VERSION in $BIN"
   echo "$BIN"
   exit 0
@@ -213,11 +215,13 @@ fi
 
 # The printed folder: hard links (same file system, no copy) so the engine finds the host next to the CLI.
 mkdir -p "$BIN"
+# scripts/env.sh finds the Pulumi home holding the plugins next to the bin folder.
+ln -sfn "$HOME_DIR" "$SET_DIR/pulumi-home"
 for f in "$CLI_DIR/pulumi" "$HOSTBUILD_DIR/pulumi-language-nodejs" "$HOSTBUILD_DIR/pulumi-resource-pulumi-nodejs"; do
   ln -f "$f" "$BIN/$(basename "$f")" 2>/dev/null || cp -f "$f" "$BIN/$(basename "$f")"
 done
 reported="$(PULUMI_SKIP_UPDATE_CHECK=1 "$BIN/pulumi" version)"
 [[ "$reported" == "v$PULUMI_CLI_VERSION" ]] || die "built pulumi reports '$reported', expected v$PULUMI_CLI_VERSION"
-date -u +%FT%TZ >"$BIN/complete"
+date -u +%FT%TZ >"$SET_DIR/complete"
 log "toolchain ready in $((SECONDS - started)) s: $BIN"
 echo "$BIN"
