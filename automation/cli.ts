@@ -6,6 +6,10 @@
  *   bluegreen switch   --stack prod --to green                      verified manual switch
  *   bluegreen rollback --stack prod                                 back to the previous color
  *   bluegreen report   --stack prod [--release ID] [--out FILE]     the HTML report of a release
+ *   bluegreen promote  --to prod --service web [--version V]        the version that passed staging, released on prod
+ *   bluegreen approve  --stack prod [--service web]                 let a release waiting for approval switch
+ *   bluegreen abort    --stack prod                                 stop a running release from another terminal
+ *   bluegreen history  --stack prod [--service web] [--json]        recorded release outcomes, newest first
  *
  * `--json` writes one JSON event per line on stdout. Exit codes: 0 success, 1 unexpected error, 2 bad input or
  * refused (nothing changed), 3 rolled back, 4 verification failed (the new version never got traffic), 5 interrupted,
@@ -17,7 +21,8 @@ import * as api from "./index";
 import type { BlueGreenEvent } from "./events";
 import { EXIT, classifyError } from "./errors";
 import type { DeployInput } from "./options";
-import { formatDuration } from "./parse";
+import { formatDuration, parseDuration, parseInteger } from "./parse";
+import { historyLines } from "./promotion/history";
 import { ProgressIo, ProgressRenderer } from "./progress";
 
 interface Io {
@@ -417,6 +422,87 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
           io.out(`  ${r.message}`);
           io.out(`report: ${out.file}`);
         }
+      } catch (err) {
+        const c = classifyError(err);
+        io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);
+        exitCode = c.exitCode;
+      }
+    });
+
+  // Promotion (docs/promotion.md): the chain in bluegreen:promotion, evidence in bluegreen:history.
+  bakeOptions(
+    checkOptions(
+      program
+        .command("promote")
+        .description(
+          "release on --to the version that passed the stack it promotes from (bluegreen:promotion), like deploy; " +
+            "refused (exit 2) with the missing evidence named",
+        )
+        .requiredOption("--to <stack>", "stack to promote into (it declares bluegreen:promotion)")
+        .requiredOption("--service <name>", "service to promote")
+        .option("--version <version>", "version to promote (default: the newest released in the previous stack)")
+        .option("--force", "promote without the evidence (needs --reason; recorded in the history)")
+        .option("--reason <text>", "why --force is needed, recorded in the history"),
+    ),
+    "2m",
+  ).action(async (o: Opts) => {
+    await release(o, (ro) =>
+      api.promote(
+        {
+          ...commonInput(o),
+          to: str(o, "to")!,
+          service: str(o, "service")!,
+          version: str(o, "version"),
+          force: o.force === true,
+          reason: str(o, "reason"),
+        },
+        ro,
+      ),
+    );
+  });
+
+  for (const action of ["approve", "abort"] as const) {
+    program
+      .command(action)
+      .description(
+        action === "approve"
+          ? "let the release waiting for approval on --stack switch (from any terminal or host with access to the stack)"
+          : "stop the release running on --stack from another terminal: rolls back if traffic moved (exit 0 once it ended)",
+      )
+      .requiredOption("--stack <name>", "Pulumi stack")
+      .option("--service <name>", "only if the release in progress is this service's")
+      .option("--reason <text>", "recorded with the release")
+      .option("--timeout <duration>", "give up waiting for the release's process to acknowledge after", "60s")
+      .option("--json", "the result as one JSON object")
+      .action(async (o: Opts) => {
+        const ackTimeoutMs = parseDuration("--timeout", str(o, "timeout") ?? "60s", { min: 1000 });
+        const input = { stack: str(o, "stack")!, service: str(o, "service"), reason: str(o, "reason"), ackTimeoutMs };
+        const r = await (action === "approve" ? api.approve : api.abort)(input, deps.runOptions);
+        if (o.json === true) io.out(JSON.stringify({ type: "result", ...r }));
+        else if (r.exitCode === 0) io.out(r.message);
+        else io.err(`${r.outcome}: ${r.message} (exit ${r.exitCode})`);
+        exitCode = r.exitCode;
+      });
+  }
+
+  program
+    .command("history")
+    .description(
+      "the release outcomes recorded with a stack: version, outcome, phase timings, bake figures, who ran it",
+    )
+    .requiredOption("--stack <name>", "Pulumi stack")
+    .option("--service <name>", "only this service")
+    .option("--limit <n>", "at most this many, newest first")
+    .option("--json", "one JSON object per release, newest first")
+    .action(async (o: Opts) => {
+      try {
+        const limit = o.limit === undefined ? undefined : parseInteger("--limit", str(o, "limit")!, 1, 1000);
+        const entries = await api.history(
+          { stack: str(o, "stack")!, service: str(o, "service"), limit },
+          deps.runOptions,
+        );
+        if (o.json === true) entries.forEach((e) => io.out(JSON.stringify(e)));
+        else historyLines(str(o, "stack")!, entries).forEach((l) => io.out(l));
       } catch (err) {
         const c = classifyError(err);
         io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import { abort, approve, deploy, history, promote } from "../../automation";
+import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import type { Clock, ConfigChange, HostInfo, StackConfigView } from "../../automation/ports";
@@ -389,5 +390,43 @@ describe("promotion: approval and abort from another process", () => {
     assert.match(a.message, /no release is in progress on stack dev/);
     const b = await abort({ stack: "dev" }, { deps: { driver: w.driver, ...otherProcess(w) } });
     assert.equal(b.exitCode, EXIT.refused);
+  });
+});
+
+describe("promotion: the CLI", () => {
+  it("bluegreen history prints the recorded releases, and --json one object per release", async () => {
+    const w = stackWorld();
+    await deploy({ ...FAST, service: "web", version: "1.1.0" }, w.runOptions([]));
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    assert.equal(await runCli(["history", "--stack", "dev"], { io, runOptions: w.runOptions([]) }), 0);
+    assert.match(out[0], /stack dev: 1 release, newest first/);
+    assert.match(out[1], /web 1\.1\.0 \(deploy\) released {2}blue→green {2}by .*@testhost/);
+    assert.match(out[2], /bake 10\.0s \d+ req err 0\.0% p95/);
+    out.length = 0;
+    assert.equal(await runCli(["history", "--stack", "dev", "--json"], { io, runOptions: w.runOptions([]) }), 0);
+    assert.equal((JSON.parse(out[0]) as HistoryEntry).version, "1.1.0");
+  });
+
+  it("bluegreen approve exits 2 with the reason when nothing waits, and promote refuses --reason without --force", async () => {
+    const w = stackWorld();
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    const code = await runCli(["approve", "--stack", "dev"], {
+      io,
+      runOptions: { deps: { driver: w.driver, ...otherProcess(w) } },
+    });
+    assert.equal(code, EXIT.refused);
+    assert.match(
+      out.join("\n"),
+      /refused: approve: no release is in progress on stack dev; nothing to approve \(exit 2\)/,
+    );
+    out.length = 0;
+    const p = await runCli(["promote", "--to", "prod", "--service", "web", "--reason", "why"], {
+      io,
+      runOptions: w.runOptions([]),
+    });
+    assert.equal(p, EXIT.refused);
+    assert.match(out.join("\n"), /--reason: got "why" without --force; allowed: only with --force/);
   });
 });
