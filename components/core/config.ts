@@ -572,7 +572,8 @@ function parseEnv(r: Reader, key: string, value: unknown): Record<string, string
     if (!ENV_NAME.test(name)) {
       r.problem(`${key}.${name}`, `invalid variable name; allowed: letters, digits and "_", not starting with a digit`);
     } else if (name === VERSION_ENV_VAR) {
-      r.problem(`${key}.${name}`, `got ${describe(v)}; ${VERSION_ENV_VAR} is set per color from versions; remove it`);
+      // No value in the message: an env value may be a secret.
+      r.problem(`${key}.${name}`, `${VERSION_ENV_VAR} is set per color from versions; remove it`);
     } else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
       env[name] = String(v);
     } else {

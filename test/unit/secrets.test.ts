@@ -104,6 +104,15 @@ describe("secret env values in bluegreen:services", () => {
     });
   });
 
+  it("refuses a reserved variable without printing its value (it may be a secret)", () => {
+    const raw = withValue(kubernetesConfig(), "services.web.env.BLUEGREEN_VERSION", SECRET);
+    assert.throws(
+      () => parseStackConfig(raw),
+      (err: unknown) =>
+        err instanceof ConfigError && /BLUEGREEN_VERSION/.test(err.message) && !err.message.includes(SECRET),
+    );
+  });
+
   describe("local: the process environment only", () => {
     it("hands the value to both instance pools as a secret (other env values plain), and to nothing else", async () => {
       const raw: RawStackConfig = {
