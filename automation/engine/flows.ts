@@ -155,7 +155,8 @@ async function checkSettled(ctx: RunContext, snap: Snapshot, svc: ServiceConfig)
   if (routed !== undefined && routed !== live) {
     throw new RefusedError(
       `stack ${ctx.settings.stack}: bluegreen:liveColor is ${live} but the router of ${svc.spec.name} sends traffic ` +
-        `to ${routed}. Run \`pulumi up\` to put the router back where the config says, or \`bluegreen switch\``,
+        `to ${routed} (moved outside a release). Run \`pulumi up --refresh\` to put the router back where the config ` +
+        "says (a plain `up` compares with the last recorded state and would not see the move)",
       "bluegreen:liveColor",
     );
   }

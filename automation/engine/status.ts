@@ -84,7 +84,7 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
           `${name}: the router sends traffic to ${r} while bluegreen:liveColor is ${live}` +
             (snap.record
               ? " (the release in progress moved it: rerun it or `bluegreen rollback`)"
-              : " (`pulumi up` puts it back)"),
+              : " (`pulumi up --refresh` puts it back)"),
         );
       }
     }
