@@ -4,7 +4,8 @@
  * EndpointSlices fill), started by the project's own `scripts/cluster.sh`. Everything goes through the real Pulumi
  * engine and the Pulumi Kubernetes provider with its awaits; checks read the API server directly.
  *
- * The cases build on each other in order (one throwaway namespace and stack): up, a flip, autoscaling turned on.
+ * The cases build on each other in order (one throwaway namespace and stack): up, a flip, a release on the idle
+ * color, autoscaling turned on.
  */
 import { strict as assert } from "assert";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
@@ -158,6 +159,40 @@ describe("e2e: staging on a real Kubernetes control plane (scripts/cluster.sh)",
     const web = await clients.apps.readNamespacedDeployment({ name: "web-green", namespace });
     assert.equal(web.spec?.replicas, 4, "the up kept the replica count chosen outside Pulumi");
     assert.equal((await readyPodIps(clients, namespace, "web", "green")).length, 4);
+  });
+
+  it("a release lands on the idle color only, and the up returns once its rollout is complete", async () => {
+    // green is live now: the new web version goes to blue.
+    const services = stagingConfig(namespace)["bluegreen:services"] as Record<string, Record<string, unknown>>;
+    const web = services.web;
+    await stack!.stack.setConfig("bluegreen:services", {
+      value: JSON.stringify({ ...services, web: { ...web, versions: { blue: "2.4.0", green: "2.3.1" } } }),
+    });
+    const record = await recordedUp(stack!.stack);
+    assert.deepEqual(changed(record), [
+      "update web-blue-deployment",
+      "update web-blue-hpa",
+      "update web-blue-pdb",
+      "update web-blue-svc",
+    ]);
+    const blue = await clients.apps.readNamespacedDeployment({ name: "web-blue", namespace });
+    const status = blue.status!;
+    assert.ok((status.observedGeneration ?? 0) >= (blue.metadata?.generation ?? 1), "rollout observed");
+    assert.equal(status.updatedReplicas, blue.spec?.replicas);
+    assert.equal(status.availableReplicas, blue.spec?.replicas);
+    const pods = await clients.core.listNamespacedPod({ namespace, labelSelector: "bluegreen/service=web" });
+    const versions = pods.items
+      .filter((p) => !p.metadata?.deletionTimestamp)
+      .map((p) => `${p.metadata?.labels?.["bluegreen/color"]}=${p.metadata?.labels?.["bluegreen/version"]}`);
+    assert.ok(
+      versions.length > 0 && versions.every((v) => v === "blue=2.4.0" || v === "green=2.3.1"),
+      versions.join(", "),
+    );
+    // Live traffic never left green.
+    assert.deepEqual(
+      await readySliceAddresses(clients, namespace, "web"),
+      await readyPodIps(clients, namespace, "web", "green"),
+    );
   });
 
   it("turning autoscaling on keeps the replica count (server-side apply would drop it to 1)", async () => {
