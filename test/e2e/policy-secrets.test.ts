@@ -48,7 +48,8 @@ describe("e2e: secrets in the policy pack's messages (real engine and analyzer)"
   let engine: EngineEnv;
   let renderDir = "";
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
-  const created: string[] = [];
+  /** Every stack a test created, with where its config file lives: removed in `after`. */
+  const created: { name: string; dir: string; configDir: string }[] = [];
   // Random per run, so nothing else in the output can match by accident.
   const blueSecret = `hunter2-blue-${Math.random().toString(36).slice(2, 10)}`;
   const greenSecret = `hunter2-green-${Math.random().toString(36).slice(2, 10)}`;
@@ -69,7 +70,7 @@ describe("e2e: secrets in the policy pack's messages (real engine and analyzer)"
 
   /** A fresh fixture stack with the given config (`--secret` for the passwords, as a user would store them). */
   const initStack = (name: string, passwords: { blue: string; green: string }, plainOn?: "green"): void => {
-    created.push(name);
+    created.push({ name, dir: FIXTURE_DIR, configDir: FIXTURE_DIR });
     mustPulumi("stack", "init", name);
     mustPulumi("config", "set", "--stack", name, "fixture:renderDir", renderDir);
     mustPulumi("config", "set", "--stack", name, "--secret", "fixture:blueDbPassword", passwords.blue);
@@ -86,9 +87,9 @@ describe("e2e: secrets in the policy pack's messages (real engine and analyzer)"
 
   after(() => {
     if (!engine) return;
-    for (const name of created) {
-      pulumi("stack", "rm", "--yes", "--force", "--stack", name);
-      fs.rmSync(path.join(FIXTURE_DIR, `Pulumi.${name}.yaml`), { force: true });
+    for (const { name, dir, configDir } of created) {
+      pulumi("stack", "rm", "--yes", "--force", "--stack", name, "--cwd", dir);
+      fs.rmSync(path.join(configDir, `Pulumi.${name}.yaml`), { force: true });
     }
     engine.cleanup();
   });
@@ -125,6 +126,28 @@ describe("e2e: secrets in the policy pack's messages (real engine and analyzer)"
       const result = preview(name);
       assert.equal(result.status, 0, `matching secrets must pass:\n${result.output}`);
       assert.deepEqual(differencesIn(result.output), [], result.output);
+      assertNowhere(result.output, [blueSecret]);
+    });
+  });
+
+  describe("this project's program with a secret env value (staging config, kubernetes)", () => {
+    const name = `secrets-staging-${suffix}`;
+    const stacksDir = path.join(PROJECT_ROOT, "stacks");
+
+    it("passes the pack: each color reads the value from its own Secret, and the value is nowhere in the output", () => {
+      created.push({ name, dir: PROJECT_ROOT, configDir: stacksDir });
+      fs.copyFileSync(path.join(stacksDir, "Pulumi.staging.yaml"), path.join(stacksDir, `Pulumi.${name}.yaml`));
+      const at = (...args: string[]) => mustPulumi(...args, "--cwd", PROJECT_ROOT);
+      at("stack", "init", name);
+      at("config", "set", "--stack", name, "--path", "bluegreen:kubernetes.renderYamlToDirectory", renderDir);
+      at("config", "set", "--stack", name, "--secret", "--path", "bluegreen:services.web.env.DB_PASSWORD", blueSecret);
+      const result = pulumi("preview", "--stack", name, "--policy-pack", POLICY_DIR, "--diff", "--cwd", PROJECT_ROOT);
+      assert.equal(result.status, 0, `the program with a secret must pass the pack:\n${result.output}`);
+      assert.deepEqual(differencesIn(result.output), [], result.output);
+      // The Secrets exist, one per color, and the Deployments reference them (--diff prints every input).
+      assert.match(result.output, /kubernetes:core\/v1:Secret::web-blue-env/, result.output);
+      assert.match(result.output, /kubernetes:core\/v1:Secret::web-green-env/, result.output);
+      assert.match(result.output, /secretKeyRef/, result.output);
       assertNowhere(result.output, [blueSecret]);
     });
   });
