@@ -24,7 +24,9 @@ const METRICS_PORT = PROM_PORT + 1;
 const FLAGS = {
   verifyTimeout: "30s",
   pollInterval: "250ms",
-  bake: "20s",
+  // Long enough to hold after a slow switch on a loaded machine (the window starts when the router moved); a breach
+  // ends the bake at once, so the tests that expect one do not wait for it.
+  bake: "90s",
   bakeInterval: "100ms",
   bakeWindow: "3s",
   minSamples: 8,
@@ -59,6 +61,15 @@ async function promQuery(query: string): Promise<number | undefined> {
   const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
   const v = body.data?.result?.[0]?.value[1];
   return v === undefined ? undefined : Number(v);
+}
+
+/** What the bake saw, for a failure message: its length and every metric reading. */
+function bakeSummary(events: BlueGreenEvent[]): string {
+  const bake = events.find((e) => e.type === "phase.end" && e.phase === "bake");
+  const readings = checks(events, (c) => c.name.startsWith("metric:")).map(
+    (c) => `${c.ok ? "ok" : "NOT OK"} ${c.detail}`,
+  );
+  return `bake ${bake?.type === "phase.end" ? `${bake.durationMs}ms` : "not run"}; metric readings:\n${readings.join("\n")}`;
 }
 
 function checks(events: BlueGreenEvent[], pred: (c: CheckEvent) => boolean): CheckEvent[] {
@@ -143,7 +154,7 @@ describe("observability with a real Prometheus (real engine, real HAProxy export
       requestPath: "/healthz",
       prometheusRules: [HAPROXY_5XX_RATIO],
     });
-    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.equal(r.exitCode, EXIT.rolledBack, `${r.message}\n${bakeSummary(events)}`);
     assert.match(
       r.message,
       /rolled back: prometheus .*haproxy_server_http_responses_total.* = 0\.\d+ \(breach when > 0\.05\)/,
@@ -164,8 +175,8 @@ describe("observability with a real Prometheus (real engine, real HAProxy export
 
   it("a regression relative to the previous color is caught while the absolute thresholds still hold", async () => {
     // 120 ms slower than the previous color: far below --max-latency 800ms, but several times the previous color's p95.
-    const { r, events } = await release("1.2.0-slow120", { maxLatencyRatio: 3, baselineDuration: "4s", bake: "30s" });
-    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    const { r, events } = await release("1.2.0-slow120", { maxLatencyRatio: 3, baselineDuration: "4s" });
+    assert.equal(r.exitCode, EXIT.rolledBack, `${r.message}\n${bakeSummary(events)}`);
     assert.match(r.message, /p95 latency \d+ms is [\d.]+x blue's baseline \d+ms .*--max-latency-ratio 3/);
     const baseline = checks(events, (c) => c.name === "baseline")[0];
     assert.deepEqual([baseline.figures.color, baseline.figures.version], ["blue", "1.0.0"]);
