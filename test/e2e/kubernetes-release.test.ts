@@ -247,6 +247,8 @@ describe("kubernetes release adapter on the project's control plane", function (
       assert.equal(rollout?.ok, true, rollout?.detail);
       const green = await clients.apps.readNamespacedDeployment({ name: "web-green", namespace: ns });
       assert.equal(green.status?.availableReplicas, 4);
+      // The stack's next apply of replicas must not meet a field-manager conflict with the tool.
+      assert.ok(!(green.metadata?.managedFields ?? []).some((f) => f.manager === "bluegreen"));
     });
 
     it("before a switch, a color whose pods cannot be scheduled fails readiness with the scheduler's reason", async () => {

@@ -443,7 +443,7 @@ export class KubernetesAdapter implements PlatformAdapter {
     const current = svc.spec?.selector?.[TAG_COLOR];
     if (current === color && svc.spec?.selector?.[TAG_SERVICE] === service) return undefined;
     const k = client();
-    const patched = await this.call(`PATCH Service ${namespace}/${name}`, (a) =>
+    await this.call(`PATCH Service ${namespace}/${name}`, (a) =>
       a.core.patchNamespacedService(
         {
           name,
@@ -455,13 +455,15 @@ export class KubernetesAdapter implements PlatformAdapter {
         k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
       ),
     );
-    await this.releaseOwnership(patched, (body) =>
-      this.call(`PATCH Service ${namespace}/${name} managedFields`, (a) =>
-        a.core.patchNamespacedService(
-          { name, namespace, fieldManager: this.fieldManager, body },
-          k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
+    await this.releaseOwnership(
+      () => this.readService(namespace, name),
+      (body) =>
+        this.call(`PATCH Service ${namespace}/${name} managedFields`, (a) =>
+          a.core.patchNamespacedService(
+            { name, namespace, fieldManager: this.fieldManager, body },
+            k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
+          ),
         ),
-      ),
     );
     return current ?? "(none)";
   }
@@ -471,19 +473,26 @@ export class KubernetesAdapter implements PlatformAdapter {
    * `up` that follows; but while the tool's field manager co-owns the selector (or replicas), a later plain
    * `pulumi config set bluegreen:liveColor ... && pulumi up` that changes it fails with a 409 field-manager conflict
    * (measured on kube-apiserver 1.36). Dropping the tool's managedFields entry leaves the field to the stack.
-   * Best effort: a conflicting concurrent write (stale resourceVersion) is left alone.
+   * The write carries the resourceVersion it was computed from; a concurrent write (the Deployment controller
+   * updating status while pods start) makes it a 409, and it is computed again from a fresh read. Best effort.
    */
   private async releaseOwnership(
-    patched: { metadata?: V1ObjectMeta },
+    read: () => Promise<{ metadata?: V1ObjectMeta }>,
     send: (body: object) => Promise<unknown>,
   ): Promise<void> {
-    const fields = patched.metadata?.managedFields ?? [];
-    const others = fields.filter((f) => f.manager !== this.fieldManager);
-    // Nothing of ours, or nothing else (an object no one applies: no conflict to avoid, and [] would not clear).
-    if (others.length === fields.length || others.length === 0) return;
-    await send({ metadata: { resourceVersion: patched.metadata?.resourceVersion, managedFields: others } }).catch(
-      () => undefined,
-    );
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await read();
+      const fields = current.metadata?.managedFields ?? [];
+      const others = fields.filter((f) => f.manager !== this.fieldManager);
+      // Nothing of ours, or nothing else (an object no one applies: no conflict to avoid, and [] would not clear).
+      if (others.length === fields.length || others.length === 0) return;
+      try {
+        await send({ metadata: { resourceVersion: current.metadata?.resourceVersion, managedFields: others } });
+        return;
+      } catch (err) {
+        if (describeApiError(err).status !== 409) return;
+      }
+    }
   }
 
   async routedColor(ctx: PlatformContext): Promise<Color | "split" | undefined> {
@@ -538,13 +547,15 @@ export class KubernetesAdapter implements PlatformAdapter {
         k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
       ),
     );
-    await this.releaseOwnership(await this.readDeployment(o.namespace, name), (body) =>
-      this.call(`PATCH Deployment ${o.namespace}/${name} managedFields`, (a) =>
-        a.apps.patchNamespacedDeployment(
-          { name, namespace: o.namespace, fieldManager: this.fieldManager, body },
-          k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
+    await this.releaseOwnership(
+      () => this.readDeployment(o.namespace, name),
+      (body) =>
+        this.call(`PATCH Deployment ${o.namespace}/${name} managedFields`, (a) =>
+          a.apps.patchNamespacedDeployment(
+            { name, namespace: o.namespace, fieldManager: this.fieldManager, body },
+            k.setHeaderOptions("Content-Type", k.PatchStrategy.MergePatch),
+          ),
         ),
-      ),
     );
     return {
       name: "kubernetes.scale",
