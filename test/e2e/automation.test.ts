@@ -49,7 +49,8 @@ describe("bluegreen releases on the local platform (real engine, real HAProxy, l
 
   before(async function () {
     this.timeout(180_000);
-    rig = await createRig("auto", { blue: "1.0.0", green: "1.0.0" });
+    // A fixed port block (31240-31270): blocks derived from the pid collided with other tests on a shared machine.
+    rig = await createRig("auto", { blue: "1.0.0", green: "1.0.0" }, 0, 31240);
   });
   after(async function () {
     this.timeout(120_000);
