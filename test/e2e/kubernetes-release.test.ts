@@ -645,6 +645,34 @@ describe("bluegreen deploy on the project's control plane (Pulumi Kubernetes pro
     }
   });
 
+  it("the CLI refuses an unreachable API server and a broken kubeconfig with exit 2, changing nothing", async () => {
+    const dirBad = fs.mkdtempSync(path.join(os.tmpdir(), "bg-k8s-bad-"));
+    try {
+      const unreachable = path.join(dirBad, "unreachable");
+      fs.writeFileSync(
+        unreachable,
+        fs.readFileSync(cluster!.kubeconfig, "utf8").replace(/server: \S+/, `server: https://127.0.0.1:${CLOSED_PORT}`),
+      );
+      const broken = path.join(dirBad, "broken");
+      fs.writeFileSync(broken, "clusters: [ {");
+      const configBefore = await stack!.stack.getAllConfig();
+      for (const [file, message] of [
+        [unreachable, /cannot reach the API server: ECONNREFUSED/],
+        [broken, /cannot read kubeconfig/],
+      ] as const) {
+        const args = cliArgs("2.4.0");
+        args[args.indexOf("--kubeconfig") + 1] = file;
+        const r = await spawnCli(args).done;
+        assert.equal(r.code, EXIT.refused, summary(r));
+        assert.match(String(r.events[r.events.length - 1].message), message);
+      }
+      assert.deepEqual(await stack!.stack.getAllConfig(), configBefore);
+      assert.equal(await liveSelector(), "blue");
+    } finally {
+      fs.rmSync(dirBad, { recursive: true, force: true });
+    }
+  });
+
   it("deploys a version with --json: verified through the URLs, switched by the selector patch, EndpointSlices follow", async () => {
     const r = await spawnCli(cliArgs("2.4.0")).done;
     assert.equal(r.code, EXIT.ok, summary(r));
