@@ -246,10 +246,7 @@ function parseUrlFlag(flag: string, value: string): string {
     url = undefined;
   }
   if (!url || !/^https?:$/.test(url.protocol) || /\s/.test(value)) {
-    throw new RefusedError(
-      `${flag}: got "${value}"; allowed: an http(s) URL such as "https://shop.example.com"`,
-      flag,
-    );
+    throw new RefusedError(`${flag}: got "${value}"; allowed: an http(s) URL such as "https://shop.example.com"`, flag);
   }
   return value.replace(/\/+$/, "");
 }
