@@ -348,6 +348,45 @@ describe("promotion: approval and abort from another process", () => {
     assert.match(e.reason ?? "", /aborted by bob/);
   });
 
+  it("a release stopped at once while waiting for approval resumes at verify and waits again", async () => {
+    const staging = stackWorld();
+    const prod = stackWorld();
+    await deploy({ ...FAST, stack: "staging", service: "web", version: "1.1.0" }, staging.runOptions([]));
+    const worlds: Record<string, World> = { staging, prod };
+    const soft = new AbortController();
+    const hard = new AbortController();
+    const events: BlueGreenEvent[] = [];
+    const first = promote(
+      { ...OPTS, to: "prod", service: "web" },
+      {
+        ...prod.runOptions(events),
+        chain: CHAIN,
+        stackDriver: (s) => worlds[s].driver,
+        signal: soft.signal,
+        hardSignal: hard.signal,
+      },
+    );
+    await until(() => decisions(events).includes("await-approval"), "the approval wait");
+    hard.abort();
+    soft.abort();
+    const r1 = await first;
+    assert.equal(r1.exitCode, EXIT.interrupted, r1.message);
+    assert.equal(prod.record?.phase, "verify", "the record stays at verify: approval is asked again");
+    assert.equal(prod.record?.verifiedColor, undefined);
+    const again: BlueGreenEvent[] = [];
+    const second = promote(
+      { ...OPTS, to: "prod", service: "web" },
+      { ...prod.runOptions(again), chain: CHAIN, stackDriver: (s) => worlds[s].driver },
+    );
+    await until(() => decisions(again).includes("await-approval"), "the approval wait after the rerun");
+    assert.ok(decisions(again).includes("resume"));
+    assert.ok(!prod.log.some((l) => l.startsWith("route")), "no traffic moved without approval");
+    const a = await approve({ stack: "prod" }, { deps: { driver: prod.driver, ...otherProcess(prod) } });
+    assert.equal(a.exitCode, EXIT.ok, a.message);
+    assert.equal((await second).exitCode, EXIT.ok);
+    assert.equal(prod.state.config.liveColor, "green");
+  });
+
   it("with autoPromoteSeconds and nobody answering, promotes by itself after that long", async () => {
     const chain = validateChain({
       staging: undefined,
