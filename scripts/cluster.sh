@@ -299,6 +299,23 @@ any_running() {
   return 1
 }
 
+# kwok hands pods addresses from 10.0.0.0/16 and Services get 10.96.0.0/16: nothing answers there (no kubelet), and
+# the API server's service proxy would try to dial them. A blackhole route makes such a dial fail on this machine
+# instead of leaving it (this machine's tests only ever send traffic to loopback). Needs root and iproute2; removed
+# by `stop` when no other control plane runs.
+FAKE_CIDRS=(10.0.0.0/16 10.96.0.0/16)
+guard_fake_addresses() {
+  command -v ip >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] || return 0
+  local cidr
+  for cidr in "${FAKE_CIDRS[@]}"; do
+    if [[ "$1" == add ]]; then
+      ip route replace blackhole "$cidr" 2>/dev/null || log "note: could not add a blackhole route for $cidr"
+    else
+      ip route del blackhole "$cidr" 2>/dev/null || true
+    fi
+  done
+}
+
 ports() { echo "$ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $CONTROLLER_MANAGER_PORT $SCHEDULER_PORT $KWOK_PORT"; }
 
 start() {
@@ -342,6 +359,7 @@ start() {
     --listen-metrics-urls "" --quota-backend-bytes 1073741824 --log-level warn
   wait_for etcd 30 eval '[[ "$(curl -s --max-time 2 "http://127.0.0.1:$ETCD_PORT/health")" == *"\"health\":\"true\""* ]]'
 
+  guard_fake_addresses add
   launch kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" --client-ca-file "$PKI/ca.crt" \
@@ -415,6 +433,7 @@ stop() {
       sleep 0.1
     done
   done
+  pgrep -x kube-apiserver >/dev/null 2>&1 || guard_fake_addresses del
   log "stopped ($stopped processes)"
 }
 
