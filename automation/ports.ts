@@ -107,8 +107,12 @@ export interface EngineState {
 /** A Pulumi stack of this project, seen by the engine. */
 export interface StackDriver {
   readonly stackName: string;
-  /** The stack's `bluegreen:*` config. Throws `RefusedError` if the stack does not exist. */
-  readConfig(): Promise<StackConfigView>;
+  /**
+   * The stack's `bluegreen:*` config. Throws `RefusedError` if the stack does not exist. `repair: false` (a poll that
+   * may run while another process or our own writer rewrites the stack file) never restores a copy an interrupted
+   * write left: it could overwrite a write that is still in progress.
+   */
+  readConfig(opts?: { repair?: boolean }): Promise<StackConfigView>;
   /** Applies the changes in order (the order is part of the contract: see engine comments). */
   writeConfig(changes: ConfigChange[]): Promise<void>;
   outputs(): Promise<StackOutputsView>;

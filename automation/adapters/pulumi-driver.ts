@@ -100,8 +100,8 @@ export class PulumiStackDriver implements StackDriver {
     }
   }
 
-  async readConfig(): Promise<StackConfigView> {
-    restoreInterruptedConfigWrite(stackConfigFile(this.opts.workDir, this.opts.stack));
+  async readConfig(opts: { repair?: boolean } = {}): Promise<StackConfigView> {
+    if (opts.repair !== false) restoreInterruptedConfigWrite(stackConfigFile(this.opts.workDir, this.opts.stack));
     const all = await (await this.stack()).getAllConfig();
     this.learnSecrets(all);
     const values: Record<string, unknown> = {};

@@ -93,7 +93,7 @@ export async function promote(input: PromoteInput, opts: PromotionOptions = {}):
     const chain = opts.chain ?? loadChain(projectDir(opts));
     const rule = ruleFor(chain, target);
     const clock = opts.deps?.clock ?? { now: () => Date.now() };
-    const fromView = await driverFor(rule.from, opts).readConfig();
+    const fromView = await driverFor(rule.from, opts).readConfig({ repair: false });
     const verdict = judgeEvidence(
       rule,
       decodeHistory(fromView.values.history),
@@ -159,7 +159,7 @@ export interface HistoryInput {
 /** The stack's recorded release outcomes, newest first. Rejects with `RefusedError` for an unknown stack. */
 export async function history(input: HistoryInput, opts: PromotionOptions = {}): Promise<HistoryEntry[]> {
   const stack = stackFlag("--stack", input.stack);
-  const view = await driverFor(stack, opts, true).readConfig();
+  const view = await driverFor(stack, opts, true).readConfig({ repair: false });
   return selectHistory(decodeHistory(view.values.history), input.service, input.limit);
 }
 

@@ -93,7 +93,7 @@ export async function requestControl(
   o: RequestOptions,
 ): Promise<RequestOutcome> {
   const pollMs = o.pollMs ?? 1000;
-  const view = await driver.readConfig();
+  const view = await driver.readConfig({ repair: false });
   const record = activeRecord(decodeRecord(view.release));
   if (!record) {
     throw new RefusedError(`${action}: no release is in progress on stack ${stack}; nothing to ${action}`, "--stack");
@@ -139,7 +139,7 @@ export async function requestControl(
   let rewrites = 0;
   while (ack === undefined) {
     await o.clock.sleep(pollMs);
-    const v = await driver.readConfig();
+    const v = await driver.readConfig({ repair: false });
     const now = decodeRecord(v.release);
     const control = decodeControl(v.values.control);
     if (control?.id === request.id && control.ack) {
@@ -162,7 +162,7 @@ export async function requestControl(
   if (!ended && (o.endTimeoutMs ?? 0) > 0) {
     const endBy = o.clock.now() + o.endTimeoutMs!;
     while (o.clock.now() < endBy) {
-      const now = decodeRecord((await driver.readConfig()).release);
+      const now = decodeRecord((await driver.readConfig({ repair: false })).release);
       if (!now || now.id !== record.id || now.phase === "done") {
         ended = now?.id === record.id ? now : undefined;
         break;

@@ -160,7 +160,7 @@ export class HistoryRecorder {
 
   /** The config change that appends this release to the stack's history (read fresh: another run may have added). */
   async historyChange(driver: StackDriver, final: ReleaseRecord): Promise<ConfigChange[]> {
-    const view = await driver.readConfig();
+    const view = await driver.readConfig({ repair: false });
     const list = appendHistory(decodeHistory(view.values.history), this.entryFor(final));
     return [{ kind: "history", value: JSON.stringify(list) }];
   }

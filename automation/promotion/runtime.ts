@@ -90,7 +90,8 @@ export class ReleaseControl {
   async poll(): Promise<void> {
     const record = this.ctx.status.record;
     if (!record?.owner) return;
-    const request = decodeControl((await this.ctx.deps.driver.readConfig()).values.control);
+    // No repair: this read may overlap a config write of this process or of the requester (see ports.ts).
+    const request = decodeControl((await this.ctx.deps.driver.readConfig({ repair: false })).values.control);
     if (!request || request.releaseId !== record.id || request.ack || this.handled.has(request.id)) return;
     this.handled.add(request.id);
     if (request.action === "abort") {
