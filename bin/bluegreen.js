@@ -14,16 +14,22 @@ const TOOLCHAIN_NOT_READY = 64;
 function runInProjectEnvironment() {
   const { spawn } = require("child_process");
   const root = path.join(__dirname, "..");
-  const child = spawn("bash", [path.join(root, "scripts", "with-env.sh"), "node", __filename, ...process.argv.slice(2)], {
-    stdio: "inherit",
-    env: { ...process.env, BLUEGREEN_TOOLCHAIN_CHECK_ONLY: "1" },
-  });
+  const child = spawn(
+    "bash",
+    [path.join(root, "scripts", "with-env.sh"), "node", __filename, ...process.argv.slice(2)],
+    {
+      stdio: "inherit",
+      env: { ...process.env, BLUEGREEN_TOOLCHAIN_CHECK_ONLY: "1" },
+    },
+  );
   // The terminal sends Ctrl-C to both processes; the child decides (stop safely, or roll back). Forward the rest.
   process.on("SIGINT", () => {});
   process.on("SIGTERM", () => child.kill("SIGTERM"));
   process.on("SIGHUP", () => child.kill("SIGHUP"));
   child.on("error", (err) => {
-    process.stderr.write(`bluegreen: cannot start bash to set up the project's environment (${err.message}); run it with bash installed\n`);
+    process.stderr.write(
+      `bluegreen: cannot start bash to set up the project's environment (${err.message}); run it with bash installed\n`,
+    );
     process.exit(2);
   });
   child.on("exit", (code, signal) => {

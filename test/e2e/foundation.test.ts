@@ -123,7 +123,9 @@ describe("e2e: the Pulumi toolchain on this project", function () {
       assert.match(result.stderr, /using pulumi v3\.999\.0/);
       assert.match(
         result.stderr,
-        new RegExp(`pulumi plugin install resource kubernetes ${lockVersion("@pulumi/kubernetes").replace(/\./g, "\\.")}`),
+        new RegExp(
+          `pulumi plugin install resource kubernetes ${lockVersion("@pulumi/kubernetes").replace(/\./g, "\\.")}`,
+        ),
       );
     });
 
