@@ -228,7 +228,7 @@ describe("local: settings", () => {
     );
     assert.deepEqual(problems, [
       "bluegreen:services.web.local.port: unknown key; allowed keys: livePort, previewPort, instancePort, " +
-        "portsPerColor, command, cwd",
+        "portsPerColor, command, cwd, metricsPort",
       "bluegreen:services.web.local.portsPerColor: got 1, but a color may run 2 instances (capacity/" +
         "autoscaling.maxCapacity); allowed: at least 2",
     ]);
