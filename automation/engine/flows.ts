@@ -269,11 +269,10 @@ async function runFrom(
       // A resumed bake keeps its recorded window; a new one starts now. Traffic is on the new color already, so
       // watching starts at once while the record is written (a kill before that write resumes the idempotent
       // switch, which is safe).
-      // The window starts when the router moved, not when the stack caught up with it.
+      // A new window is the whole --bake watched from now: the `up` that follows a router move can take longer
+      // than the bake itself (25 s on Kubernetes), and counting from the move would leave nothing watched.
       const recorded = from === "bake" ? r0.bakeUntil : undefined;
-      const routedAt = ctx.status.record?.routedAt;
-      const bakeStart = routedAt ? Math.min(Date.parse(routedAt), ctx.deps.clock.now()) : ctx.deps.clock.now();
-      const until = recorded ? Date.parse(recorded) : bakeStart + ctx.settings.bake.durationMs;
+      const until = recorded ? Date.parse(recorded) : ctx.deps.clock.now() + ctx.settings.bake.durationMs;
       const recording = recorded
         ? Promise.resolve()
         : ctx.status.set({ phase: "bake", bakeUntil: new Date(until).toISOString(), routing: undefined });
