@@ -27,8 +27,8 @@ import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
 import { StatusWriter } from "./engine/status-writer";
 import { classifyError, ExitCode, Outcome } from "./errors";
-import { keepReleaseReport } from "./report/store";
 import { Notifier } from "./notify";
+import { keepReleaseReport } from "./report/store";
 import type { BlueGreenEvent, EventInput } from "./events";
 import {
   DeployInput,
