@@ -54,8 +54,10 @@ function checkRange(
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   if (ms < 60_000) return `${+(ms / 1000).toFixed(2)}s`;
-  const m = Math.floor(ms / 60_000);
-  const s = Math.round((ms % 60_000) / 1000);
+  // Round the whole duration first: 119.6 s is "2m", not "1m60s".
+  const total = Math.round(ms / 1000);
+  const m = Math.floor(total / 60);
+  const s = total % 60;
   return s === 0 ? `${m}m` : `${m}m${s}s`;
 }
 

@@ -2,6 +2,7 @@
  * The promotion gate: which version may enter an environment, judged only from the previous environment's recorded
  * history. Pure: the caller reads the history and the clock.
  */
+import { formatDuration } from "../parse";
 import type { PromotionRule } from "./chain";
 import type { HistoryEntry } from "./history";
 
@@ -15,7 +16,7 @@ export interface EvidenceVerdict {
 }
 
 function minutes(ms: number): string {
-  return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${Math.round(ms / 1000)}s`;
+  return ms >= 60_000 ? formatDuration(ms) : `${Math.round(ms / 1000)}s`;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { Color } from "../../components/core/conventions";
 import type { ColorPoint, ColorSummary, ReleaseReport, ReportEntry, TrafficPoint } from "./model";
+import { formatDuration } from "../parse";
 
 const COLOR_HEX: Record<Color, string> = { blue: "#2563eb", green: "#16a34a" };
 const WIDTH = 960;
@@ -21,9 +22,7 @@ export function esc(text: unknown): string {
 }
 
 function seconds(ms: number): string {
-  return ms >= 60_000
-    ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`
-    : `${(ms / 1000).toFixed(1)}s`;
+  return ms >= 60_000 ? formatDuration(ms) : `${(ms / 1000).toFixed(1)}s`;
 }
 
 function pct(rate: number | undefined): string {

@@ -15,9 +15,25 @@ import { findPairTags } from "../../automation/adapters/pulumi-driver";
 import { judgeScope } from "../../automation/engine/scope";
 import { breachOf, SampleWindow } from "../../automation/engine/window";
 import { RefusedError } from "../../automation/errors";
-import { parseDuration, parseMetricRule, parseRate, parseStatusSet, parseSteps } from "../../automation/parse";
+import {
+  formatDuration,
+  parseDuration,
+  parseMetricRule,
+  parseRate,
+  parseStatusSet,
+  parseSteps,
+} from "../../automation/parse";
 import { decodeRecord, encodeRecord, ownerState, ReleaseRecord } from "../../automation/release";
 import type { ResourceStep, StackOutputsView } from "../../automation/ports";
+
+describe("automation: formatDuration", () => {
+  it("rounds the whole duration, so a bake of 119.6 s reads 2m (not 1m60s)", () => {
+    assert.equal(formatDuration(119_600), "2m");
+    assert.equal(formatDuration(89_400), "1m29s");
+    assert.equal(formatDuration(1_500), "1.5s");
+    assert.equal(formatDuration(250), "250ms");
+  });
+});
 
 describe("parsers", () => {
   it("parses durations with units, compound and fractional", () => {
