@@ -24,6 +24,7 @@ import type { ReleaseRecord } from "./release";
 import { confirmVersion, smokeCheck } from "./engine/checks";
 import type { RunContext } from "./engine/context";
 import { serviceOutputs } from "./engine/stack-state";
+import { smokeCommand } from "./engine/steps";
 
 export const HOOK_POINTS = ["preStage", "preSwitch", "postSwitch", "postBake", "rollback"] as const;
 export type HookPoint = (typeof HOOK_POINTS)[number];
@@ -311,7 +312,7 @@ async function verifyLiveVersion(ctx: RunContext, svc: ServiceConfig): Promise<v
   const signal = ctx.interrupts.soft;
   const why =
     (await smokeCheck(ctx, "verify", so.liveEndpoint, r.fromVersion, signal)) ??
-    (await liveSmokeCommand(ctx, so.liveEndpoint, r, signal));
+    (await smokeCommand(ctx, so.liveEndpoint, r, signal, "live"));
   if (why) {
     const reason = `the live version ${r.fromVersion} on ${r.fromColor} fails its smoke checks after the preStage hooks (a migration it cannot run with?): ${why}`;
     throw new VerificationFailedError(`${r.service} ${r.version}: ${reason}`);
@@ -322,46 +323,6 @@ async function verifyLiveVersion(ctx: RunContext, svc: ServiceConfig): Promise<v
     decision: "verified-live",
     reason: `the live version ${r.fromVersion} on ${r.fromColor} still passes its smoke checks after the preStage hooks`,
   });
-}
-
-async function liveSmokeCommand(
-  ctx: RunContext,
-  endpoint: string,
-  r: ReleaseRecord,
-  signal: AbortSignal,
-): Promise<string | undefined> {
-  const cmd = ctx.settings.checks.smokeCommand;
-  if (!cmd) return undefined;
-  const started = ctx.deps.clock.now();
-  const res = await ctx.deps.commands.run(
-    cmd,
-    {
-      // The same variables as the new version's run, pointed at production; BLUEGREEN_SMOKE_TARGET tells them apart.
-      BLUEGREEN_PREVIEW_URL: endpoint,
-      BLUEGREEN_SMOKE_TARGET: "live",
-      BLUEGREEN_STACK: ctx.settings.stack,
-      BLUEGREEN_SERVICE: r.service,
-      BLUEGREEN_VERSION: r.fromVersion,
-      BLUEGREEN_COLOR: r.fromColor,
-    },
-    ctx.settings.checks.smokeTimeoutMs,
-    signal,
-  );
-  const ok = res.exitCode === 0 && !res.timedOut;
-  const why = ok
-    ? undefined
-    : `smoke command ${res.timedOut ? "timed out" : `exited ${res.exitCode}`} against the live ${r.fromColor}: ${cmd}` +
-      (res.output ? `\n${res.output.trim().slice(-800)}` : "");
-  ctx.emit({
-    type: "check",
-    phase: "verify",
-    name: "smoke.command",
-    ok,
-    target: endpoint,
-    figures: { exitCode: res.exitCode, ms: ctx.deps.clock.now() - started, version: r.fromVersion },
-    ...(why ? { detail: why } : {}),
-  });
-  return why;
 }
 
 async function payloadFor(ctx: RunContext, svc: ServiceConfig, point: HookPoint): Promise<HookPayload> {

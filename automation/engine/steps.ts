@@ -199,39 +199,51 @@ export async function verify(ctx: RunContext, snap: Snapshot, svc: ServiceConfig
   return false;
 }
 
-async function smokeCommand(
+/**
+ * Runs the user's --smoke-command against `endpoint`: the new version (target "new"), or after expand hooks the live
+ * version against the same schema (target "live": BLUEGREEN_SMOKE_TARGET tells the runs apart). Returns why it
+ * failed, or undefined.
+ */
+export async function smokeCommand(
   ctx: RunContext,
   endpoint: string,
   r: ReleaseRecord,
   signal: AbortSignal,
+  target: "new" | "live" = "new",
 ): Promise<string | undefined> {
   const cmd = ctx.settings.checks.smokeCommand;
   if (!cmd) return undefined;
+  const live = target === "live";
+  const version = live ? r.fromVersion : r.version;
   const started = ctx.deps.clock.now();
   const res = await ctx.deps.commands.run(
     cmd,
     {
       BLUEGREEN_PREVIEW_URL: endpoint,
+      ...(live ? { BLUEGREEN_SMOKE_TARGET: "live" } : {}),
       BLUEGREEN_STACK: ctx.settings.stack,
       BLUEGREEN_SERVICE: r.service,
-      BLUEGREEN_VERSION: r.version,
-      BLUEGREEN_COLOR: r.toColor,
+      BLUEGREEN_VERSION: version,
+      BLUEGREEN_COLOR: live ? r.fromColor : r.toColor,
     },
     ctx.settings.checks.smokeTimeoutMs,
     signal,
   );
   const ok = res.exitCode === 0 && !res.timedOut;
+  const how = res.timedOut
+    ? `timed out after ${Math.round(ctx.settings.checks.smokeTimeoutMs / 1000)}s`
+    : `exited ${res.exitCode}`;
   const why = ok
     ? undefined
-    : res.timedOut
-      ? `smoke command timed out after ${Math.round(ctx.settings.checks.smokeTimeoutMs / 1000)}s: ${cmd}`
-      : `smoke command exited ${res.exitCode}: ${cmd}${res.output ? `\n${res.output.trim().slice(-800)}` : ""}`;
+    : `smoke command ${how}${live ? ` against the live ${r.fromColor}` : ""}: ${cmd}` +
+      (res.output && !res.timedOut ? `\n${res.output.trim().slice(-800)}` : "");
   ctx.emit({
     type: "check",
     phase: "verify",
     name: "smoke.command",
     ok,
-    figures: { exitCode: res.exitCode, ms: ctx.deps.clock.now() - started },
+    ...(live ? { target: endpoint } : {}),
+    figures: { exitCode: res.exitCode, ms: ctx.deps.clock.now() - started, ...(live ? { version } : {}) },
     ...(why ? { detail: why } : {}),
   });
   return why;
