@@ -215,6 +215,16 @@ describe("observability with a real Prometheus (real engine, real HAProxy export
     // Monitoring is back; the same command resumes the release and bakes a new window.
     const restarted = prometheus(rig!, "start", "--stack", rig!.stackName);
     assert.equal(restarted.code, 0, restarted.out);
+    // "Back" means answering with data: a rate over [5s] needs two scrapes after the restart. Rerunning before that
+    // is (rightly) another inconclusive bake — no data is a failed measurement — and raced with the scrapes here.
+    const backBy = Date.now() + 30_000;
+    while (
+      (await promQuery('sum(rate(bluegreen_app_requests_total{version="1.3.0"}[5s]))').catch(() => undefined)) ===
+      undefined
+    ) {
+      assert.ok(Date.now() < backBy, "Prometheus had no data 30 s after its restart");
+      await new Promise((res) => setTimeout(res, 250));
+    }
     const again = await release("1.3.0", { prometheusRules: [APP_REQUEST_RATE], bake: "8s" });
     assert.equal(again.r.exitCode, EXIT.ok, again.r.message);
     assert.ok(again.events.some((e) => e.type === "decision" && e.decision === "resume"));
