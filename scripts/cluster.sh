@@ -209,6 +209,16 @@ pid_of() {
   echo "$pid"
 }
 
+# alive NAME: the process recorded for NAME still runs, whatever it executes yet. Right after `launch` the recorded pid
+# may still be the forked shell or setsid, not the component (pid_of then fails): that is starting, not dead.
+alive() {
+  local pid rest state
+  read -r pid rest <"$RUN/$1.pid" 2>/dev/null || return 1
+  [[ -n "$pid" && -r "/proc/$pid/stat" ]] || return 1
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)"
+  [[ -n "$state" && "$state" != Z ]]
+}
+
 launch() {
   local name="$1"
   shift
@@ -224,7 +234,7 @@ wait_for() {
   shift 2
   deadline=$((SECONDS + seconds))
   until "$@"; do
-    if ! pid_of "$name" >/dev/null; then
+    if ! alive "$name"; then
       tail -n 20 "$LOGS/$name.log" >&2 || true
       die "$name exited during start; see $LOGS/$name.log"
     fi

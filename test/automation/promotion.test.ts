@@ -161,7 +161,7 @@ describe("promotion: evidence", () => {
     const soak = { ...rule, minSoakMs: 3_600_000 };
     assert.match(
       judgeEvidence(soak, [entry({ routedAt: "2026-01-01T23:30:00.000Z" })], "web", undefined, now).missing[0],
-      /too recent in staging: live there for 30m0s, minSoakMinutes needs 60m0s/,
+      /too recent in staging: live there for 30m, minSoakMinutes needs 60m/,
     );
     const rolledBack = entry({ releaseId: "r3", kind: "rollback", fromVersion: "1.1.0", version: "1.0.0" });
     assert.match(

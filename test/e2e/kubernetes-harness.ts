@@ -27,10 +27,14 @@ function cluster(command: string, ...args: string[]): { status: number; stdout: 
   return { status: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
 }
 
-/** Starts the project's control plane (building it first if needed) unless it already runs. */
+/**
+ * Starts the project's control plane (building it first if needed) unless it already runs. A cluster this process
+ * starts begins empty (`--fresh`): pods kept in etcd from an earlier test file hold IPs that a restarted kwok hands out
+ * again (seen in CI: two pods at 10.0.0.1), and duplicate IPs make EndpointSlices meaningless.
+ */
 export function startCluster(): Cluster {
   const alreadyRunning = cluster("status").status === 0;
-  const started = cluster("start");
+  const started = alreadyRunning ? cluster("start") : cluster("start", "--fresh");
   if (started.status !== 0) {
     throw new Error(`scripts/cluster.sh start failed (exit ${started.status}):\n${started.stderr}`);
   }
