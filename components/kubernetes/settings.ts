@@ -4,7 +4,7 @@
  * Validated here, once, before any resource is registered; every problem names the key, the value and what is
  * allowed, like the core config.
  */
-import { ConfigError, ConfigProblem } from "../core/config";
+import { ConfigError, describe, Reader } from "../core/config";
 import { ServiceConfig } from "../core/spec";
 
 export interface KubernetesServiceSettings {
@@ -36,31 +36,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function show(v: unknown): string {
-  return JSON.stringify(v) ?? String(v);
-}
-
-class Problems {
-  readonly list: ConfigProblem[] = [];
-  add(key: string, message: string): void {
-    this.list.push({ key, message });
-  }
-  integer(key: string, value: unknown, min: number, max: number, fallback: number): number | undefined {
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-      this.add(key, `got ${show(value)}; allowed: an integer from ${min} to ${max}`);
-      return undefined;
-    }
-    return value;
-  }
-}
-
 /**
  * Validates every service's `kubernetes` block and the Kubernetes-only rules of its shared spec; throws one
  * `ConfigError` listing every problem. Returns the settings keyed by service name.
  */
 export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<string, KubernetesServiceSettings> {
-  const p = new Problems();
+  const p = new Reader();
   const out = new Map<string, KubernetesServiceSettings>();
   for (const service of services) {
     const { spec } = service;
@@ -69,19 +50,22 @@ export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<s
     const raw = spec.kubernetes ?? {};
     // The HPA aims at a percentage of the CPU request; with no request it reports no utilization and never scales.
     if (spec.autoscaling && !spec.resources?.cpu) {
-      p.add(
+      p.problem(
         `${base}.resources.cpu`,
         "missing; required on platform kubernetes when autoscaling is set: the HorizontalPodAutoscaler scales on " +
           'CPU utilization, a percentage of the CPU request, and never scales without one (e.g. cpu: "250m")',
       );
     }
     if (!isObject(raw)) {
-      p.add(key, `got ${show(raw)}; allowed: an object such as {preStopSeconds: 5, terminationGracePeriodSeconds: 30}`);
+      p.problem(
+        key,
+        `got ${describe(raw)}; allowed: an object such as {preStopSeconds: 5, terminationGracePeriodSeconds: 30}`,
+      );
       continue;
     }
     for (const k of Object.keys(raw)) {
       if (!SERVICE_KEYS.includes(k)) {
-        p.add(`${key}.${k}`, `unknown key (value ${show(raw[k])}); allowed keys: ${SERVICE_KEYS.join(", ")}`);
+        p.problem(`${key}.${k}`, `unknown key (value ${describe(raw[k])}); allowed keys: ${SERVICE_KEYS.join(", ")}`);
       }
     }
     let hostname: string | undefined;
@@ -89,9 +73,9 @@ export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<s
       if (typeof raw.hostname === "string" && HOSTNAME.test(raw.hostname)) {
         hostname = raw.hostname;
       } else {
-        p.add(
+        p.problem(
           `${key}.hostname`,
-          `got ${show(raw.hostname)}; allowed: a lowercase DNS host name such as "shop.example.com"`,
+          `got ${describe(raw.hostname)}; allowed: a lowercase DNS host name such as "shop.example.com"`,
         );
       }
     }
@@ -106,7 +90,7 @@ export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<s
     );
     if (preStopSeconds === undefined || grace === undefined) continue;
     if (preStopSeconds > 0 && grace <= preStopSeconds) {
-      p.add(
+      p.problem(
         `${key}.terminationGracePeriodSeconds`,
         `got ${grace}, but preStopSeconds is ${preStopSeconds}; allowed: more than preStopSeconds, so the ` +
           "application still has time to shut down after the pause (the grace period includes it)",
@@ -119,6 +103,6 @@ export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<s
       terminationGracePeriodSeconds: grace,
     });
   }
-  if (p.list.length > 0) throw new ConfigError(p.list);
+  if (p.problems.length > 0) throw new ConfigError(p.problems);
   return out;
 }
