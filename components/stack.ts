@@ -12,7 +12,7 @@ import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
 import { readSecretConfigInfo } from "./core/secret-config";
 import { Color } from "./core/conventions";
 import { RoutingDecision } from "./core/routing";
-import { Platform, StackConfig } from "./core/spec";
+import { effectiveLiveColor, Platform, StackConfig } from "./core/spec";
 
 /** Per service, what the automation tool and operators read from the stack. */
 export interface ServiceOutputs {
@@ -76,7 +76,7 @@ function deployAws(config: StackConfig): Map<string, PairedService> {
       service.spec.name,
       new AwsService(service.spec.name, {
         service,
-        liveColor: config.liveColor,
+        liveColor: effectiveLiveColor(config, service),
         stack: settings.stack,
         settings: settings.services.get(service.spec.name)!,
       }),

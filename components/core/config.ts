@@ -96,6 +96,7 @@ const SERVICE_KEYS = [
   "versions",
   "idleScaleDown",
   "weights",
+  "liveColor",
   "hooks",
 ] as const;
 
@@ -354,9 +355,17 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   const resources = parseResources(r, `${key}.resources`, shared("resources"));
 
   const versions = parseVersions(r, `${key}.versions`, obj.versions);
-  const weights = parseWeights(r, `${key}.weights`, obj.weights, ctx.liveColor);
+  // This service's own live color, when set, replaces the stack-wide flag for every rule about this service.
+  const liveColorOverride =
+    shared("liveColor") === undefined ? undefined : r.oneOf<Color>(`${key}.liveColor`, shared("liveColor"), COLORS);
+  const live: LiveColorSource | undefined = liveColorOverride
+    ? { color: liveColorOverride, key: `${key}.liveColor` }
+    : ctx.liveColor
+      ? { color: ctx.liveColor, key: `${NS}:liveColor` }
+      : undefined;
+  const weights = parseWeights(r, `${key}.weights`, obj.weights, live);
   const idleScaleDown = parseIdleScaleDown(r, key, obj.idleScaleDown, {
-    liveColor: ctx.liveColor,
+    live,
     weights,
     capacity,
     autoscaling,
@@ -386,6 +395,7 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   if (shared("kubernetes") !== undefined) spec.kubernetes = shared("kubernetes");
   if (obj.local !== undefined) spec.local = obj.local;
   const service: ServiceConfig = { spec, versions };
+  if (liveColorOverride) service.liveColor = liveColorOverride;
   if (weights) service.weights = weights;
   if (idleScaleDown) service.idleScaleDown = idleScaleDown;
   // Release hooks belong to the release tool, which validates them before a release (automation/hooks.ts).
@@ -421,7 +431,18 @@ function parseVersions(r: Reader, key: string, value: unknown): Record<Color, st
   return versions.blue && versions.green ? { blue: versions.blue, green: versions.green } : undefined;
 }
 
-function parseWeights(r: Reader, key: string, value: unknown, liveColor?: Color): Record<Color, number> | undefined {
+/** The live color that applies to a service and the key that sets it (the service's override or the stack flag). */
+interface LiveColorSource {
+  color: Color;
+  key: string;
+}
+
+function parseWeights(
+  r: Reader,
+  key: string,
+  value: unknown,
+  live?: LiveColorSource,
+): Record<Color, number> | undefined {
   const obj = r.object(key, value, undefined);
   if (!obj) {
     return undefined;
@@ -437,11 +458,12 @@ function parseWeights(r: Reader, key: string, value: unknown, liveColor?: Color)
     return undefined;
   }
   const weights = { blue, green };
-  if (liveColor && weights[liveColor] === 0) {
+  if (live && weights[live.color] === 0) {
+    const other = otherColor(live.color);
     r.problem(
-      `${key}.${liveColor}`,
-      `got 0 while ${NS}:liveColor is ${liveColor}; allowed: 1 to 100 (the live color receives traffic). To send all ` +
-        `traffic to ${otherColor(liveColor)}, set ${NS}:liveColor to ${otherColor(liveColor)} and remove weights`,
+      `${key}.${live.color}`,
+      `got 0 while ${live.key} is ${live.color}; allowed: 1 to 100 (the live color receives traffic). To send all ` +
+        `traffic to ${other}, set ${live.key} to ${other} and remove weights`,
     );
     return undefined;
   }
@@ -453,7 +475,7 @@ function parseIdleScaleDown(
   serviceKey: string,
   value: unknown,
   ctx: {
-    liveColor?: Color;
+    live?: LiveColorSource;
     weights?: Record<Color, number>;
     capacity?: number;
     autoscaling?: AutoscalingSpec;
@@ -480,10 +502,10 @@ function parseIdleScaleDown(
     ok = false;
   }
   // Naming the color makes a switch to a scaled-down color impossible: scale it up first, then switch.
-  if (ctx.liveColor === color) {
+  if (ctx.live?.color === color) {
     r.problem(
       `${key}.color`,
-      `got "${color}", but ${color} is the live color (${NS}:liveColor); allowed: only the idle color ` +
+      `got "${color}", but ${color} is the live color (${ctx.live.key}); allowed: only the idle color ` +
         `"${otherColor(color)}". Scale ${color} back up (remove idleScaleDown) before switching traffic to it`,
     );
     ok = false;

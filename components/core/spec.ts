@@ -79,6 +79,12 @@ export interface IdleScaleDown {
 
 export interface ServiceConfig {
   spec: ServiceSpec;
+  /**
+   * This service's own live color (`bluegreen:services.<name>.liveColor`), overriding the stack-wide
+   * `bluegreen:liveColor` for this service only. Written by the release tool when it releases one service of a stack
+   * whose other services run different versions on their two colors. Default: none (the stack-wide flag).
+   */
+  liveColor?: Color;
   /** The version each color runs: the one thing that differs between the colors. */
   versions: Record<Color, string>;
   /** Declared scale-down of the idle color. Default: none. */
@@ -147,6 +153,11 @@ export interface ColorPlan {
   /** True when this color is the declared scaled-down idle color. */
   scaledDown: boolean;
   capacity: Capacity;
+}
+
+/** The color that receives this service's production traffic: its own override, else the stack-wide flag. */
+export function effectiveLiveColor(stack: Pick<StackConfig, "liveColor">, service: ServiceConfig): Color {
+  return service.liveColor ?? stack.liveColor;
 }
 
 /** Derives both colors' plans from one service config. */

@@ -5,7 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../core/config";
-import { StackConfig } from "../core/spec";
+import { effectiveLiveColor, StackConfig } from "../core/spec";
 import { KubernetesService } from "./service";
 import { KubernetesServiceSettings, parseKubernetesServiceSettings } from "./settings";
 
@@ -42,7 +42,7 @@ export function deployKubernetesServices(config: StackConfig): Map<string, Kuber
         service.spec.name,
         {
           service,
-          liveColor: config.liveColor,
+          liveColor: effectiveLiveColor(config, service),
           namespace: settings.namespace,
           gateway: settings.gatewayName
             ? { name: settings.gatewayName, namespace: settings.gatewayNamespace }

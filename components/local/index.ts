@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../core/config";
-import { StackConfig } from "../core/spec";
+import { effectiveLiveColor, StackConfig } from "../core/spec";
 import { LocalService } from "./service";
 import {
   LocalServiceSettings,
@@ -44,7 +44,12 @@ export function deployLocalServices(
       service.spec.name,
       new LocalService(
         service.spec.name,
-        { service, liveColor: config.liveColor, local: perService.get(service.spec.name)!, settings },
+        {
+          service,
+          liveColor: effectiveLiveColor(config, service),
+          local: perService.get(service.spec.name)!,
+          settings,
+        },
         opts,
       ),
     ]),

@@ -7,31 +7,11 @@
 import * as assert from "assert";
 import type { PolicyResource } from "../../policy/model";
 import { awsConfig, kubernetesConfig } from "../unit/fixtures";
-import { customResources, RegisteredResource, runStack } from "../unit/harness";
-import { expectCount, expectMessage, expectOne, Graph, runPack } from "./fixtures";
-
-/**
- * What the engine would hand a stack policy after `up` under these mocks: inputs plus the computed state the harness
- * mocks return (ids `<name>-id`; ARNs and suffixes for AWS — kept in step with harness.ts computedState).
- */
-function toGraph(resources: RegisteredResource[]): Graph {
-  const g = new Graph();
-  for (const r of customResources(resources)) {
-    const state: Record<string, unknown> = { id: `${r.name}-id` };
-    if (r.type.startsWith("aws:")) {
-      state.arn = `arn:aws:mock:us-east-1:123456789012:${r.name}`;
-      state.name = r.name;
-      if (r.type === "aws:lb/loadBalancer:LoadBalancer") state.arnSuffix = `app/${r.name}/0123456789abcdef`;
-      if (r.type === "aws:lb/targetGroup:TargetGroup") state.arnSuffix = `targetgroup/${r.name}/0123456789abcdef`;
-      if (r.type === "aws:ec2/launchTemplate:LaunchTemplate") state.latestVersion = 1;
-    }
-    g.add(r.type, r.name, { ...state, ...structuredClone(r.inputs) });
-  }
-  return g;
-}
+import { runStack } from "../unit/harness";
+import { expectCount, expectMessage, expectOne, Graph, graphOf, runPack } from "./fixtures";
 
 async function registered(config: Parameters<typeof runStack>[0]): Promise<Graph> {
-  return toGraph((await runStack(config)).resources);
+  return graphOf((await runStack(config)).resources);
 }
 
 describe("policy pack on the components' resource graphs (mocks)", function () {

@@ -10,6 +10,7 @@ import type { PolicyResource, PolicyResourceOptions, StackValidationPolicy } fro
 import { bluegreenPolicies } from "../../policy/policies";
 import { UNKNOWN } from "../../policy/model";
 import { TAG_COLOR, TAG_ROLE, TAG_SCALED_DOWN, TAG_SERVICE, TAG_VERSION } from "../../policy/tags";
+import type { RegisteredResource } from "../unit/harness";
 
 export { UNKNOWN };
 export type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -450,6 +451,27 @@ export function kubernetesGraph(): Graph {
     },
     { opts: { protect: true } },
   );
+  return g;
+}
+
+/**
+ * What the engine would hand a stack policy after `up` under these mocks: inputs plus the computed state the harness
+ * mocks return (ids `<name>-id`; ARNs and suffixes for AWS — kept in step with harness.ts computedState).
+ */
+export function graphOf(resources: RegisteredResource[]): Graph {
+  const g = new Graph();
+  // Only real (custom) resources: components and providers are no pair members (as customResources in harness.ts).
+  for (const r of resources.filter((res) => res.custom && !res.type.startsWith("pulumi:providers:"))) {
+    const state: Record<string, unknown> = { id: `${r.name}-id` };
+    if (r.type.startsWith("aws:")) {
+      state.arn = `arn:aws:mock:us-east-1:123456789012:${r.name}`;
+      state.name = r.name;
+      if (r.type === "aws:lb/loadBalancer:LoadBalancer") state.arnSuffix = `app/${r.name}/0123456789abcdef`;
+      if (r.type === "aws:lb/targetGroup:TargetGroup") state.arnSuffix = `targetgroup/${r.name}/0123456789abcdef`;
+      if (r.type === "aws:ec2/launchTemplate:LaunchTemplate") state.latestVersion = 1;
+    }
+    g.add(r.type, r.name, { ...state, ...structuredClone(r.inputs) });
+  }
   return g;
 }
 
