@@ -27,6 +27,8 @@ export interface IdleScaleDownSetting {
 /** Typed edits of the stack config; the driver maps them onto config keys. */
 export type ConfigChange =
   | { kind: "liveColor"; color: Color }
+  /** `bluegreen:services.<service>.liveColor`: one service's override of the stack-wide flag (undefined removes it). */
+  | { kind: "serviceLiveColor"; service: string; color: Color | undefined }
   | { kind: "version"; service: string; color: Color; version: string }
   | { kind: "weights"; service: string; weights: Record<Color, number> | undefined }
   | { kind: "idleScaleDown"; service: string; value: IdleScaleDownSetting | undefined }

@@ -8,7 +8,7 @@
  * sinks (automation/index.ts, the driver's config writes) pass everything through `redact`/`redactDeep`.
  */
 import type { ConfigMap } from "@pulumi/pulumi/automation";
-import { secureLeavesOf } from "../components/core/secret-config";
+import { secureLeavesOf } from "../components/core/secure-leaves";
 
 /** What a redacted value prints as (the word Pulumi uses). */
 export const REDACTED = "[secret]";

@@ -1,19 +1,16 @@
 /**
- * StackDriver over the Pulumi Automation API: this project as a local program (Pulumi.yaml in `workDir`), the
- * stack's config in `stacks/Pulumi.<stack>.yaml`, the real `pulumi` CLI underneath.
+ * StackDriver for this project (Pulumi.yaml in `workDir`, the stack's config in `stacks/Pulumi.<stack>.yaml`) and the
+ * real `pulumi` CLI underneath.
+ *
+ * Reads and writes before a traffic move take the short way (automation/adapters/stack-files.ts): the config file is
+ * read and written directly, a file backend's checkpoint read directly, and the CLI is started only to decrypt
+ * secrets or to export another backend's state. Engine operations (preview, up, refresh, cancel) go through the
+ * Automation API, loaded on first use: they come after the router has moved.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import {
-  ConfigMap,
-  EngineEvent,
-  LocalWorkspace,
-  PulumiCommand,
-  Stack,
-  StackNotFoundError,
-} from "@pulumi/pulumi/automation";
-import { parse as parseYaml } from "yaml";
+import type { ConfigMap, EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { isMap, YAMLMap } from "yaml";
 import { Color } from "../../components/core/conventions";
 import { RefusedError } from "../errors";
 import { Redactor, secretValuesOf } from "../redact";
@@ -30,6 +27,24 @@ import type {
   StackLock,
   StackOutputsView,
 } from "../ports";
+import { isStackNotFound, runPulumi } from "./pulumi-cli";
+import {
+  checkpointFile,
+  Deployment,
+  fileBackendRoot,
+  fileBackendStacks,
+  isSecure,
+  pairSecrets,
+  readCheckpoint,
+  readProjectFile,
+  RawValue,
+  secureLeaves,
+  setIn,
+  StackConfigFile,
+  stackLeaf,
+  stackOutputsOf,
+  substituteSecrets,
+} from "./stack-files";
 
 const NS = "bluegreen";
 const RELEASE = `${NS}:release`;
@@ -50,15 +65,75 @@ export interface PulumiDriverOptions {
 export class PulumiStackDriver implements StackDriver {
   readonly stackName: string;
   private stackP: Promise<Stack> | undefined;
+  private readonly project: string;
+  private readonly configFile: StackConfigFile;
+  /** Plaintext of the config file's secure values, by ciphertext (one `pulumi config --show-secrets` fills it). */
+  private readonly decrypted = new Map<string, string>();
+  /** A `pulumi stack export` in flight (non-file backends): outputs() and engineState() at once share it. */
+  private exportP: Promise<Deployment> | undefined;
 
   constructor(private readonly opts: PulumiDriverOptions) {
     this.stackName = opts.stack;
+    const project = readProjectFile(opts.workDir);
+    this.project = project.name;
+    this.configFile = new StackConfigFile(
+      path.join(project.stackConfigDir, `Pulumi.${stackLeaf(opts.stack)}.yaml`),
+      project.name,
+    );
+    this.projectConfigKeys = project.configKeys;
   }
+
+  private readonly projectConfigKeys: string[];
 
   private env(): Record<string, string> {
     return { ...(this.opts.envVars ?? {}) };
   }
 
+  private cli(args: string[]): Promise<string> {
+    return runPulumi([...args, "--stack", this.opts.stack], {
+      workDir: this.opts.workDir,
+      envVars: this.opts.envVars,
+      binDir: this.opts.pulumiBinDir,
+    });
+  }
+
+  private backendRoot(): string | undefined {
+    return fileBackendRoot(this.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL);
+  }
+
+  /** The refusal for a stack the backend does not hold, naming the ones it does when it can list them. */
+  private noSuchStack(known: string[]): RefusedError {
+    return new RefusedError(
+      `--stack: got "${this.opts.stack}"; allowed: an existing stack of this project${known.length ? `: ${known.join(", ")}` : ""}`,
+      "--stack",
+    );
+  }
+
+  private async listStacks(): Promise<string[]> {
+    const root = this.backendRoot();
+    if (root) return fileBackendStacks(root, this.project);
+    try {
+      const out = JSON.parse(
+        await runPulumi(["stack", "ls", "--json"], {
+          workDir: this.opts.workDir,
+          envVars: this.opts.envVars,
+          binDir: this.opts.pulumiBinDir,
+        }),
+      ) as { name: string }[];
+      return out.map((s) => s.name);
+    } catch {
+      return []; // Listing is only for the message.
+    }
+  }
+
+  /** The file backend's checkpoint of this stack; refuses when the backend does not hold the stack. */
+  private checkpoint(root: string): string {
+    const file = checkpointFile(root, this.project, this.opts.stack);
+    if (!file) throw this.noSuchStack(fileBackendStacks(root, this.project));
+    return file;
+  }
+
+  /** The Automation API's stack, for engine operations only (its module is loaded here, on first use). */
   private stack(): Promise<Stack> {
     this.stackP ??= this.select().catch((err: unknown) => {
       this.stackP = undefined;
@@ -67,42 +142,30 @@ export class PulumiStackDriver implements StackDriver {
     return this.stackP;
   }
 
-  private async command(): Promise<PulumiCommand | undefined> {
-    const dir = this.opts.pulumiBinDir;
-    if (!dir) return undefined;
-    // PulumiCommand wants an install root holding bin/pulumi.
-    if (path.basename(dir) === "bin") {
-      return PulumiCommand.get({ root: path.dirname(dir), skipVersionCheck: true });
-    }
-    return undefined;
-  }
-
   private async select(): Promise<Stack> {
-    const pulumiCommand = await this.command();
+    const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation");
+    const dir = this.opts.pulumiBinDir;
+    // PulumiCommand wants an install root holding bin/pulumi.
+    const pulumiCommand =
+      dir && path.basename(dir) === "bin"
+        ? await PulumiCommand.get({ root: path.dirname(dir), skipVersionCheck: true })
+        : undefined;
     const wsOpts = { workDir: this.opts.workDir, envVars: this.env(), ...(pulumiCommand ? { pulumiCommand } : {}) };
     try {
       return await LocalWorkspace.selectStack({ stackName: this.opts.stack, workDir: this.opts.workDir }, wsOpts);
     } catch (err) {
-      if (err instanceof StackNotFoundError || /no stack named|not found/i.test(String((err as Error).message))) {
-        let known = "";
-        try {
-          const ws = await LocalWorkspace.create(wsOpts);
-          known = (await ws.listStacks()).map((s) => s.name).join(", ");
-        } catch {
-          // Listing is only for the message.
-        }
-        throw new RefusedError(
-          `--stack: got "${this.opts.stack}"; allowed: an existing stack of this project${known ? `: ${known}` : ""}`,
-          "--stack",
-        );
+      if (isStackNotFound(err) || /no stack named|not found/i.test(String((err as Error).message))) {
+        throw this.noSuchStack(await this.listStacks());
       }
       throw err;
     }
   }
 
   async readConfig(opts: { repair?: boolean } = {}): Promise<StackConfigView> {
-    if (opts.repair !== false) restoreInterruptedConfigWrite(stackConfigFile(this.opts.workDir, this.opts.stack));
-    const all = await (await this.stack()).getAllConfig();
+    if (opts.repair !== false) restoreInterruptedConfigWrite(this.configFile.file);
+    const root = this.backendRoot();
+    if (root) this.checkpoint(root); // refuses a stack the backend does not hold, like the CLI would
+    const all = await this.configMap();
     this.learnSecrets(all);
     const values: Record<string, unknown> = {};
     let release: string | undefined;
@@ -118,106 +181,116 @@ export class PulumiStackDriver implements StackDriver {
   }
 
   /**
-   * One `pulumi config set-all --json` for every value (so a group of changes lands in the stack file at once),
-   * then one `rm` for removed keys. `bluegreen:services` is rewritten whole: path writes would turn a version like
-   * "2" into a number.
+   * The stack's config in the CLI's `--json` shape: from the file, with secure values from the decryption cache.
+   * The CLI is asked when the file holds a ciphertext not seen yet, imports an ESC environment, or the project file
+   * declares `bluegreen:` defaults (the CLI merges those).
    */
-  async writeConfig(changes: ConfigChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    const stack = await this.stack();
-    // Read the config only when an object must be edited: a rollback's first write (liveColor + record) is one call.
-    let allP: Promise<ConfigMap> | undefined;
-    const all = (): Promise<ConfigMap> =>
-      (allP ??= stack.getAllConfig().then((config) => {
-        this.learnSecrets(config);
-        return config;
-      }));
-    const set: Record<string, { value: string; objectValue?: unknown; secret: false }> = {};
-    const remove: string[] = [];
-    let services: Record<string, Record<string, unknown>> | undefined;
-    if (changes.some((c) => c.kind === "version" || c.kind === "weights" || c.kind === "idleScaleDown")) {
-      const cur = (await all())[SERVICES];
-      if (cur?.secret) {
-        // Secret values inside (pulumi config set --secret --path ...): edit the stack file's own value, whose
-        // secret leaves are still `{secure: <ciphertext>}`, so they are written back encrypted, never decrypted.
-        const raw = this.rawConfigValue(SERVICES);
-        if (!isPlainObject(raw) || "secure" in raw) {
+  private async configMap(): Promise<ConfigMap> {
+    const doc = this.configFile.load();
+    const raw = this.configFile.values(doc);
+    const needsCli = this.configFile.hasEnvironment(doc) || this.projectConfigKeys.some((k) => k.startsWith(`${NS}:`));
+    if (needsCli) return this.cliConfig();
+    const unknown = [...raw.values()].flatMap((v) => secureLeaves(v)).filter((l) => !this.decrypted.has(l.ciphertext));
+    if (unknown.length > 0) {
+      const plain = await this.cliConfig();
+      for (const [key, value] of raw) {
+        const entry = plain[key];
+        if (!entry) continue;
+        pairSecrets(value, isSecure(value) ? entry.value : parseLenient(entry.value), this.decrypted);
+      }
+    }
+    const out: ConfigMap = {};
+    for (const [key, value] of raw) {
+      const secret = secureLeaves(value).length > 0;
+      const plain = substituteSecrets(value, (c) => {
+        const p = this.decrypted.get(c);
+        if (p === undefined) throw new Error(`cannot decrypt ${key} of stack ${this.opts.stack}`);
+        return p;
+      });
+      out[key] = {
+        value: typeof plain === "object" && plain !== null ? JSON.stringify(plain) : scalarText(plain),
+        secret,
+      };
+    }
+    return out;
+  }
+
+  private async cliConfig(): Promise<ConfigMap> {
+    try {
+      return JSON.parse(await this.cli(["config", "--show-secrets", "--json"])) as ConfigMap;
+    } catch (err) {
+      if (isStackNotFound(err)) throw this.noSuchStack(await this.listStacks());
+      throw err;
+    }
+  }
+
+  /**
+   * Applies the changes to the stack file in one write (so a group of changes lands at once). Values are edited in
+   * place: a version like "2" stays a string, comments stay, and secret leaves (`pulumi config set --secret --path`)
+   * stay encrypted because they are never decrypted to be written.
+   */
+  writeConfig(changes: ConfigChange[]): Promise<void> {
+    try {
+      if (changes.length > 0) this.applyChanges(changes);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private applyChanges(changes: ConfigChange[]): void {
+    const redactor = this.opts.redactor;
+    // What the tool writes itself (the release record) never carries a secret value.
+    const text = (value: string): string => (redactor ? redactor.redactJsonText(value) : value);
+    this.configFile.update((config, keyOf) => {
+      const services = (): YAMLMap => {
+        const node = config.get(keyOf(SERVICES), true);
+        if (!isMap(node) || isSecure((config.toJSON() as Record<string, unknown>)[keyOf(SERVICES)])) {
           throw new Error(
-            `${SERVICES} is encrypted as a whole; bluegreen rewrites it to change versions and weights. Store only ` +
-              `the secret values as secrets: pulumi config set --secret --path '${SERVICES}.<service>.env.<NAME>' <value>`,
+            `${SERVICES} is ${node ? "encrypted as a whole" : "missing"}; bluegreen rewrites it to change versions and ` +
+              `weights. Store only the secret values as secrets: pulumi config set --secret --path ` +
+              `'${SERVICES}.<service>.env.<NAME>' <value>`,
           );
         }
-        services = raw as Record<string, Record<string, unknown>>;
-      } else {
-        services = cur ? (JSON.parse(cur.value) as Record<string, Record<string, unknown>>) : {};
-      }
-    }
-    const svc = (name: string): Record<string, unknown> => {
-      const s = services![name];
-      if (!s) throw new Error(`${SERVICES}.${name} does not exist`);
-      return s;
-    };
-    for (const c of changes) {
-      switch (c.kind) {
-        case "liveColor":
-          set[`${NS}:liveColor`] = { value: c.color, secret: false };
-          break;
-        case "release":
-          if (c.value === undefined) {
-            delete set[RELEASE];
-            if ((await all())[RELEASE] !== undefined) remove.push(RELEASE);
-          } else {
-            set[RELEASE] = { value: c.value, secret: false };
+        return node;
+      };
+      const svc = (name: string): YAMLMap => {
+        const node = services().get(name, true);
+        if (!isMap(node)) throw new Error(`${SERVICES}.${name} does not exist`);
+        return node;
+      };
+      for (const c of changes) {
+        switch (c.kind) {
+          case "liveColor":
+            setIn(config, [keyOf(`${NS}:liveColor`)], c.color);
+            break;
+          case "release":
+          case "history":
+          case "control": {
+            // Written whole as JSON strings (promotion: automation/promotion/).
+            const key = keyOf(c.kind === "release" ? RELEASE : `${NS}:${c.kind}`);
+            if (c.value === undefined) config.delete(key);
+            else setIn(config, [key], text(c.value));
+            break;
           }
-          break;
-        case "history":
-        case "control": {
-          // Written whole as JSON strings, like the release record (promotion: automation/promotion/).
-          const key = `${NS}:${c.kind}`;
-          if (c.value === undefined) {
-            delete set[key];
-            if ((await all())[key] !== undefined) remove.push(key);
-          } else {
-            set[key] = { value: c.value, secret: false };
-          }
-          break;
-        }
-        case "version": {
-          const s = svc(c.service);
-          s.versions = { ...(s.versions as Record<Color, string>), [c.color]: c.version };
-          break;
-        }
-        case "weights": {
-          const s = svc(c.service);
-          if (c.weights) s.weights = { blue: c.weights.blue, green: c.weights.green };
-          else delete s.weights;
-          break;
-        }
-        case "idleScaleDown": {
-          const s = svc(c.service);
-          if (c.value) s.idleScaleDown = { color: c.value.color, capacity: c.value.capacity };
-          else delete s.idleScaleDown;
-          break;
+          case "serviceLiveColor":
+            if (c.color === undefined) svc(c.service).delete("liveColor");
+            else setIn(svc(c.service), ["liveColor"], c.color);
+            break;
+          case "version":
+            setIn(svc(c.service), ["versions", c.color], c.version);
+            break;
+          case "weights":
+            if (c.weights) svc(c.service).set("weights", { blue: c.weights.blue, green: c.weights.green });
+            else svc(c.service).delete("weights");
+            break;
+          case "idleScaleDown":
+            if (c.value) svc(c.service).set("idleScaleDown", { color: c.value.color, capacity: c.value.capacity });
+            else svc(c.service).delete("idleScaleDown");
+            break;
         }
       }
-    }
-    // What the tool writes itself (the release record) never carries a secret value.
-    const redactor = this.opts.redactor;
-    if (redactor) for (const entry of Object.values(set)) entry.value = redactor.redactJsonText(entry.value);
-    if (services) {
-      set[SERVICES] = { value: JSON.stringify(services), objectValue: services, secret: false };
-    }
-    // `pulumi config` rewrites the stack file in place: a kill -9 at that instant leaves it empty. Keep the last good
-    // copy until the write has completed, so the next run restores it instead of finding no config at all.
-    const file = stackConfigFile(this.opts.workDir, this.opts.stack);
-    const backup = backupConfigFile(file);
-    if (Object.keys(set).length > 0) {
-      await stack.setAllConfigJson(JSON.stringify(set));
-    }
-    for (const key of remove) {
-      await stack.removeConfig(key);
-    }
-    if (backup) fs.rmSync(backup, { force: true });
+    });
   }
 
   /** Tells the redactor which values are secret: config marked secret, `bluegreen:services` by its secure leaves. */
@@ -227,21 +300,39 @@ export class PulumiStackDriver implements StackDriver {
   }
 
   /** A key's value as the stack file holds it (secret leaves as `{secure: ...}`); undefined when unreadable. */
-  private rawConfigValue(key: string): unknown {
+  private rawConfigValue(key: string): RawValue {
     try {
-      const doc = parseYaml(fs.readFileSync(stackConfigFile(this.opts.workDir, this.opts.stack), "utf8")) as unknown;
-      return isPlainObject(doc) && isPlainObject(doc.config) ? doc.config[key] : undefined;
+      return this.configFile.values().get(key);
     } catch {
       return undefined;
     }
   }
 
+  /**
+   * The stack's latest deployment: the file backend's checkpoint read directly, else one `pulumi stack export`
+   * (shared by calls made while it runs). `secrets`: the caller needs secret outputs decrypted.
+   */
+  private async deployment(secrets: boolean): Promise<Deployment> {
+    const root = this.backendRoot();
+    if (root && !secrets) return readCheckpoint(this.checkpoint(root));
+    this.exportP ??= this.cli(["stack", "export", "--show-secrets"])
+      .then((text) => (JSON.parse(text) as { deployment?: Deployment }).deployment ?? {})
+      .catch(async (err: unknown) => {
+        if (isStackNotFound(err)) throw this.noSuchStack(await this.listStacks());
+        throw err;
+      })
+      .finally(() => (this.exportP = undefined));
+    return this.exportP;
+  }
+
   async outputs(): Promise<StackOutputsView> {
-    const outs = await (await this.stack()).outputs();
-    const services = (outs.services?.value ?? {}) as Record<string, ServiceOutputsView>;
+    let outs = stackOutputsOf(await this.deployment(false));
+    // A secret output in a file checkpoint is ciphertext: the CLI decrypts it.
+    outs ??= stackOutputsOf(await this.deployment(true)) ?? {};
+    const services = (outs.services ?? {}) as Record<string, ServiceOutputsView>;
     return {
-      platform: outs.platform?.value as string | undefined,
-      liveColor: outs.liveColor?.value as Color | undefined,
+      platform: outs.platform as string | undefined,
+      liveColor: outs.liveColor as Color | undefined,
       services,
     };
   }
@@ -276,10 +367,7 @@ export class PulumiStackDriver implements StackDriver {
   }
 
   async engineState(): Promise<EngineState> {
-    const stack = await this.stack();
-    const deployment = (await stack.exportStack()).deployment as {
-      pending_operations?: { resource: { urn: string }; type: string }[];
-    };
+    const deployment = await this.deployment(false);
     const pendingOperations: PendingOperation[] = (deployment.pending_operations ?? []).map((p) => ({
       urn: p.resource.urn,
       type: p.type,
@@ -292,21 +380,14 @@ export class PulumiStackDriver implements StackDriver {
    * of the `pulumi` holding them. Other backends report their locks through the failing command instead.
    */
   private fileBackendLocks(): StackLock[] {
-    const url = this.opts.envVars?.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL;
-    if (!url?.startsWith("file://")) return [];
-    const root = path.join(
-      url
-        .slice("file://".length)
-        .replace(/^~(?=\/)/, os.homedir())
-        .split("?")[0],
-      ".pulumi",
-      "locks",
-    );
-    const stackLeaf = this.opts.stack.split("/").pop()!;
+    const backend = this.backendRoot();
+    if (!backend) return [];
+    const root = path.join(backend, ".pulumi", "locks");
+    const leaf = stackLeaf(this.opts.stack);
     const locks: StackLock[] = [];
     if (!fs.existsSync(root)) return locks;
     for (const org of fs.readdirSync(root)) {
-      const dir = path.join(root, org, projectName(this.opts.workDir), stackLeaf);
+      const dir = path.join(root, org, this.project, leaf);
       if (!fs.existsSync(dir)) continue;
       for (const f of fs.readdirSync(dir)) {
         if (!f.endsWith(".json")) continue;
@@ -337,24 +418,14 @@ export class PulumiStackDriver implements StackDriver {
 
 /** The stack's config file, honouring the project's `stackConfigDir` (stacks/ for this project). */
 export function stackConfigFile(workDir: string, stack: string): string {
-  const text = fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8");
-  const dir = /^stackConfigDir:\s*["']?([^"'\s#]+)/m.exec(text)?.[1] ?? ".";
-  return path.join(workDir, dir, `Pulumi.${stack}.yaml`);
+  return path.join(readProjectFile(workDir).stackConfigDir, `Pulumi.${stackLeaf(stack)}.yaml`);
 }
 
 const BACKUP_SUFFIX = ".bluegreen-backup";
 
-/** Copies the stack file next to itself (written then renamed, so the backup itself is never half-written). */
-function backupConfigFile(file: string): string | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  const backup = file + BACKUP_SUFFIX;
-  fs.copyFileSync(file, `${backup}.tmp`);
-  fs.renameSync(`${backup}.tmp`, backup);
-  return backup;
-}
-
 /**
- * A backup left behind means a config write was interrupted. If the stack file is then missing or no longer holds
+ * A backup left behind means a config write was interrupted (earlier versions wrote the stack file through
+ * `pulumi config`, which rewrites it in place, and kept a copy next to it meanwhile; writes are renames now). If the stack file is then missing or no longer holds
  * any `bluegreen:` key, the write never completed: put the last good copy back. Otherwise the write did land and
  * the backup is stale.
  */
@@ -370,15 +441,11 @@ export function restoreInterruptedConfigWrite(file: string): "restored" | "disca
   return "discarded";
 }
 
-function projectName(workDir: string): string {
-  const text = fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8");
-  const m = /^name:\s*["']?([^"'\s#]+)/m.exec(text);
-  if (!m) throw new Error(`cannot read the project name from ${path.join(workDir, "Pulumi.yaml")}`);
-  return m[1];
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+/** A scalar as `pulumi config --json` prints it: numbers and booleans as their text. */
+function scalarText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return `${value}`;
+  return value === null || value === undefined ? "" : JSON.stringify(value);
 }
 
 function parseLenient(value: string): unknown {

@@ -4,7 +4,7 @@
  * `bluegreen:services.web.weights.blue: got -10; allowed: an integer from 0 to 100`.
  */
 import { Color, COLORS, isColor, otherColor, VERSION_ENV_VAR } from "./conventions";
-import { SecretConfigInfo, secretEnvByService } from "./secret-config";
+import { SecretConfigInfo, secretEnvByService } from "./secure-leaves";
 import {
   AutoscalingSpec,
   DEFAULTS,
