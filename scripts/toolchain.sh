@@ -9,7 +9,7 @@
 #      version so that changing one rebuilds only it:
 #        cli-v<version>/pulumi                     the CLI (github.com/pulumi/pulumi/pkg/v3 at PULUMI_CLI_VERSION)
 #        language-host-<sdk>-<hash>/               bluegreen's Node.js language host (scripts/toolchain/language-host)
-#                                                  and the dynamic-provider launcher shipped in the SDK module
+#                                                  and its dynamic-provider launcher (pulumi-resource-pulumi-nodejs)
 #        kubernetes-v<version>/                    the Kubernetes provider (github.com/pulumi/pulumi-kubernetes)
 #        pulumi-home/plugins/                      that provider installed as a plugin (PULUMI_HOME of the project's
 #                                                  runs; see scripts/env.sh), found by version like a downloaded one
@@ -94,7 +94,8 @@ case "$KUBERNETES_VERSION" in
 esac
 
 HOST_DIR="$ROOT/scripts/toolchain/language-host"
-HOST_HASH="$(cat "$HOST_DIR/main.go" "$ROOT/scripts/toolchain/versions.sh" | sha256sum | cut -c1-12)"
+HOST_HASH="$(cat "$HOST_DIR/main.go" "$HOST_DIR/pulumi-resource-pulumi-nodejs" "$ROOT/scripts/toolchain/versions.sh" |
+  sha256sum | cut -c1-12)"
 CACHE_ROOT="${BLUEGREEN_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bluegreen/toolchain}"
 CLI_DIR="$CACHE_ROOT/cli-v$PULUMI_CLI_VERSION"
 HOSTBUILD_DIR="$CACHE_ROOT/language-host-v$PULUMI_CLI_VERSION-$HOST_HASH"
@@ -175,8 +176,8 @@ if [[ ! -x "$HOSTBUILD_DIR/pulumi-language-nodejs" ]]; then
 fi
 
 if [[ ! -x "$HOSTBUILD_DIR/pulumi-resource-pulumi-nodejs" ]]; then
-  sdk_dir="$(cd "$HOSTBUILD_DIR/work" && go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi/sdk/v3")"
-  install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$HOSTBUILD_DIR/.pulumi-resource-pulumi-nodejs.tmp"
+  # Our launcher: the SDK's contract, with a code cache and one node start fewer (see the script).
+  install -m 0755 "$HOST_DIR/pulumi-resource-pulumi-nodejs" "$HOSTBUILD_DIR/.pulumi-resource-pulumi-nodejs.tmp"
   mv -f "$HOSTBUILD_DIR/.pulumi-resource-pulumi-nodejs.tmp" "$HOSTBUILD_DIR/pulumi-resource-pulumi-nodejs"
 fi
 

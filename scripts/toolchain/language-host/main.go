@@ -15,6 +15,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -280,6 +282,19 @@ func optionsOf(info *pulumirpc.ProgramInfo) map[string]any {
 // locateModule resolves a module such as @pulumi/pulumi/cmd/run the way the program's own require() would (from its
 // folder, through node_modules, workspaces and NODE_PATH).
 func locateModule(ctx context.Context, module, programDir, nodeBin, installHint string) (string, error) {
+	// The nearest node_modules above the program holds it (the common case; @pulumi/pulumi has no "exports" map):
+	// that is what require.resolve answers, found without starting node (~60 ms on every preview and update).
+	for dir := programDir; dir != ""; {
+		local := filepath.Join(dir, "node_modules", filepath.FromSlash(module), "index.js")
+		if st, err := os.Stat(local); err == nil && st.Mode().IsRegular() {
+			return local, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
 	script := fmt.Sprintf("try { console.log(require.resolve(%q)); } catch (e) { if (e.code === 'MODULE_NOT_FOUND') "+
 		"{ console.error(%q); } else { console.error(e.message); } process.exit(1); }",
 		module, "It looks like the Pulumi SDK has not been installed. Have you run "+installHint+"?")
@@ -371,6 +386,11 @@ func constructConfigSecretKeys(req *pulumirpc.RunRequest) (string, error) {
 // runtimeEnv is what the runner reads besides its arguments: TypeScript on/off and the tsconfig to use.
 func runtimeEnv(opts nodeOptions) []string {
 	var env []string
+	// V8's code cache on disk for the program's modules, loaded before the program can enable it itself (the SDK's
+	// run and tracing modules). Node's own default folder, so a program that enables it finds the same cache.
+	if os.Getenv("NODE_COMPILE_CACHE") == "" && os.Getenv("NODE_DISABLE_COMPILE_CACHE") == "" {
+		env = append(env, "NODE_COMPILE_CACHE="+filepath.Join(os.TempDir(), "node-compile-cache"))
+	}
 	if opts.typescript {
 		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
 	}
@@ -682,11 +702,51 @@ func (h *nodeLanguageHost) About(_ context.Context, req *pulumirpc.AboutRequest)
 	}
 	if pm, err := npm.ResolvePackageManager(opts.packagemanager, req.GetInfo().GetProgramDirectory()); err == nil {
 		resp.Metadata["packagemanager"] = pm.Name()
-		if v, err := pm.Version(); err == nil {
-			resp.Metadata["packagemanagerVersion"] = v.String()
+		if v, err := packageManagerVersion(pm); err == nil {
+			resp.Metadata["packagemanagerVersion"] = v
 		}
 	}
 	return resp, nil
+}
+
+// packageManagerVersion is `<pm> --version`, which the engine asks for in every preview and update (About, for the
+// update's metadata): starting npm costs ~150 ms each time. The answer is kept per executable (path, size and
+// modification time) in the user's cache folder.
+func packageManagerVersion(pm npm.PackageManager) (string, error) {
+	exe, err := exec.LookPath(pm.Name())
+	if err != nil {
+		return "", err
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	st, err := os.Stat(exe)
+	if err != nil {
+		return "", err
+	}
+	var cacheFile string
+	if dir, err := os.UserCacheDir(); err == nil {
+		key := fmt.Sprintf("%s|%d|%d", exe, st.Size(), st.ModTime().UnixNano())
+		cacheFile = filepath.Join(dir, "bluegreen", "language-host",
+			fmt.Sprintf("%s-version-%x", pm.Name(), sha256.Sum256([]byte(key))))
+		if b, err := os.ReadFile(cacheFile); err == nil && len(b) > 0 {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	v, err := pm.Version()
+	if err != nil {
+		return "", err
+	}
+	if cacheFile != "" {
+		// Written then renamed: a concurrent reader sees the whole answer or none. A failure only costs speed.
+		if err := os.MkdirAll(filepath.Dir(cacheFile), 0o755); err == nil {
+			tmp := fmt.Sprintf("%s.%d.tmp", cacheFile, os.Getpid())
+			if os.WriteFile(tmp, []byte(v.String()), 0o644) == nil {
+				_ = os.Rename(tmp, cacheFile)
+			}
+		}
+	}
+	return v.String(), nil
 }
 
 // GetProgramDependencies lists the program's packages from its package manager's lock file (direct dependencies,

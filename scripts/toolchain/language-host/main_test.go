@@ -28,6 +28,7 @@ fs.writeFileSync(process.env.FAKE_RUNNER_OUT, JSON.stringify({
   secretKeys: process.env.PULUMI_CONFIG_SECRET_KEYS ?? null,
   typescript: process.env.PULUMI_NODEJS_TYPESCRIPT ?? null,
   tsconfig: process.env.PULUMI_NODEJS_TSCONFIG_PATH ?? null,
+  compileCache: process.env.NODE_COMPILE_CACHE ?? null,
 }));
 switch (process.env.FAKE_RUNNER_MODE) {
   case "reported": process.exit(32);
@@ -42,13 +43,14 @@ switch (process.env.FAKE_RUNNER_MODE) {
 `
 
 type runnerRecord struct {
-	Argv       []string `json:"argv"`
-	ExecArgv   []string `json:"execArgv"`
-	Cwd        string   `json:"cwd"`
-	Config     *string  `json:"config"`
-	SecretKeys *string  `json:"secretKeys"`
-	TypeScript *string  `json:"typescript"`
-	TSConfig   *string  `json:"tsconfig"`
+	Argv         []string `json:"argv"`
+	ExecArgv     []string `json:"execArgv"`
+	Cwd          string   `json:"cwd"`
+	Config       *string  `json:"config"`
+	SecretKeys   *string  `json:"secretKeys"`
+	TypeScript   *string  `json:"typescript"`
+	TSConfig     *string  `json:"tsconfig"`
+	CompileCache *string  `json:"compileCache"`
 }
 
 // programWithFakeSDK makes a program folder whose node_modules holds the fake runner, and returns the folder and
@@ -380,5 +382,68 @@ func TestCodeGenerationSaysItIsNotImplementedAndWhatToUseInstead(t *testing.T) {
 	if st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "pulumi convert") ||
 		!strings.Contains(st.Message(), "upstream") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// The program starts with V8's code cache on disk (Node's default folder) unless the user chose a folder or
+// turned the cache off.
+func TestRunGivesTheProgramACompileCache(t *testing.T) {
+	run := func() runnerRecord {
+		dir, out := programWithFakeSDK(t, "ok")
+		res, err := newHost("127.0.0.1:1", "").Run(context.Background(), &pulumirpc.RunRequest{
+			Project: "p", Stack: "dev", MonitorAddress: "127.0.0.1:2",
+			Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."},
+		})
+		if err != nil || res.GetError() != "" {
+			t.Fatalf("Run: %v %q", err, res.GetError())
+		}
+		return readRecord(t, out)
+	}
+	t.Setenv("NODE_COMPILE_CACHE", "")
+	t.Setenv("NODE_DISABLE_COMPILE_CACHE", "")
+	if got, want := deref(run().CompileCache), filepath.Join(os.TempDir(), "node-compile-cache"); got != want {
+		t.Fatalf("NODE_COMPILE_CACHE = %q, want %q", got, want)
+	}
+	t.Setenv("NODE_COMPILE_CACHE", "/somewhere/else")
+	if got := deref(run().CompileCache); got != "/somewhere/else" {
+		t.Fatalf("the user's NODE_COMPILE_CACHE was replaced: %q", got)
+	}
+	t.Setenv("NODE_COMPILE_CACHE", "")
+	t.Setenv("NODE_DISABLE_COMPILE_CACHE", "1")
+	if got := run().CompileCache; got != nil && *got != "" {
+		t.Fatalf("NODE_COMPILE_CACHE set although the cache is turned off: %q", *got)
+	}
+}
+
+// About asks the package manager for its version once per installation, not at every preview and update.
+func TestAboutAsksNpmForItsVersionOncePerInstallation(t *testing.T) {
+	bin := t.TempDir()
+	calls := filepath.Join(t.TempDir(), "calls")
+	npmScript := "#!/bin/sh\necho called >> " + calls + "\necho 10.9.7\n"
+	if err := os.WriteFile(filepath.Join(bin, "npm"), []byte(npmScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(node, filepath.Join(bin, "node")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	host := newHost("127.0.0.1:1", "")
+	for i := 0; i < 3; i++ {
+		res, err := host.About(context.Background(), &pulumirpc.AboutRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.GetMetadata()["packagemanagerVersion"]; got != "10.9.7" {
+			t.Fatalf("packagemanagerVersion %q (run %d)", got, i)
+		}
+	}
+	raw, _ := os.ReadFile(calls)
+	if n := strings.Count(string(raw), "called"); n != 1 {
+		t.Fatalf("npm --version ran %d times, want 1", n)
 	}
 }
