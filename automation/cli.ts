@@ -74,12 +74,28 @@ export function humanLine(e: BlueGreenEvent): string | undefined {
   }
 }
 
+/** A release paused before its switch: what it waits for, since when, and the two commands that end the wait. */
+function approvalText(a: api.ApprovalStatus): string[] {
+  const lines = [
+    `waiting for approval since ${a.since}: ${a.service} ${a.version} is staged and verified on ${a.toColor}, no ` +
+      `traffic moved; run \`${a.approve}\` or \`${a.abort}\`` +
+      (a.autoApproveAt ? ` (approves by itself at ${a.autoApproveAt})` : ""),
+  ];
+  if (a.request) {
+    lines.push(
+      `  ${a.request.action} requested by ${a.request.by}@${a.request.host} at ${a.request.at}, not acknowledged yet`,
+    );
+  }
+  return lines;
+}
+
 function statusText(r: api.StatusReport): string[] {
   const lines = [`stack ${r.stack} (${r.platform}): live color ${r.liveColor}`];
   for (const [name, s] of Object.entries(r.services)) {
     lines.push(
       `  ${name}: live ${s.liveColor} ${s.versions[s.liveColor]}, idle ${s.idleColor} ${s.versions[s.idleColor]}` +
         (s.scaledDownColor ? ` (scaled down)` : "") +
+        (s.ownLiveColor ? ` (own live color: bluegreen:services.${name}.liveColor)` : "") +
         (s.weights ? `, weights blue ${s.weights.blue}% green ${s.weights.green}%` : ""),
     );
     if (s.liveEndpoint) lines.push(`    live ${s.liveEndpoint}  preview ${s.previewEndpoint}`);
@@ -87,6 +103,7 @@ function statusText(r: api.StatusReport): string[] {
   lines.push(
     r.release ? `release in progress: ${r.release.summary}; ${r.release.ownerState}` : "no release in progress",
   );
+  if (r.approval) lines.push(...approvalText(r.approval));
   if (r.lastRelease) {
     const l = r.lastRelease;
     lines.push(

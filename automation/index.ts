@@ -48,7 +48,7 @@ export * from "./events";
 export * from "./errors";
 export type * from "./ports";
 export type { DeployInput, SwitchColorInput, RollbackInput, StatusInput } from "./options";
-export type { StatusReport, ServiceStatus } from "./engine/status";
+export type { ApprovalStatus, StatusReport, ServiceStatus } from "./engine/status";
 export type { ReleaseRecord, RecordPhase } from "./release";
 export { cloudWatchAlarms } from "./adapters/cloudwatch";
 export type { AlarmState, AlarmStateReader } from "./adapters/cloudwatch";

@@ -75,6 +75,17 @@ export interface ReleaseRecord {
   bakeUntil?: string;
   /** End of the keep-warm window (ISO) before the previous color is scaled down. */
   warmUntil?: string;
+  /**
+   * Set when the release moves this service alone, through its own `bluegreen:services.<service>.liveColor` (flipping
+   * the stack-wide `bluegreen:liveColor` would also move another service whose colors differ). `stackColor`: the
+   * stack-wide flag when the release started; an override equal to it is removed rather than written. Absent: the
+   * release flips `bluegreen:liveColor`. A switch, a rollback and a resumed run all write the key recorded here.
+   */
+  perService?: { stackColor: Color };
+  /** Services whose traffic the release moves at the router. Absent (records from before): every service. */
+  moves?: string[];
+  /** Set while the release waits for `bluegreen approve` before its switch (automation/promotion/runtime.ts). */
+  awaitingApproval?: { since: string; autoApproveAt?: string };
   /** Idle scale-down that staging lifted from `toColor`, to restore on the other color at the end. */
   scaleDown?: { capacity: number };
   /** Why a rollback is running (or ran). */
@@ -126,6 +137,13 @@ export function decodeRecord(text: string | undefined): ReleaseRecord | undefine
   if (!isColor(r.fromColor) || !isColor(r.toColor)) fail("fromColor/toColor invalid");
   if (!(RECORD_PHASES as readonly unknown[]).includes(r.phase)) fail(`phase ${JSON.stringify(r.phase)} unknown`);
   if (r.verifiedColor !== undefined && !isColor(r.verifiedColor)) fail("verifiedColor invalid");
+  const perService = r.perService;
+  if (perService !== undefined && !(isPlainRecord(perService) && isColor(perService.stackColor))) {
+    fail("field perService invalid");
+  }
+  if (r.moves !== undefined && !(Array.isArray(r.moves) && r.moves.every((m) => typeof m === "string"))) {
+    fail("field moves invalid");
+  }
   if (r.routing !== undefined) {
     const g = r.routing as Record<string, unknown> | null;
     if (typeof g !== "object" || g === null || !isColor(g.to) || !["route", "converge"].includes(g.state as string)) {
@@ -133,6 +151,10 @@ export function decodeRecord(text: string | undefined): ReleaseRecord | undefine
     }
   }
   return raw as ReleaseRecord;
+}
+
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export type OwnerState =

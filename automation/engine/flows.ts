@@ -6,7 +6,7 @@
  *   - a second Ctrl-C stops at once and keeps the record, so a rerun resumes.
  */
 import { Color, otherColor } from "../../components/core/conventions";
-import { ServiceConfig } from "../../components/core/spec";
+import { effectiveLiveColor, ServiceConfig } from "../../components/core/spec";
 import { InterruptedError, PausedError, RefusedError, RolledBackError, VerificationFailedError } from "../errors";
 import {
   activeRecord,
@@ -24,6 +24,7 @@ import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
 import { bake, Breach, finish, rollbackTraffic, routingIntent, stage, switchTraffic, verify } from "./steps";
 import { currentOutputs, platformContext, routedColors } from "./platform";
+import { LiveColorMove, planLiveColorMove } from "./live-color";
 import {
   loadSnapshot,
   recoverEngine,
@@ -53,6 +54,7 @@ function newRecord(
   to: Color,
   version: string,
   phase: RecordPhase,
+  move: LiveColorMove,
 ): ReleaseRecord {
   const at = nowIso(ctx);
   const r: ReleaseRecord = {
@@ -69,9 +71,26 @@ function newRecord(
     startedAt: at,
     updatedAt: at,
     owner: { pid: ctx.deps.host.pid, host: ctx.deps.host.host },
+    ...(move.perService ? { perService: move.perService } : {}),
+    moves: move.moves,
   };
   if (svc.idleScaleDown?.color === to) r.scaleDown = { capacity: svc.idleScaleDown.capacity };
   return r;
+}
+
+/** How a new release of `svc` to `to` moves traffic (stack-wide flag or the service's own live color), announced. */
+function decideLiveColorMove(ctx: RunContext, snap: Snapshot, svc: ServiceConfig, to: Color): LiveColorMove {
+  const move = planLiveColorMove(snap.config, svc, to);
+  // A one-service stack has nothing to decide: keep its output as it always was.
+  if (snap.config.services.length > 1 || move.perService) {
+    ctx.emit({
+      type: "decision",
+      phase: "preflight",
+      decision: move.perService ? "service-live-color" : "stack-live-color",
+      reason: move.reason,
+    });
+  }
+  return move;
 }
 
 /**
@@ -134,7 +153,8 @@ function resumeRecorded(
 }
 
 async function checkSettled(ctx: RunContext, snap: Snapshot, svc: ServiceConfig): Promise<void> {
-  const live = snap.config.liveColor;
+  const live = effectiveLiveColor(snap.config, svc);
+  const liveKey = svc.liveColor ? `bluegreen:services.${svc.spec.name}.liveColor` : "bluegreen:liveColor";
   if (svc.weights && svc.weights[otherColor(live)] > 0) {
     throw new RefusedError(
       `bluegreen:services.${svc.spec.name}.weights is ${JSON.stringify(svc.weights)}: a gradual shift is configured ` +
@@ -145,19 +165,19 @@ async function checkSettled(ctx: RunContext, snap: Snapshot, svc: ServiceConfig)
   const so = await serviceOutputs(ctx, svc.spec.name);
   if (so.liveColor !== live) {
     throw new RefusedError(
-      `stack ${ctx.settings.stack}: bluegreen:liveColor is ${live} but the last update routed traffic to ` +
+      `stack ${ctx.settings.stack}: ${liveKey} is ${live} but the last update routed traffic to ` +
         `${so.liveColor}: the config changed without \`pulumi up\`. Apply or revert that change first`,
-      "bluegreen:liveColor",
+      liveKey,
     );
   }
   // Where traffic really goes: a router moved by hand (or by a tool that died before recording it) is not settled.
   const routed = (await routedColors(ctx))[svc.spec.name];
   if (routed !== undefined && routed !== live) {
     throw new RefusedError(
-      `stack ${ctx.settings.stack}: bluegreen:liveColor is ${live} but the router of ${svc.spec.name} sends traffic ` +
+      `stack ${ctx.settings.stack}: ${liveKey} is ${live} but the router of ${svc.spec.name} sends traffic ` +
         `to ${routed} (moved outside a release). Run \`pulumi up --refresh\` to put the router back where the config ` +
         "says (a plain `up` compares with the last recorded state and would not see the move)",
-      "bluegreen:liveColor",
+      liveKey,
     );
   }
 }
@@ -252,7 +272,13 @@ async function runFrom(
       });
       // Approval gate (promotion): the new color is staged and verified, no traffic moved yet.
       if (ctx.beforeSwitch) await ctx.beforeSwitch();
-      await ctx.status.set({ phase: "switch", verifiedColor: r0.toColor, step: 0, ...routingIntent(ctx, r0.toColor) });
+      await ctx.status.set({
+        phase: "switch",
+        verifiedColor: r0.toColor,
+        step: 0,
+        awaitingApproval: undefined,
+        ...routingIntent(ctx, r0.toColor),
+      });
     }
     if (at("switch")) {
       cur = "switch";
@@ -436,10 +462,9 @@ export async function deployFlow(ctx: RunContext): Promise<FlowOutcome> {
       await platformPreflight(ctx, snap);
       await preflightFresh(ctx, snap, svc);
     }
-    await claim(ctx, existing, () => {
-      const live = snap.config.liveColor;
-      return newRecord(ctx, "deploy", svc, live, otherColor(live), s.version!, "stage");
-    });
+    const live = effectiveLiveColor(snap.config, svc);
+    const move = existing ? undefined : decideLiveColorMove(ctx, snap, svc, otherColor(live));
+    await claim(ctx, existing, () => newRecord(ctx, "deploy", svc, live, otherColor(live), s.version!, "stage", move!));
     return recovered;
   });
   return runFrom(ctx, snap, svc, from, resumed, false);
@@ -452,7 +477,7 @@ function describeOwner(ctx: RunContext, r: ReleaseRecord): string {
 
 async function preflightFresh(ctx: RunContext, snap: Snapshot, svc: ServiceConfig): Promise<void> {
   const s = ctx.settings;
-  const live = snap.config.liveColor;
+  const live = effectiveLiveColor(snap.config, svc);
   const idle = otherColor(live);
   const name = svc.spec.name;
   if (s.version === svc.versions[live]) {
@@ -482,16 +507,7 @@ async function preflightFresh(ctx: RunContext, snap: Snapshot, svc: ServiceConfi
       );
     }
   }
-  for (const other of snap.config.services) {
-    if (other.spec.name !== name && other.versions.blue !== other.versions.green) {
-      throw new RefusedError(
-        `bluegreen:liveColor is stack-wide: switching ${name} to ${idle} would also move service ${other.spec.name} ` +
-          `from ${other.versions[live]} (${live}) to ${other.versions[idle]} (${idle}). Release ${other.spec.name} ` +
-          "first or give both of its colors the same version",
-        "--service",
-      );
-    }
-  }
+  // Other services whose colors differ no longer block: the release then moves this service alone (live-color.ts).
   await checkSettled(ctx, snap, svc);
   const so = await serviceOutputs(ctx, name);
   const why = await waitHealthy(
@@ -545,9 +561,10 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
       resumed = true;
     }
     const recovered = await recoverEngine(ctx, "preflight");
-    const live = snap.config.liveColor;
+    const live = effectiveLiveColor(snap.config, svc);
     const to = s.to ?? otherColor(live);
     const flag = kind === "switch" ? "--to" : "rollback";
+    let move: LiveColorMove | undefined;
     if (!existing) {
       if (to === live) {
         throw new RefusedError(
@@ -555,7 +572,9 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
           flag,
         );
       }
-      for (const other of snap.config.services) {
+      move = decideLiveColorMove(ctx, snap, svc, to);
+      // Only the services this switch moves must be able to take traffic on `to`.
+      for (const other of snap.config.services.filter((o) => move!.moves.includes(o.spec.name))) {
         if (other.idleScaleDown?.color === to) {
           throw new RefusedError(
             `${flag}: ${to} is scaled down (bluegreen:services.${other.spec.name}.idleScaleDown); it cannot take ` +
@@ -570,7 +589,7 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
       await checkSettled(ctx, snap, svc);
       refuseUnappliedConfig(ctx, snap.config, await currentOutputs(ctx));
     }
-    await claim(ctx, existing, () => newRecord(ctx, kind, svc, live, to, svc.versions[to], "verify"));
+    await claim(ctx, existing, () => newRecord(ctx, kind, svc, live, to, svc.versions[to], "verify", move!));
     return recovered;
   });
   if (abandon) return abandonFlow(ctx, abandon);

@@ -5,6 +5,7 @@
 import { Color } from "../../components/core/conventions";
 import type { PlatformContext, StackOutputsView } from "../ports";
 import type { RunContext } from "./context";
+import { movedServices } from "./live-color";
 import { stackOutputs } from "./stack-state";
 
 export function currentOutputs(ctx: RunContext): Promise<StackOutputsView> {
@@ -16,9 +17,11 @@ export function platformContext(ctx: RunContext, outputs: StackOutputsView, serv
 }
 
 /**
- * Sends all production traffic of every service to `color` at the router (`bluegreen:liveColor` is stack-wide, so
- * the `up` that follows moves them all). Returns what was done, or undefined when the platform has no direct path
- * for some service (the caller then relies on the `up`). Errors propagate: the caller decides.
+ * Sends all production traffic of every service the release moves to `color` at the router: every service that
+ * follows the stack-wide `bluegreen:liveColor` when the release flips it (the `up` that follows moves them all), the
+ * released service alone when it moves through its own live color (engine/live-color.ts). Returns what was done, or
+ * undefined when the platform has no direct path for some service (the caller then relies on the `up`). Errors
+ * propagate: the caller decides.
  */
 export async function routeAll(ctx: RunContext, color: Color): Promise<string | undefined> {
   const adapter = ctx.deps.platform;
@@ -26,7 +29,9 @@ export async function routeAll(ctx: RunContext, color: Color): Promise<string | 
   const outputs = await currentOutputs(ctx);
   const done: string[] = [];
   // The released service first: it is the one users are waiting on.
-  const names = Object.keys(outputs.services ?? {}).sort((a, b) =>
+  const deployed = Object.keys(outputs.services ?? {});
+  const moved = movedServices(ctx.status.record, deployed).filter((name) => deployed.includes(name));
+  const names = moved.sort((a, b) =>
     a === ctx.status.record?.service ? -1 : b === ctx.status.record?.service ? 1 : 0,
   );
   for (const service of names) {

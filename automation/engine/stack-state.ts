@@ -17,6 +17,8 @@ export interface Snapshot {
   record: ReleaseRecord | undefined;
   /** The last release that ended, if the stack remembers one. */
   last: ReleaseRecord | undefined;
+  /** `bluegreen:control` as stored: an approve/abort request (automation/promotion/control.ts), if any. */
+  control?: unknown;
 }
 
 export async function loadSnapshot(ctx: RunContext): Promise<Snapshot> {
@@ -33,7 +35,7 @@ export async function loadSnapshot(ctx: RunContext): Promise<Snapshot> {
   }
   const stored = decodeRecord(view.release);
   const record = activeRecord(stored);
-  return { config, record, last: record ? undefined : stored };
+  return { config, record, last: record ? undefined : stored, control: view.values.control };
 }
 
 export function serviceOf(snap: Snapshot, name: string | undefined, flag = "--service"): ServiceConfig {

@@ -66,8 +66,8 @@ export class StatusWriter {
   async clear(outcome: ReleaseOutcome): Promise<void> {
     this.stopHeartbeat();
     if (!this.current) return;
-    // An ended release moves no traffic any more: the record keeps its history, not the last move's intent.
-    const { owner: _owner, routing: _routing, ...rest } = this.current;
+    // An ended release moves no traffic and waits for nothing: the record keeps its history, not the last intent.
+    const { owner: _owner, routing: _routing, awaitingApproval: _waiting, ...rest } = this.current;
     const final: ReleaseRecord = { ...rest, phase: "done", outcome, endedAt: this.nowIso() };
     let extra: ConfigChange[] = [];
     if (this.onEnd) {

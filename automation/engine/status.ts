@@ -2,7 +2,9 @@
  * `bluegreen status`: which color is live, what each color runs, any release in progress (and whether its process
  * still runs), stack locks and pending operations, and config the last update has not applied yet.
  */
-import { Color } from "../../components/core/conventions";
+import { Color, otherColor } from "../../components/core/conventions";
+import { effectiveLiveColor } from "../../components/core/spec";
+import { ControlRequest, decodeControl } from "../promotion/control";
 import type { EngineState, StackOutputsView } from "../ports";
 import { describeRecord, ownerState, ReleaseRecord } from "../release";
 import type { RunContext } from "./context";
@@ -10,7 +12,10 @@ import { routedColors } from "./platform";
 import { loadSnapshot } from "./stack-state";
 
 export interface ServiceStatus {
+  /** This service's live color: its own `bluegreen:services.<name>.liveColor` when set, else the stack-wide flag. */
   liveColor: Color;
+  /** True when the service has its own live color (`bluegreen:services.<name>.liveColor`). */
+  ownLiveColor?: true;
   idleColor: Color;
   versions: Record<Color, string>;
   weights?: Record<Color, number>;
@@ -35,6 +40,24 @@ export interface StatusReport {
   engine: EngineState;
   /** Config the last `up` has not applied (config edited without an update, or an update interrupted). */
   pendingConfig: string[];
+  /** The release in progress waits for `bluegreen approve` (its process runs), or null. */
+  approval: ApprovalStatus | null;
+}
+
+export interface ApprovalStatus {
+  releaseId: string;
+  service: string;
+  version: string;
+  toColor: Color;
+  /** When the wait began (ISO). */
+  since: string;
+  /** When the release approves by itself (autoPromoteSeconds), if it does. */
+  autoApproveAt?: string;
+  /** An approve/abort request on the stack that the release has not acknowledged yet. */
+  request?: Pick<ControlRequest, "action" | "by" | "host" | "at">;
+  /** What to run, e.g. "bluegreen approve --stack prod --service web". */
+  approve: string;
+  abort: string;
 }
 
 export async function statusReport(ctx: RunContext): Promise<StatusReport> {
@@ -52,11 +75,13 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
   const pending: string[] = [];
   for (const svc of snap.config.services) {
     const name = svc.spec.name;
-    const live = snap.config.liveColor;
+    const live = effectiveLiveColor(snap.config, svc);
+    const liveKey = svc.liveColor ? `bluegreen:services.${name}.liveColor` : "bluegreen:liveColor";
     const so = outputs.services?.[name];
     const st: ServiceStatus = {
       liveColor: live,
-      idleColor: live === "blue" ? "green" : "blue",
+      ...(svc.liveColor ? { ownLiveColor: true as const } : {}),
+      idleColor: otherColor(live),
       versions: svc.versions,
       ...(svc.weights ? { weights: svc.weights } : {}),
       ...(svc.idleScaleDown ? { scaledDownColor: svc.idleScaleDown.color } : {}),
@@ -81,7 +106,7 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
       if (r !== undefined) st.routedColor = r;
       if (r !== undefined && r !== "split" && r !== live) {
         pending.push(
-          `${name}: the router sends traffic to ${r} while bluegreen:liveColor is ${live}` +
+          `${name}: the router sends traffic to ${r} while ${liveKey} is ${live}` +
             (snap.record
               ? " (the release in progress moved it: rerun it or `bluegreen rollback`)"
               : " (`pulumi up --refresh` puts it back)"),
@@ -91,8 +116,14 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
     services[name] = st;
   }
   let release: StatusReport["release"] = null;
+  let approval: ApprovalStatus | null = null;
   if (snap.record) {
     const os = ownerState(snap.record, ctx.deps.host, ctx.deps.clock.now(), ctx.settings.staleAfterMs);
+    const waiting = snap.record.awaitingApproval;
+    // Only a running owner waits; a stopped one resumes at verify and asks again.
+    if (waiting && (os.kind === "alive" || os.kind === "self")) {
+      approval = approvalStatus(ctx.settings.stack, snap.record, waiting, decodeControl(snap.control));
+    }
     const ownerText =
       os.kind === "alive"
         ? `running (pid ${os.owner.pid} on ${os.owner.host}, heartbeat ${Math.round(os.heartbeatAgeMs / 1000)}s ago)`
@@ -112,5 +143,26 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
     lastRelease: snap.last ?? null,
     engine,
     pendingConfig: pending,
+    approval,
+  };
+}
+
+function approvalStatus(
+  stack: string,
+  r: ReleaseRecord,
+  waiting: NonNullable<ReleaseRecord["awaitingApproval"]>,
+  control: ControlRequest | undefined,
+): ApprovalStatus {
+  const pending = control && control.releaseId === r.id && !control.ack ? control : undefined;
+  return {
+    releaseId: r.id,
+    service: r.service,
+    version: r.version,
+    toColor: r.toColor,
+    since: waiting.since,
+    ...(waiting.autoApproveAt ? { autoApproveAt: waiting.autoApproveAt } : {}),
+    ...(pending ? { request: { action: pending.action, by: pending.by, host: pending.host, at: pending.at } } : {}),
+    approve: `bluegreen approve --stack ${stack} --service ${r.service}`,
+    abort: `bluegreen abort --stack ${stack}`,
   };
 }

@@ -14,6 +14,7 @@ import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks
 import type { RunContext } from "./context";
 import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
 import { judgeScope, Scope } from "./scope";
+import { liveColorChange, movedServices } from "./live-color";
 import { changedCount, engineOp, serviceOutputs, Snapshot } from "./stack-state";
 
 /** A signal crossed a threshold: the flow rolls back with this reason. */
@@ -150,8 +151,9 @@ function revertStage(r: ReleaseRecord, svc: ServiceConfig): ConfigChange[] {
 }
 
 /**
- * Verify: the target color healthy through the preview endpoint, smoke checks, user command, warm-up - and, since
- * `liveColor` is stack-wide, every other service's target color healthy too. Throws `VerificationFailedError`.
+ * Verify: the target color healthy through the preview endpoint, smoke checks, user command, warm-up - and, when
+ * the release flips the stack-wide `liveColor`, the target color of every other service that flip moves. Throws
+ * `VerificationFailedError`.
  */
 export async function verify(ctx: RunContext, snap: Snapshot, svc: ServiceConfig): Promise<boolean> {
   const r = rec(ctx);
@@ -255,8 +257,13 @@ async function otherServices(
   r: ReleaseRecord,
   signal: AbortSignal,
 ): Promise<string | undefined> {
+  const moved = movedServices(
+    r,
+    snap.config.services.map((s) => s.spec.name),
+  );
+  // Only the services this release moves (the stack-wide flag's followers); a release of one service alone moves none.
   for (const other of snap.config.services) {
-    if (other.spec.name === r.service) continue;
+    if (other.spec.name === r.service || !moved.includes(other.spec.name)) continue;
     const so = await serviceOutputs(ctx, other.spec.name);
     const why = await waitHealthy(
       ctx,
@@ -278,10 +285,7 @@ function stepConfig(r: ReleaseRecord, pct: number): ConfigChange[] {
     return [{ kind: "weights", service: r.service, weights }];
   }
   // Weights go first: with liveColor still on the old color, "no weights" means 100% old - a valid state to stop in.
-  return [
-    { kind: "weights", service: r.service, weights: undefined },
-    { kind: "liveColor", color: r.toColor },
-  ];
+  return [{ kind: "weights", service: r.service, weights: undefined }, liveColorChange(r, r.toColor)];
 }
 
 /**
@@ -317,7 +321,7 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
         if (err instanceof RefusedError) {
           await ctx.status.write([
             { kind: "weights", service: r.service, weights: undefined },
-            { kind: "liveColor", color: r.fromColor },
+            liveColorChange(r, r.fromColor),
           ]);
         }
         throw err;
@@ -559,10 +563,7 @@ export async function rollbackTraffic(
   const fastRoutedAt = await fastRoute(ctx, r.fromColor);
   // Weights go with liveColor in one write (any weights left from a gradual switch are dropped with it).
   await ctx.status.write(
-    [
-      { kind: "weights", service: r.service, weights: undefined },
-      { kind: "liveColor", color: r.fromColor },
-    ],
+    [{ kind: "weights", service: r.service, weights: undefined }, liveColorChange(r, r.fromColor)],
     { routing: { ...intent, state: "converge" } },
   );
   const up = await engineOp(ctx, "rollback", "up", ctx.interrupts.hard);

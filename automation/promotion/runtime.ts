@@ -137,6 +137,13 @@ export class ReleaseControl {
         `\`bluegreen approve --stack ${ctx.settings.stack} --service ${r.service}\` (or \`bluegreen abort --stack ` +
         `${ctx.settings.stack}\`)${auto !== undefined ? `; approves by itself in ${Math.round(auto / 1000)}s` : ""}`,
     });
+    // Recorded with the release, so `bluegreen status` from any terminal can say it waits and since when.
+    await ctx.status.set({
+      awaitingApproval: {
+        since: new Date(started).toISOString(),
+        ...(auto !== undefined ? { autoApproveAt: new Date(started + auto).toISOString() } : {}),
+      },
+    });
     // Read at once: an approval given while staging or verifying counts.
     await this.poll().catch(() => undefined);
     for (;;) {

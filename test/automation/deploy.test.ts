@@ -213,13 +213,15 @@ describe("deploy: bad input and preflight refusals (exit 2, nothing changed)", (
     assert.match(r.message, /never deployed/);
   });
 
-  it("refuses when another service would be switched to a different version", async () => {
+  it("releases web alone (its own live color) when flipping the stack-wide flag would move another version of api", async () => {
+    // Refused before per-service releases; test/automation/per-service-release.test.ts covers the rest.
     const cfg = baseConfig();
     cfg.services.api = { port: 9090, image: "ghcr.io/acme/api", versions: { blue: "2.0.0", green: "1.9.0" } };
     const w = new World(cfg);
     const r = await deploy(REL, w.runOptions([]));
-    assert.equal(r.exitCode, EXIT.refused);
-    assert.match(r.message, /liveColor is stack-wide: switching web to green would also move service api/);
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.equal(w.state.config.liveColor, "blue");
+    assert.equal(w.state.config.services.web.liveColor, "green");
   });
 
   it("refuses weighted steps on kubernetes without a gateway", async () => {

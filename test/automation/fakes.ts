@@ -36,6 +36,8 @@ export interface ServiceCfg {
   versions: Record<Color, string>;
   weights?: Record<Color, number>;
   idleScaleDown?: { color: Color; capacity: number };
+  /** `bluegreen:services.<name>.liveColor`: this service's own live color. */
+  liveColor?: Color;
 }
 
 export interface WorldConfig {
@@ -47,7 +49,21 @@ export interface WorldConfig {
 
 export interface Deployed {
   liveColor: Color;
-  services: Record<string, { versions: Record<Color, string>; weights?: Record<Color, number>; scaledDown?: Color }>;
+  services: Record<
+    string,
+    {
+      versions: Record<Color, string>;
+      weights?: Record<Color, number>;
+      scaledDown?: Color;
+      /** The service's own live color, when its config sets one. */
+      liveColor?: Color;
+    }
+  >;
+}
+
+/** The color a deployed service is live on: its own, else the stack-wide one. */
+export function deployedLive(d: Deployed, service: string): Color {
+  return d.services[service]?.liveColor ?? d.liveColor;
 }
 
 /** How a version behaves when it answers. */
@@ -94,6 +110,7 @@ export function deployedFrom(config: WorldConfig): Deployed {
       versions: { ...s.versions },
       ...(s.weights ? { weights: { ...s.weights } } : {}),
       ...(s.idleScaleDown ? { scaledDown: s.idleScaleDown.color } : {}),
+      ...(s.liveColor ? { liveColor: s.liveColor } : {}),
     };
   }
   return { liveColor: config.liveColor, services };
@@ -196,6 +213,11 @@ export class World {
             c.liveColor = ch.color;
             this.log.push(`config liveColor=${ch.color}`);
             break;
+          case "serviceLiveColor":
+            if (ch.color) c.services[ch.service].liveColor = ch.color;
+            else delete c.services[ch.service].liveColor;
+            this.log.push(`config ${ch.service}.liveColor=${ch.color ?? "none"}`);
+            break;
           case "version":
             c.services[ch.service].versions[ch.color] = ch.version;
             this.log.push(`config ${ch.service}.versions.${ch.color}=${ch.version}`);
@@ -226,15 +248,16 @@ export class World {
       if (!d) return { services: {} };
       const services: StackOutputsView["services"] = {};
       for (const [name, s] of Object.entries(d.services)) {
-        const idle = otherColor(d.liveColor);
+        const live = deployedLive(d, name);
+        const idle = otherColor(live);
         services[name] = {
-          liveColor: d.liveColor,
+          liveColor: live,
           idleColor: idle,
           previewColor: idle,
           liveEndpoint: `http://${name}.live`,
           previewEndpoint: `http://${name}.preview`,
           versions: { ...s.versions },
-          weights: s.weights ?? ({ [d.liveColor]: 100, [idle]: 0 } as Record<Color, number>),
+          weights: s.weights ?? ({ [live]: 100, [idle]: 0 } as Record<Color, number>),
           ...(s.scaledDown ? { scaledDownColor: s.scaledDown } : {}),
         };
       }
@@ -266,8 +289,7 @@ export class World {
       this.state.pending = [];
       const now = this.clock.t;
       for (const [name, s] of Object.entries(this.state.deployed.services)) {
-        void name;
-        const live = s.versions[this.state.deployed.liveColor];
+        const live = s.versions[deployedLive(this.state.deployed, name)];
         if (!this.liveSince.has(live)) this.liveSince.set(live, now);
         if (s.weights) {
           for (const c of ["blue", "green"] as Color[]) {
@@ -309,7 +331,9 @@ export class World {
         steps.push(tagged(name, color, "instances", changed ? "update" : "same"));
       }
       const routerChanged =
-        !d || d.liveColor !== c.liveColor || JSON.stringify(ds?.weights) !== JSON.stringify(s.weights);
+        !d ||
+        deployedLive(d, name) !== (s.liveColor ?? c.liveColor) ||
+        JSON.stringify(ds?.weights) !== JSON.stringify(s.weights);
       steps.push(tagged(name, "shared", "router", routerChanged ? "update" : "same"));
     }
     return steps;
@@ -329,7 +353,8 @@ export class World {
       const [, name, kind, path] = m;
       const s = d.services[name];
       const routed = this.state.routed?.[name];
-      const color = kind === "preview" ? otherColor(d.liveColor) : (routed ?? this.pickLive(d.liveColor, s.weights));
+      const live = deployedLive(d, name);
+      const color = kind === "preview" ? otherColor(live) : (routed ?? this.pickLive(live, s.weights));
       if (kind === "preview" && s.scaledDown === color) {
         // A scaled-down color still answers, but the engine must never pick it; nothing special here.
       }
@@ -406,7 +431,7 @@ export class World {
     if (!d) return undefined;
     const w = d.services[service]?.weights;
     if (w && w.blue > 0 && w.green > 0) return "split";
-    return d.liveColor;
+    return deployedLive(d, service);
   }
 
   deps(over: Partial<Deps> = {}): Partial<Deps> {
