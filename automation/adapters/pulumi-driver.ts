@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { ConfigMap, EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { isMap, YAMLMap } from "yaml";
+import { Document, isMap, isScalar, YAMLMap } from "yaml";
 import { Color } from "../../components/core/conventions";
 import { RefusedError } from "../errors";
 import { Redactor, secretValuesOf } from "../redact";
@@ -244,15 +244,21 @@ export class PulumiStackDriver implements StackDriver {
     const text = (value: string): string => (redactor ? redactor.redactJsonText(value) : value);
     this.configFile.update((config, keyOf) => {
       const services = (): YAMLMap => {
-        const node = config.get(keyOf(SERVICES), true);
-        if (!isMap(node) || isSecure((config.toJSON() as Record<string, unknown>)[keyOf(SERVICES)])) {
-          throw new Error(
-            `${SERVICES} is ${node ? "encrypted as a whole" : "missing"}; bluegreen rewrites it to change versions and ` +
-              `weights. Store only the secret values as secrets: pulumi config set --secret --path ` +
-              `'${SERVICES}.<service>.env.<NAME>' <value>`,
-          );
+        const key = keyOf(SERVICES);
+        let node = config.get(key, true);
+        // Set as one JSON string (`pulumi config set bluegreen:services '{...}'`): stored as the object it holds,
+        // as `pulumi config set-all --json` with an object value does.
+        if (isScalar(node) && typeof node.value === "string" && node.value.trim().startsWith("{")) {
+          config.set(key, new Document(JSON.parse(node.value) as unknown).contents);
+          node = config.get(key, true);
         }
-        return node;
+        if (isMap(node) && !isSecure(node.toJSON())) return node;
+        if (node === undefined) throw new Error(`${SERVICES} is missing: nothing to change`);
+        throw new Error(
+          `${SERVICES} is ${isMap(node) ? "encrypted as a whole" : "not an object"}; bluegreen rewrites it to change ` +
+            `versions and weights. Store only the secret values as secrets: pulumi config set --secret --path ` +
+            `'${SERVICES}.<service>.env.<NAME>' <value>`,
+        );
       };
       const svc = (name: string): YAMLMap => {
         const node = services().get(name, true);

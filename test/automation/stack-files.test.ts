@@ -157,6 +157,28 @@ describe("stack files: the driver's reads and writes without the CLI", () => {
     assert.doesNotMatch(after, /bluegreen:release|^ {6}liveColor/m);
   });
 
+  it("edits bluegreen:services set as one JSON string (pulumi config set with a JSON value)", async () => {
+    const json = JSON.stringify({ web: { capacity: 2, versions: { blue: "1.0.0", green: "1.0.0" } } });
+    fs.writeFileSync(w.stackFile, `config:\n  bluegreen:liveColor: blue\n  bluegreen:services: '${json}'\n`);
+    const d = w.driver();
+    await d.writeConfig([{ kind: "version", service: "web", color: "green", version: "1.1.0" }]);
+    await d.writeConfig([
+      { kind: "weights", service: "web", weights: { blue: 90, green: 10 } },
+      { kind: "idleScaleDown", service: "web", value: { color: "green", capacity: 1 } },
+    ]);
+    const view = await d.readConfig();
+    const web = (view.values.services as Record<string, Record<string, unknown>>).web;
+    assert.deepEqual(web.versions, { blue: "1.0.0", green: "1.1.0" });
+    assert.deepEqual(web.weights, { blue: 90, green: 10 });
+    assert.deepEqual(web.idleScaleDown, { color: "green", capacity: 1 });
+    await d.writeConfig([
+      { kind: "weights", service: "web", weights: undefined },
+      { kind: "idleScaleDown", service: "web", value: undefined },
+    ]);
+    const after = (await d.readConfig()).values.services as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(after.web).sort(), ["capacity", "versions"]);
+  });
+
   it("refuses an edit of a service the stack does not have, before writing anything", async () => {
     await assert.rejects(
       w.driver().writeConfig([
