@@ -306,7 +306,9 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
       type: "decision",
       phase: "switch",
       decision: "switch-step",
-      reason: `${pct}% of traffic to ${r.toColor} (${r.version})${pct === 100 ? `; liveColor=${r.toColor}` : ""}`,
+      reason:
+        `${pct}% of traffic to ${r.toColor} (${r.version})` +
+        (pct === 100 ? `; ${r.perService ? `services.${r.service}.` : ""}liveColor=${r.toColor}` : ""),
     });
     if (pct === 100 && ctx.deps.platform) {
       const moved = await trafficFirst(ctx, i, resumed && i === start);
