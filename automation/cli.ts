@@ -90,7 +90,9 @@ function approvalText(a: api.ApprovalStatus): string[] {
 }
 
 function statusText(r: api.StatusReport): string[] {
-  const lines = [`stack ${r.stack} (${r.platform}): live color ${r.liveColor}`];
+  // With services on their own live colors, the stack's color is only the flag the others follow: say so.
+  const own = Object.values(r.services).some((s) => s.ownLiveColor);
+  const lines = [`stack ${r.stack} (${r.platform}): ${own ? "stack-wide live color" : "live color"} ${r.liveColor}`];
   for (const [name, s] of Object.entries(r.services)) {
     lines.push(
       `  ${name}: live ${s.liveColor} ${s.versions[s.liveColor]}, idle ${s.idleColor} ${s.versions[s.idleColor]}` +

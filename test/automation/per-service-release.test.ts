@@ -11,7 +11,7 @@ import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent, DecisionEvent } from "../../automation/events";
 import type { Clock, ConfigChange, HostInfo, StackConfigView } from "../../automation/ports";
-import { encodeRecord, ReleaseRecord } from "../../automation/release";
+import { decodeRecord, encodeRecord, ReleaseRecord } from "../../automation/release";
 import { baseConfig, decisions, deployedLive, FAST, HOST, PID, T0, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };
@@ -114,6 +114,16 @@ describe("per-service releases: which key moves traffic", () => {
     assert.equal(w.state.config.services.api.liveColor, "green", "api's own key untouched");
     assert.deepEqual(w.record?.moves, ["web"]);
     assert.ok(!w.log.some((l) => l.startsWith("route api")), w.log.join("\n"));
+  });
+
+  it("a recorded key that is not readable is refused, naming the field (never guessed at)", () => {
+    const base = { v: 1, id: "r", kind: "deploy", service: "web", version: "1", fromVersion: "0", startedAt: "x" };
+    const record = { ...base, updatedAt: "x", fromColor: "blue", toColor: "green", phase: "switch" };
+    assert.deepEqual(decodeRecord(JSON.stringify({ ...record, perService: { stackColor: "blue" } }))?.perService, {
+      stackColor: "blue",
+    });
+    assert.throws(() => decodeRecord(JSON.stringify({ ...record, perService: { stackColor: "red" } })), /perService/);
+    assert.throws(() => decodeRecord(JSON.stringify({ ...record, moves: "web" })), /field moves invalid/);
   });
 
   it("a released override equal to the stack-wide flag is removed: deploying web back to blue", async () => {
@@ -288,6 +298,7 @@ describe("bluegreen status: own live colors and a release waiting for approval",
     assert.deepEqual(st.pendingConfig, [], "config and deployed agree per service");
     const { code, text } = await statusText(w);
     assert.equal(code, 0);
+    assert.match(text, /stack dev \(local\): stack-wide live color blue\n/);
     assert.match(
       text,
       /web: live green 1\.1\.0, idle blue 1\.0\.0 \(own live color: bluegreen:services\.web\.liveColor\)/,
