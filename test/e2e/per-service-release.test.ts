@@ -6,9 +6,10 @@
  * restores web (the override removed); a plain `pulumi up` afterwards has nothing to change.
  */
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import * as path from "path";
 import type { OutputMap } from "@pulumi/pulumi/automation";
+import { deploy } from "../../automation";
 import { EXIT } from "../../automation/errors";
 import { PROJECT_ROOT } from "../support/engine";
 import { createRig, failed, ReleaseRig, runBluegreen, traffic, Traffic } from "../automation/support/e2e";
@@ -18,7 +19,10 @@ const WEB_PORT = 32600;
 const API_PORT = 32700;
 const VERIFY_FLAGS = ["--verify-timeout", "30s", "--poll-interval", "250ms"];
 const CLI_FLAGS = [...VERIFY_FLAGS, "--bake-interval", "100ms", "--bake-window", "3s", "--min-samples", "8"];
-const CLI_POLICY = process.env.BLUEGREEN_E2E_NO_POLICY === "1" ? ["--no-policy"] : [];
+// The real policy pack in every preview and update: a stack whose services are live on different colors must pass it.
+const POLICY = path.join(PROJECT_ROOT, "policy");
+const NO_POLICY = process.env.BLUEGREEN_E2E_NO_POLICY === "1";
+const CLI_POLICY = NO_POLICY ? ["--no-policy"] : ["--policy-pack", POLICY];
 const BIN = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
 
 function service(livePort: number, versions: { blue: string; green: string }): Record<string, unknown> {
@@ -158,6 +162,54 @@ describe("per-service release in a two-service stack on the local platform (real
     const out = await outputs();
     assert.equal(out.web.liveColor, "blue");
     assert.equal(out.api.liveColor, "blue");
+  });
+
+  /** `bluegreen status` as a separate process (async: the release under test runs in this one). */
+  function statusOutput(): Promise<string> {
+    return new Promise((resolve, reject) =>
+      execFile(process.execPath, [BIN, "status", "--stack", rig!.stackName], { env: rig!.envVars }, (err, stdout) =>
+        err ? reject(new Error(`bluegreen status failed: ${err.message}`)) : resolve(stdout),
+      ),
+    );
+  }
+
+  it("status from a second process shows a release waiting for approval; approve from a third lets it switch", async () => {
+    const running = deploy(
+      {
+        stack: rig!.stackName,
+        service: "web",
+        version: "1.2.0",
+        verifyTimeout: "30s",
+        pollInterval: "250ms",
+        bake: "2s",
+        bakeInterval: "100ms",
+        bakeWindow: "2s",
+        minSamples: 4,
+        policyPacks: NO_POLICY ? [] : [POLICY],
+      },
+      { workDir: rig!.workDir, envVars: rig!.envVars },
+      { approval: {}, controlPollMs: 500 },
+    );
+    let text = "";
+    const deadline = Date.now() + 180_000;
+    while (!text.includes("waiting for approval since") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      text = await statusOutput();
+    }
+    assert.match(
+      text,
+      new RegExp(
+        "waiting for approval since \\S+: web 1\\.2\\.0 is staged and verified on green, no traffic moved; run " +
+          `\`bluegreen approve --stack ${rig!.stackName} --service web\` or \`bluegreen abort --stack ${rig!.stackName}\``,
+      ),
+    );
+    const approve = runBluegreen(rig!, ["approve", "--stack", rig!.stackName, "--service", "web"]);
+    assert.equal((await approve.done).code, 0, approve.stderr.join("") + JSON.stringify(approve.events));
+    const r = await running;
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    const after = await statusOutput();
+    assert.doesNotMatch(after, /waiting for approval/);
+    assert.match(after, /web: live green 1\.2\.0/);
   });
 
   it("a plain pulumi up afterwards converges with nothing to change", async () => {
