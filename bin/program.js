@@ -6,5 +6,7 @@
 // program is most of a preview's program start; with the cache warm, modules load from compiled code. Where the
 // cache lives: $NODE_COMPILE_CACHE, else Node's default under the temp dir.
 require("node:module").enableCompileCache?.();
+// The SDK's closure serializer loads npm's arborist and the TypeScript compiler at require time: deferred until used.
+require("../app/sdk-lazy/index.js");
 require("../app/load-ts.js").register();
 module.exports = require("../index.ts");
