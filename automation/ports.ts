@@ -34,9 +34,7 @@ export type ConfigChange =
   | { kind: "idleScaleDown"; service: string; value: IdleScaleDownSetting | undefined }
   | { kind: "release"; value: string | undefined }
   /** `bluegreen:history`: the stack's release history (automation/promotion/history.ts), a JSON list. */
-  | { kind: "history"; value: string | undefined }
-  /** `bluegreen:control`: an approve/abort request and its acknowledgement (automation/promotion/control.ts). */
-  | { kind: "control"; value: string | undefined };
+  | { kind: "history"; value: string | undefined };
 
 /** What the program exports per service (see components/stack.ts). */
 export interface ServiceOutputsView {
@@ -117,6 +115,13 @@ export interface StackDriver {
   readConfig(opts?: { repair?: boolean }): Promise<StackConfigView>;
   /** Applies the changes in order (the order is part of the contract: see engine comments). */
   writeConfig(changes: ConfigChange[]): Promise<void>;
+  /**
+   * The stack's tags, kept by the backend (`pulumi stack tag`): what other hosts see of a release
+   * (automation/promotion/beacon.ts). Throws `RefusedError` if the stack does not exist.
+   */
+  readTags(): Promise<Record<string, string>>;
+  /** Sets a stack tag (undefined removes it). */
+  writeTag(key: string, value: string | undefined): Promise<void>;
   outputs(): Promise<StackOutputsView>;
   preview(opts: EngineOpOptions): Promise<EngineOpResult>;
   up(opts: EngineOpOptions): Promise<EngineOpResult>;

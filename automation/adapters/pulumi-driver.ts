@@ -271,8 +271,7 @@ export class PulumiStackDriver implements StackDriver {
             setIn(config, [keyOf(`${NS}:liveColor`)], c.color);
             break;
           case "release":
-          case "history":
-          case "control": {
+          case "history": {
             // Written whole as JSON strings (promotion: automation/promotion/).
             const key = keyOf(c.kind === "release" ? RELEASE : `${NS}:${c.kind}`);
             if (c.value === undefined) config.delete(key);
@@ -297,6 +296,32 @@ export class PulumiStackDriver implements StackDriver {
         }
       }
     });
+  }
+
+  async readTags(): Promise<Record<string, string>> {
+    const root = this.backendRoot();
+    if (root) {
+      // The file backend keeps them next to the checkpoint: `<stack>.pulumi-tags`, {"version":1,"tags":{...}}.
+      const file = this.checkpoint(root).replace(/\.json(\.gz)?$/, ".pulumi-tags");
+      if (!fs.existsSync(file)) return {};
+      const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { tags?: Record<string, string> };
+      return doc.tags ?? {};
+    }
+    try {
+      return JSON.parse(await this.cli(["stack", "tag", "ls", "--json"])) as Record<string, string>;
+    } catch (err) {
+      if (isStackNotFound(err)) throw this.noSuchStack(await this.listStacks());
+      throw err;
+    }
+  }
+
+  async writeTag(key: string, value: string | undefined): Promise<void> {
+    if (value !== undefined) {
+      await this.cli(["stack", "tag", "set", key, value]);
+      return;
+    }
+    if (!(key in (await this.readTags()))) return;
+    await this.cli(["stack", "tag", "rm", key]);
   }
 
   /** Tells the redactor which values are secret: config marked secret, `bluegreen:services` by its secure leaves. */

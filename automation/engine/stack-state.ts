@@ -17,13 +17,12 @@ export interface Snapshot {
   record: ReleaseRecord | undefined;
   /** The last release that ended, if the stack remembers one. */
   last: ReleaseRecord | undefined;
-  /** `bluegreen:control` as stored: an approve/abort request (automation/promotion/control.ts), if any. */
-  control?: unknown;
 }
 
-export async function loadSnapshot(ctx: RunContext): Promise<Snapshot> {
+/** `repair: false` for readers that change nothing (status): see StackDriver.readConfig. */
+export async function loadSnapshot(ctx: RunContext, opts: { repair?: boolean } = {}): Promise<Snapshot> {
   prefetch(ctx);
-  const view = await ctx.deps.driver.readConfig();
+  const view = await ctx.deps.driver.readConfig(opts);
   let config: StackConfig;
   try {
     config = parseStackConfig(view.values);
@@ -35,7 +34,7 @@ export async function loadSnapshot(ctx: RunContext): Promise<Snapshot> {
   }
   const stored = decodeRecord(view.release);
   const record = activeRecord(stored);
-  return { config, record, last: record ? undefined : stored, control: view.values.control };
+  return { config, record, last: record ? undefined : stored };
 }
 
 export function serviceOf(snap: Snapshot, name: string | undefined, flag = "--service"): ServiceConfig {

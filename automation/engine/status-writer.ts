@@ -4,6 +4,7 @@
  * is what makes a killed release resumable (the record's phase is written before the phase acts).
  */
 import type { ConfigChange, StackDriver } from "../ports";
+import { BEACON_TAG, encodeBeacon } from "../promotion/beacon";
 import { encodeRecord, ReleaseOutcome, ReleaseRecord } from "../release";
 import type { Emit } from "./context";
 
@@ -11,6 +12,10 @@ export class StatusWriter {
   private chain: Promise<unknown> = Promise.resolve();
   private current: ReleaseRecord | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The newest beacon not yet written, and the loop writing it (stack tags for other hosts: promotion/beacon.ts). */
+  private beacon: string | undefined;
+  private beaconWriting: Promise<void> | undefined;
+  private beaconWarned = false;
   /**
    * Called with the final record when a release ends; the changes it returns (the release's history entry,
    * automation/promotion/history.ts) land in the same write as the final record. A failure only warns.
@@ -45,7 +50,40 @@ export class StatusWriter {
     });
     if (patch) {
       this.emit({ type: "status", record: this.current ?? null });
+      if (this.current) this.mirror(this.current);
     }
+  }
+
+  /**
+   * Shows the record to other hosts through the stack's `bluegreen:release` tag, after the stack file has it. Never
+   * waited for: the stack file is what makes a release resumable; the tag is a view, written by one background loop
+   * that skips states superseded while it ran.
+   */
+  private mirror(record: ReleaseRecord): void {
+    this.beacon = encodeBeacon(record);
+    this.beaconWriting ??= this.writeBeacons();
+  }
+
+  private async writeBeacons(): Promise<void> {
+    while (this.beacon !== undefined) {
+      const text = this.beacon;
+      this.beacon = undefined;
+      try {
+        await this.driver.writeTag(BEACON_TAG, text);
+      } catch (err) {
+        if (!this.beaconWarned) {
+          this.beaconWarned = true;
+          this.emit({
+            type: "log",
+            level: "warn",
+            message:
+              `could not show this release to other hosts (stack tag ${BEACON_TAG}): ${(err as Error).message}; ` +
+              "approve/abort still work from this checkout",
+          });
+        }
+      }
+    }
+    this.beaconWriting = undefined;
   }
 
   /** Moves the record on (phase, step, verifiedColor, ...) before the step acts. */
@@ -115,6 +153,7 @@ export class StatusWriter {
   /** Waits for queued writes (used before exit). */
   async flush(): Promise<void> {
     await this.chain.catch(() => undefined);
+    await this.beaconWriting;
   }
 
   private recordChange(patch: Partial<ReleaseRecord>): ConfigChange {

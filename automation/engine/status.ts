@@ -4,7 +4,8 @@
  */
 import { Color, otherColor } from "../../components/core/conventions";
 import { effectiveLiveColor } from "../../components/core/spec";
-import { ControlRequest, decodeControl } from "../promotion/control";
+import { readBeacon } from "../promotion/beacon";
+import { ControlRequest, readControl } from "../promotion/control";
 import type { EngineState, StackOutputsView } from "../ports";
 import { describeRecord, ownerState, ReleaseRecord } from "../release";
 import type { RunContext } from "./context";
@@ -61,7 +62,8 @@ export interface ApprovalStatus {
 }
 
 export async function statusReport(ctx: RunContext): Promise<StatusReport> {
-  const snap = await loadSnapshot(ctx);
+  // Read only: status may run while a release (or its requester) writes the stack file; never undo such a write.
+  const snap = await loadSnapshot(ctx, { repair: false });
   let outputs: StackOutputsView = { services: {} };
   try {
     outputs = await ctx.deps.driver.outputs();
@@ -117,12 +119,23 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
   }
   let release: StatusReport["release"] = null;
   let approval: ApprovalStatus | null = null;
-  if (snap.record) {
-    const os = ownerState(snap.record, ctx.deps.host, ctx.deps.clock.now(), ctx.settings.staleAfterMs);
-    const waiting = snap.record.awaitingApproval;
+  // This checkout's stack file holds the releases run from it; one run on another host shows through its beacon.
+  let record = snap.record;
+  let elsewhere = false;
+  if (!record) {
+    const beacon = await readBeacon(ctx.deps.driver).catch(() => undefined);
+    if (beacon && beacon.phase !== "done" && beacon.id !== snap.last?.id) {
+      record = beacon;
+      elsewhere = true;
+    }
+  }
+  if (record) {
+    const os = ownerState(record, ctx.deps.host, ctx.deps.clock.now(), ctx.settings.staleAfterMs);
+    const waiting = record.awaitingApproval;
     // Only a running owner waits; a stopped one resumes at verify and asks again.
     if (waiting && (os.kind === "alive" || os.kind === "self")) {
-      approval = approvalStatus(ctx.settings.stack, snap.record, waiting, decodeControl(snap.control));
+      const control = await readControl(ctx.deps.driver).catch(() => undefined);
+      approval = approvalStatus(ctx.settings.stack, record, waiting, control);
     }
     const ownerText =
       os.kind === "alive"
@@ -132,7 +145,11 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
           : os.kind === "none"
             ? "stopped; rerun it to resume or run `bluegreen rollback`"
             : "this process";
-    release = { ...snap.record, ownerState: ownerText, summary: describeRecord(snap.record) };
+    release = {
+      ...record,
+      ownerState: elsewhere ? `${ownerText}; seen through the stack's backend (not in this checkout)` : ownerText,
+      summary: describeRecord(record),
+    };
   }
   return {
     stack: ctx.settings.stack,

@@ -1,18 +1,54 @@
 /**
- * Control from anywhere: `bluegreen approve` and `bluegreen abort` write a request into the stack
- * (`bluegreen:control`, a JSON object naming the release it is for); the process running that release polls it,
- * acts, and acknowledges in the same key. Any terminal or host with access to the stack can ask; only the owner acts,
- * so the release's own error policy (roll back if traffic moved) decides what an abort does to traffic.
+ * Control from anywhere: `bluegreen approve` and `bluegreen abort` write a request into the stack's
+ * `bluegreen:control` tag (a JSON object naming the release it is for), which the backend keeps, so any terminal or
+ * host with access to the stack can ask; the process running that release polls it, acts, and acknowledges in the
+ * same tag. A host whose checkout does not hold the release finds it through the owner's beacon (beacon.ts). Only the
+ * owner acts, so the release's own error policy (roll back if traffic moved) decides what an abort does to traffic.
  *
- * Config writes of two processes can race (each `pulumi config set-all` rewrites the stack file): the requester
- * re-reads until its request is acknowledged and writes it again if it was lost.
+ * Two writers can race on the tag: the requester re-reads until its request is acknowledged and writes it again if
+ * it was lost.
  */
 import * as crypto from "crypto";
 import { RefusedError } from "../errors";
 import type { Clock, HostInfo, StackDriver } from "../ports";
 import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
+import { CONTROL_TAG, decodeBeacon, BEACON_TAG, TAG_VALUE_LIMIT } from "./beacon";
 
-export const CONTROL_KEY = "bluegreen:control";
+/** The approve/abort request on the stack, if any. */
+export async function readControl(driver: StackDriver): Promise<ControlRequest | undefined> {
+  return decodeControl((await driver.readTags())[CONTROL_TAG]);
+}
+
+/** Writes a request (or its acknowledgement), shortening the reason to what a tag value holds. */
+export async function writeControl(driver: StackDriver, request: ControlRequest): Promise<void> {
+  let text = JSON.stringify(request);
+  if (text.length > TAG_VALUE_LIMIT && request.reason) {
+    const over = text.length - TAG_VALUE_LIMIT + 1;
+    text = JSON.stringify({
+      ...request,
+      reason: `${request.reason.slice(0, Math.max(0, request.reason.length - over))}…`,
+    });
+  }
+  await driver.writeTag(CONTROL_TAG, text);
+}
+
+/**
+ * The release in progress as this host can see it: the stack file of this checkout when it holds it, else the
+ * owner's beacon in the backend (another host runs it).
+ */
+export async function releaseInProgress(driver: StackDriver): Promise<ReleaseRecord | undefined> {
+  const local = activeRecord(decodeRecord((await driver.readConfig({ repair: false })).release));
+  if (local) return local;
+  return activeRecord(decodeBeacon((await driver.readTags())[BEACON_TAG]));
+}
+
+/** The release `id` as this host sees it now: the local record when it is that release, else the beacon. */
+async function releaseNow(driver: StackDriver, id: string): Promise<ReleaseRecord | undefined> {
+  const local = decodeRecord((await driver.readConfig({ repair: false })).release);
+  if (local?.id === id) return local;
+  const beacon = decodeBeacon((await driver.readTags())[BEACON_TAG]);
+  return beacon?.id === id ? beacon : (local ?? beacon);
+}
 
 export type ControlAction = "approve" | "abort";
 
@@ -93,8 +129,7 @@ export async function requestControl(
   o: RequestOptions,
 ): Promise<RequestOutcome> {
   const pollMs = o.pollMs ?? 1000;
-  const view = await driver.readConfig({ repair: false });
-  const record = activeRecord(decodeRecord(view.release));
+  const record = await releaseInProgress(driver);
   if (!record) {
     throw new RefusedError(`${action}: no release is in progress on stack ${stack}; nothing to ${action}`, "--stack");
   }
@@ -131,7 +166,7 @@ export async function requestControl(
     at: new Date(o.clock.now()).toISOString(),
     ...(o.reason ? { reason: o.reason } : {}),
   };
-  const write = (): Promise<void> => driver.writeConfig([{ kind: "control", value: JSON.stringify(request) }]);
+  const write = (): Promise<void> => writeControl(driver, request);
   await write();
   const ackDeadline = o.clock.now() + (o.ackTimeoutMs ?? 60_000);
   let ack: string | undefined;
@@ -139,9 +174,8 @@ export async function requestControl(
   let rewrites = 0;
   while (ack === undefined) {
     await o.clock.sleep(pollMs);
-    const v = await driver.readConfig({ repair: false });
-    const now = decodeRecord(v.release);
-    const control = decodeControl(v.values.control);
+    const now = await releaseNow(driver, record.id);
+    const control = await readControl(driver);
     if (control?.id === request.id && control.ack) {
       ack = control.ack.note;
     } else if (!now || now.id !== record.id || now.phase === "done") {
@@ -162,7 +196,7 @@ export async function requestControl(
   if (!ended && (o.endTimeoutMs ?? 0) > 0) {
     const endBy = o.clock.now() + o.endTimeoutMs!;
     while (o.clock.now() < endBy) {
-      const now = decodeRecord((await driver.readConfig({ repair: false })).release);
+      const now = await releaseNow(driver, record.id);
       if (!now || now.id !== record.id || now.phase === "done") {
         ended = now?.id === record.id ? now : undefined;
         break;

@@ -1,6 +1,6 @@
 /**
  * The owner's side of promotion during a release: it records the release in the stack's history when it ends,
- * watches `bluegreen:control` for approve/abort requests from other processes, and holds the switch until approval
+ * watches the `bluegreen:control` stack tag for approve/abort requests from other processes, and holds the switch until approval
  * where the environment requires one.
  *
  * Polling rides on the engine's own waits: every `clock.sleep` of the release (health polls, bake probes, the
@@ -11,7 +11,7 @@ import type { RunContext } from "../engine/context";
 import type { BlueGreenEvent } from "../events";
 import type { Clock } from "../ports";
 import type { ReleaseRecord } from "../release";
-import { AbortRequested, ControlRequest, decodeControl } from "./control";
+import { AbortRequested, ControlRequest, readControl, writeControl } from "./control";
 import { actorName, HistoryNotes, HistoryRecorder } from "./history";
 
 export interface ApprovalGate {
@@ -91,7 +91,7 @@ export class ReleaseControl {
     const record = this.ctx.status.record;
     if (!record?.owner) return;
     // No repair: this read may overlap a config write of this process or of the requester (see ports.ts).
-    const request = decodeControl((await this.ctx.deps.driver.readConfig({ repair: false })).values.control);
+    const request = await readControl(this.ctx.deps.driver);
     if (!request || request.releaseId !== record.id || request.ack || this.handled.has(request.id)) return;
     this.handled.add(request.id);
     if (request.action === "abort") {
@@ -113,7 +113,7 @@ export class ReleaseControl {
 
   private async acknowledge(request: ControlRequest, note: string): Promise<void> {
     const at = new Date(this.ctx.deps.clock.now()).toISOString();
-    await this.ctx.status.write([{ kind: "control", value: JSON.stringify({ ...request, ack: { at, note } }) }]);
+    await writeControl(this.ctx.deps.driver, { ...request, ack: { at, note } });
   }
 
   /**

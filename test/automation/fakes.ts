@@ -82,6 +82,8 @@ export interface Behavior {
 export interface WorldState {
   config: WorldConfig;
   deployed: Deployed | undefined;
+  /** Stack tags, kept by the backend (the beacon and approve/abort requests: automation/promotion/beacon.ts). */
+  tags?: Record<string, string>;
   /**
    * Where the router sends each service's production traffic when a direct route (runtime API, selector patch)
    * moved it away from what the last `up` deployed. Survives a kill of the tool, like HAProxy's runtime state; the
@@ -241,6 +243,12 @@ export class World {
         }
       }
       this.onWrite?.(this);
+    },
+    readTags: async (): Promise<Record<string, string>> => ({ ...(this.state.tags ?? {}) }),
+    writeTag: async (key: string, value: string | undefined): Promise<void> => {
+      const tags = (this.state.tags ??= {});
+      if (value === undefined) delete tags[key];
+      else tags[key] = value;
     },
     outputs: async (): Promise<StackOutputsView> => {
       const d = this.state.deployed;

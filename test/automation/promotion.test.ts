@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as path from "path";
-import { abort, approve, deploy, history, promote } from "../../automation";
+import { abort, approve, deploy, history, promote, status } from "../../automation";
 import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
@@ -12,7 +12,7 @@ import { baseConfig, decisions, FAST, HOST, World } from "./fakes";
 
 const { stack: _stack, ...OPTS } = FAST;
 
-/** A fake stack that also keeps the promotion keys (`history`, `control`) the base fake ignores. */
+/** A fake stack that also keeps the promotion's history key, which the base fake ignores. */
 function stackWorld(): World & { extra: Record<string, string> } {
   const w = new World(baseConfig()) as World & { extra: Record<string, string> };
   w.extra = {};
@@ -25,7 +25,7 @@ function stackWorld(): World & { extra: Record<string, string> } {
   };
   w.driver.writeConfig = async (changes: ConfigChange[]): Promise<void> => {
     for (const c of changes) {
-      if (c.kind !== "history" && c.kind !== "control") continue;
+      if (c.kind !== "history") continue;
       if (c.value === undefined) delete w.extra[c.kind];
       else w.extra[c.kind] = c.value;
     }
@@ -328,6 +328,36 @@ describe("promotion: approval and abort from another process", () => {
     const [e] = stored(prod);
     assert.equal(e.approval?.by, `alice@${HOST}`);
     assert.equal(e.approval?.auto, false);
+  });
+
+  it("approve reaches the release from another host, whose checkout does not hold it (stack tags), and status shows it", async () => {
+    const { prod, events, done } = await waitingOnProd();
+    await until(() => decisions(events).includes("await-approval"), "the approval wait");
+    // Another host: its own checkout (a stack file without the release record), the same backend (the tags).
+    const stale = prod.snapshot().config;
+    delete stale.release;
+    const remoteDriver = {
+      ...prod.driver,
+      readConfig: () =>
+        Promise.resolve({ values: { platform: stale.platform, liveColor: stale.liveColor, services: stale.services } }),
+    };
+    await until(() => (prod.state.tags?.["bluegreen:release"] ?? "").includes('"wait"'), "the beacon");
+    const remote = {
+      clock: { now: () => prod.clock.t, sleep: () => new Promise<void>((r) => setImmediate(r)) },
+      host: { pid: 4242, host: "ci-runner-7", isAlive: () => false },
+    };
+    const st = await status({ stack: "prod" }, { deps: { driver: remoteDriver, ...remote } });
+    assert.match(st.release?.ownerState ?? "", /seen through the stack's backend/);
+    assert.ok(st.approval, "the remote status shows the release waiting for approval");
+    const a = await approve(
+      { stack: "prod", service: "web" },
+      { deps: { driver: remoteDriver, ...remote }, envVars: { BLUEGREEN_ACTOR: "bob" } },
+    );
+    assert.equal(a.exitCode, EXIT.ok, a.message);
+    const r = await done;
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.equal(stored(prod)[0].approval?.by, "bob@ci-runner-7");
+    assert.match(prod.state.tags?.["bluegreen:release"] ?? "", /"phase":"done"/);
   });
 
   it("abort while waiting for approval stops the release; traffic never moved (exit 5)", async () => {
