@@ -10,7 +10,7 @@ import { deploy, rollback, status, switchColor } from "../../automation";
 import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent, DecisionEvent } from "../../automation/events";
-import type { Clock, ConfigChange, HostInfo, StackConfigView } from "../../automation/ports";
+import type { Clock, ConfigChange, HostInfo } from "../../automation/ports";
 import { decodeRecord, encodeRecord, ReleaseRecord } from "../../automation/release";
 import { baseConfig, decisions, deployedLive, FAST, HOST, PID, T0, World, WorldState } from "./fakes";
 
@@ -241,20 +241,13 @@ describe("per-service releases: rollbacks and reruns write the key the release r
 // ---------------------------------------------------------------------------------------------------------------
 // bluegreen status
 
-/** The fake stack plus the `control` key (approve/abort requests), which the base fake does not keep. */
+/** The fake stack, with its `bluegreen:control` tag (approve/abort requests) as a property. */
 function withControlKey(w: World): World & { control?: string } {
-  const x = w as World & { control?: string };
-  const read = w.driver.readConfig;
-  const write = w.driver.writeConfig;
-  w.driver.readConfig = async (): Promise<StackConfigView> => {
-    const v = await read();
-    return x.control === undefined ? v : { ...v, values: { ...v.values, control: JSON.parse(x.control) as unknown } };
-  };
-  w.driver.writeConfig = async (changes: ConfigChange[]): Promise<void> => {
-    for (const c of changes) if (c.kind === "control") x.control = c.value;
-    await write(changes);
-  };
-  return x;
+  Object.defineProperty(w, "control", {
+    get: () => w.state.tags?.["bluegreen:control"],
+    set: (v: string | undefined) => void w.driver.writeTag("bluegreen:control", v),
+  });
+  return w;
 }
 
 /** Another process on this host (what `bluegreen status` from a second terminal is). */
@@ -384,6 +377,18 @@ describe("bluegreen status: own live colors and a release waiting for approval",
       /waiting for approval since 2026-01-01T00:00:10\.000Z: .* \(approves by itself at 2026-01-01T00:10:10\.000Z\)/,
     );
     assert.match(text, /approve requested by bob@ci-7 at 2026-01-01T00:00:20\.000Z, not acknowledged yet/);
+  });
+
+  it("reads the stack without repairing it: a status during a release must never undo one of its writes", async () => {
+    const w = new World();
+    const asked: ({ repair?: boolean } | undefined)[] = [];
+    const read = w.driver.readConfig;
+    w.driver.readConfig = async (opts?: { repair?: boolean }) => {
+      asked.push(opts);
+      return read();
+    };
+    await status({ stack: "dev" }, w.runOptions([]));
+    assert.ok(asked.length > 0 && asked.every((o) => o?.repair === false), JSON.stringify(asked));
   });
 
   it("a release that stopped while waiting is not shown as waiting (its rerun asks again)", async () => {
