@@ -41,13 +41,13 @@ export function planLiveColorMove(config: StackConfig, svc: ServiceConfig, to: C
   const from = config.liveColor;
   const blockers = followers.flatMap((s) => {
     if (s.versions.blue !== s.versions.green) {
-      return [`${s.spec.name} runs ${s.versions[from]} on ${from} and ${s.versions[to]} on ${to}`];
+      return [`${s.spec.name} (${s.versions[from]} on ${from}, ${s.versions[to]} on ${to})`];
     }
-    if (s.idleScaleDown?.color === to) return [`${s.spec.name}'s ${to} is scaled down`];
+    if (s.idleScaleDown?.color === to) return [`${s.spec.name} (its ${to} is scaled down)`];
     return [];
   });
   if (blockers.length > 0) {
-    return alone(`bluegreen:liveColor is stack-wide and flipping it would also move ${blockers.join("; ")}`);
+    return alone(`flipping the stack-wide bluegreen:liveColor would also move ${blockers.join(" and ")}`);
   }
   const moves = [name, ...followers.map((s) => s.spec.name)];
   return {

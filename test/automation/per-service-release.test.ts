@@ -63,7 +63,7 @@ describe("per-service releases: which key moves traffic", () => {
     assert.deepEqual(w.record?.moves, ["web"]);
     assert.match(
       decisionReason(events, "service-live-color") ?? "",
-      /flipping it would also move api runs 2\.0\.0 on blue and 2\.1\.0 on green: moving web alone through bluegreen:services\.web\.liveColor = green/,
+      /flipping the stack-wide bluegreen:liveColor would also move api \(2\.0\.0 on blue, 2\.1\.0 on green\): moving web alone through bluegreen:services\.web\.liveColor = green/,
     );
     // api was neither verified on green (it does not move) nor probed on its preview color.
     assert.ok(!urls.some((u) => u.startsWith("http://api.preview")), urls.join("\n"));
@@ -99,7 +99,10 @@ describe("per-service releases: which key moves traffic", () => {
     const events: BlueGreenEvent[] = [];
     const r = await switchColor({ ...FAST, service: "web", to: "green", bake: "0s" }, w.runOptions(events));
     assert.equal(r.exitCode, EXIT.ok, r.message);
-    assert.match(decisionReason(events, "service-live-color") ?? "", /api's green is scaled down/);
+    assert.match(
+      decisionReason(events, "service-live-color") ?? "",
+      /would also move api \(its green is scaled down\)/,
+    );
     assertSplit(w, "green");
   });
 

@@ -106,7 +106,7 @@ describe("per-service release in a two-service stack on the local platform (real
     const result = run.events[run.events.length - 1];
     assert.equal(done.code, EXIT.ok, JSON.stringify(result) + run.stderr.join(""));
     const decision = run.events.find((e) => e.type === "decision" && e.decision === "service-live-color");
-    assert.match(String(decision?.reason), /would also move api runs 2\.0\.0 on blue and 2\.1\.0 on green/);
+    assert.match(String(decision?.reason), /would also move api \(2\.0\.0 on blue, 2\.1\.0 on green\)/);
 
     assert.deepEqual(failed(web.samples), [], "web: no failed request");
     assert.deepEqual(failed(api.samples), [], "api: no failed request");
@@ -187,7 +187,11 @@ describe("per-service release in a two-service stack on the local platform (real
         minSamples: 4,
         policyPacks: NO_POLICY ? [] : [POLICY],
       },
-      { workDir: rig!.workDir, envVars: rig!.envVars },
+      {
+        workDir: rig!.workDir,
+        envVars: rig!.envVars,
+        onEvent: (e) => process.env.BLUEGREEN_E2E_VERBOSE && console.log(`    | ${JSON.stringify(e)}`),
+      },
       { approval: {}, controlPollMs: 500 },
     );
     let text = "";
@@ -204,7 +208,11 @@ describe("per-service release in a two-service stack on the local platform (real
       ),
     );
     const approve = runBluegreen(rig!, ["approve", "--stack", rig!.stackName, "--service", "web"]);
-    assert.equal((await approve.done).code, 0, approve.stderr.join("") + JSON.stringify(approve.events));
+    if ((await approve.done).code !== 0) {
+      const all = await rig!.stack.getAllConfig();
+      const keys = ["bluegreen:control", "bluegreen:release"].map((k) => `${k}=${all[k]?.value}`);
+      assert.fail(`approve: ${JSON.stringify(approve.events)} ${approve.stderr.join("")}; stack: ${keys.join(" ")}`);
+    }
     const r = await running;
     assert.equal(r.exitCode, EXIT.ok, r.message);
     const after = await statusOutput();
