@@ -209,8 +209,11 @@ describe("per-service release in a two-service stack on the local platform (real
     );
     const approve = runBluegreen(rig!, ["approve", "--stack", rig!.stackName, "--service", "web"]);
     if ((await approve.done).code !== 0) {
-      const all = await rig!.stack.getAllConfig();
-      const keys = ["bluegreen:control", "bluegreen:release"].map((k) => `${k}=${all[k]?.value}`);
+      const tags = await rig!.stack.workspace.listTags(rig!.stackName);
+      const keys = ["bluegreen:control", "bluegreen:release"].map((k) => `${k}=${tags[k]}`);
+      // Stop the waiting release before failing: it must not outlive the test (and its stack folder).
+      await runBluegreen(rig!, ["abort", "--stack", rig!.stackName]).done;
+      await running;
       assert.fail(`approve: ${JSON.stringify(approve.events)} ${approve.stderr.join("")}; stack: ${keys.join(" ")}`);
     }
     const r = await running;
