@@ -36,6 +36,7 @@ import {
   isSecure,
   pairSecrets,
   readCheckpoint,
+  ProjectFile,
   readProjectFile,
   RawValue,
   secureLeaves,
@@ -65,8 +66,8 @@ export interface PulumiDriverOptions {
 export class PulumiStackDriver implements StackDriver {
   readonly stackName: string;
   private stackP: Promise<Stack> | undefined;
-  private readonly project: string;
-  private readonly configFile: StackConfigFile;
+  private projectFile: ProjectFile | undefined;
+  private stackFile: StackConfigFile | undefined;
   /** Plaintext of the config file's secure values, by ciphertext (one `pulumi config --show-secrets` fills it). */
   private readonly decrypted = new Map<string, string>();
   /** A `pulumi stack export` in flight (non-file backends): outputs() and engineState() at once share it. */
@@ -74,16 +75,19 @@ export class PulumiStackDriver implements StackDriver {
 
   constructor(private readonly opts: PulumiDriverOptions) {
     this.stackName = opts.stack;
-    const project = readProjectFile(opts.workDir);
-    this.project = project.name;
-    this.configFile = new StackConfigFile(
-      path.join(project.stackConfigDir, `Pulumi.${stackLeaf(opts.stack)}.yaml`),
-      project.name,
-    );
-    this.projectConfigKeys = project.configKeys;
   }
 
-  private readonly projectConfigKeys: string[];
+  /** Pulumi.yaml, read on first use (constructing a driver touches no file). */
+  private get project(): ProjectFile {
+    return (this.projectFile ??= readProjectFile(this.opts.workDir));
+  }
+
+  private get configFile(): StackConfigFile {
+    return (this.stackFile ??= new StackConfigFile(
+      path.join(this.project.stackConfigDir, `Pulumi.${stackLeaf(this.opts.stack)}.yaml`),
+      this.project.name,
+    ));
+  }
 
   private env(): Record<string, string> {
     return { ...(this.opts.envVars ?? {}) };
@@ -111,7 +115,7 @@ export class PulumiStackDriver implements StackDriver {
 
   private async listStacks(): Promise<string[]> {
     const root = this.backendRoot();
-    if (root) return fileBackendStacks(root, this.project);
+    if (root) return fileBackendStacks(root, this.project.name);
     try {
       const out = JSON.parse(
         await runPulumi(["stack", "ls", "--json"], {
@@ -128,8 +132,8 @@ export class PulumiStackDriver implements StackDriver {
 
   /** The file backend's checkpoint of this stack; refuses when the backend does not hold the stack. */
   private checkpoint(root: string): string {
-    const file = checkpointFile(root, this.project, this.opts.stack);
-    if (!file) throw this.noSuchStack(fileBackendStacks(root, this.project));
+    const file = checkpointFile(root, this.project.name, this.opts.stack);
+    if (!file) throw this.noSuchStack(fileBackendStacks(root, this.project.name));
     return file;
   }
 
@@ -188,7 +192,7 @@ export class PulumiStackDriver implements StackDriver {
   private async configMap(): Promise<ConfigMap> {
     const doc = this.configFile.load();
     const raw = this.configFile.values(doc);
-    const needsCli = this.configFile.hasEnvironment(doc) || this.projectConfigKeys.some((k) => k.startsWith(`${NS}:`));
+    const needsCli = this.configFile.hasEnvironment(doc) || this.project.configKeys.some((k) => k.startsWith(`${NS}:`));
     if (needsCli) return this.cliConfig();
     const unknown = [...raw.values()].flatMap((v) => secureLeaves(v)).filter((l) => !this.decrypted.has(l.ciphertext));
     if (unknown.length > 0) {
@@ -418,7 +422,7 @@ export class PulumiStackDriver implements StackDriver {
     const locks: StackLock[] = [];
     if (!fs.existsSync(root)) return locks;
     for (const org of fs.readdirSync(root)) {
-      const dir = path.join(root, org, this.project, leaf);
+      const dir = path.join(root, org, this.project.name, leaf);
       if (!fs.existsSync(dir)) continue;
       for (const f of fs.readdirSync(dir)) {
         if (!f.endsWith(".json")) continue;
