@@ -43,6 +43,16 @@ const CLI_FLAGS = ["--verify-timeout", "30s", "--poll-interval", "250ms", "--bak
 const BIN = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
 const CLI_POLICY = process.env.BLUEGREEN_E2E_NO_POLICY === "1" ? ["--no-policy"] : [];
 
+/** A second checkout of the rig's project sharing its backend, with a copy of `stack`'s config file as it is now. */
+function otherCheckout(rig: ReleaseRig, stack: string): ReleaseRig {
+  const dir = fs.mkdtempSync(path.join(path.dirname(rig.workDir), "checkout-"));
+  for (const f of ["Pulumi.yaml", "package.json", "index.js", `Pulumi.${stack}.yaml`]) {
+    fs.copyFileSync(path.join(rig.workDir, f), path.join(dir, f));
+  }
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return { ...rig, workDir: dir, envVars: { ...rig.envVars, BLUEGREEN_PROJECT_DIR: dir } };
+}
+
 async function liveVersion(url: string): Promise<string> {
   const res = await fetch(`${url}/`);
   assert.equal(res.status, 200, url);
@@ -109,7 +119,7 @@ describe("promotion across three stacks on the local platform (real engine, real
     },
   });
 
-  it("promotes one version dev → staging → prod; prod waits for an approval given by a second process; 0 failed requests", async () => {
+  it("promotes one version dev → staging → prod; prod waits for an approval given from another checkout; 0 failed requests", async () => {
     load = traffic(`${url("dev")}/`);
     const d = await deploy({ stack: names.dev, service: "web", version: "1.1.0", ...FLAGS }, opts());
     await load.stop();
@@ -122,6 +132,10 @@ describe("promotion across three stacks on the local platform (real engine, real
     assert.equal(s.exitCode, EXIT.ok, s.message);
     assert.deepEqual(failed(load.samples), [], "staging: no failed request");
     assert.equal(await liveVersion(url("staging")), "1.1.0");
+
+    // Another checkout of the project (a CI runner, a colleague's machine): the same backend, its own stack files,
+    // cloned before the prod release started, so they do not hold it.
+    const elsewhere = otherCheckout(dev!, names.prod);
 
     load = traffic(`${url("prod")}/`);
     const p = runBluegreen(dev!, [
@@ -138,7 +152,17 @@ describe("promotion across three stacks on the local platform (real engine, real
     await p.waitFor((e) => e.type === "decision" && e.decision === "await-approval", 240_000);
     // Staged and verified, no traffic: production still answers with the old version.
     assert.equal(await liveVersion(url("prod")), "1.0.0");
-    const a = runBluegreen(dev!, ["approve", "--stack", names.prod, "--service", "web", "--reason", "e2e"]);
+    // The owner shows its state to other hosts in the background (a stack tag write): give it a moment.
+    let report: { release?: { ownerState?: string }; approval?: unknown } = {};
+    for (let i = 0; i < 30 && !report.approval; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 500));
+      const st = runBluegreen(elsewhere, ["status", "--stack", names.prod]);
+      assert.equal((await st.done).code, 0, st.stderr.join(""));
+      report = st.events[0] as typeof report;
+    }
+    assert.match(report.release?.ownerState ?? "", /seen through the stack's backend/, JSON.stringify(report));
+    assert.ok(report.approval, `status from the other checkout shows the wait for approval: ${JSON.stringify(report)}`);
+    const a = runBluegreen(elsewhere, ["approve", "--stack", names.prod, "--service", "web", "--reason", "e2e"]);
     const aDone = await a.done;
     assert.equal(aDone.code, 0, a.stderr.join("") + JSON.stringify(a.events));
     const pDone = await p.done;
