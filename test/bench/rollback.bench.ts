@@ -75,6 +75,14 @@ async function main(): Promise<void> {
       const fromBad = s.filter((x) => x.version === bad);
       const back = fromBad.reduce((m, x) => Math.max(m, x.end), 0);
       const timing = events.find((e): e is CheckEvent => e.type === "check" && e.name === "rollback.timing");
+      // Answers the bad version still gave after the router's runtime API took traffic back (should be none begun).
+      const routed = events.find((e) => e.type === "decision" && e.decision === "fast-route");
+      const routedAt = routed ? Date.parse(routed.ts) : NaN;
+      const lateBad = fromBad.filter((x) => x.at > routedAt);
+      console.log(
+        `run ${i}: requests to the bad version begun after the router moved: ${lateBad.length}` +
+          (lateBad.length ? ` (last ended ${Math.max(...lateBad.map((x) => x.end)) - routedAt} ms after)` : ""),
+      );
       const episode = s.filter((x) => x.at >= firstBad && x.at <= back);
       const fig: RunFigures = {
         firstBadToBackMs: back - firstBad,
