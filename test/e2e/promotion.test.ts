@@ -158,7 +158,7 @@ describe("promotion across three stacks on the local platform (real engine, real
       if (i > 0) await new Promise((r) => setTimeout(r, 500));
       const st = runBluegreen(elsewhere, ["status", "--stack", names.prod]);
       assert.equal((await st.done).code, 0, st.stderr.join(""));
-      report = st.events[0] as typeof report;
+      report = st.events[0];
     }
     assert.match(report.release?.ownerState ?? "", /seen through the stack's backend/, JSON.stringify(report));
     assert.ok(report.approval, `status from the other checkout shows the wait for approval: ${JSON.stringify(report)}`);
