@@ -9,13 +9,16 @@ PATH="$(bash scripts/node.sh):$PATH"
 [[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
 bash scripts/install-system-deps.sh
 . scripts/env.sh
-# The tests bind fixed loopback ports in 30000-36999 (control plane, Prometheus, PostgreSQL, Redis, throwaway stacks);
-# part of that range is also the kernel's ephemeral range, where a plugin's gRPC listener once took one first.
-# Reserve it (explicit binds still work) when this machine lets us.
+# The tests bind loopback ports in 30000-39999: fixed ones in 30000-36999 (control plane, Prometheus, PostgreSQL, Redis,
+# throwaway stacks) and blocks picked from the pid in 37000-39999 (test/e2e/local-harness.ts, test/automation/support).
+# Most of that is also the kernel's ephemeral range, where a plugin's gRPC listener or a connection once took a port
+# first. Reserve it (explicit binds still work) when this machine lets us.
 if [[ -w /proc/sys/net/ipv4/ip_local_reserved_ports ]]; then
   reserved="$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
-  [[ ",$reserved," == *",30000-36999,"* ]] ||
-    echo "${reserved:+$reserved,}30000-36999" >/proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null || true
+  if [[ ",$reserved," != *",30000-39999,"* ]]; then
+    others="$(tr ',' '\n' <<<"$reserved" | { grep -v -x -e '' -e '30000-36999' || true; } | paste -sd, -)"
+    echo "${others:+$others,}30000-39999" >/proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null || true
+  fi
 fi
 # The Kubernetes e2e test starts the project's control plane; build it here (minutes on a fresh machine) so that
 # no mocha timeout covers the build. Cached after the first time.

@@ -186,9 +186,13 @@ export function allPorts(livePort: number, portsPerColor = 10): number[] {
   return [livePort, livePort + 1, ...Array.from({ length: 2 * portsPerColor }, (_x, i) => instanceBase + i)];
 }
 
-/** A free block of ports, picked from the pid so parallel runs on one machine do not collide. */
+/**
+ * A block of ~30 ports (router, preview, metrics, both colors' instances), picked from the pid so parallel runs on
+ * one machine do not collide: 37000-38429, which scripts/test.sh reserves from the kernel's ephemeral range (a port
+ * in that range was once taken by another process's connection mid-run) and no fixed test port uses.
+ */
 export function portBlock(slot: number): number {
-  return 30000 + ((process.pid * 7 + slot * 50) % 30000);
+  return 37000 + ((process.pid * 7 + slot * 50) % 1400);
 }
 
 export interface JsonAnswer {
