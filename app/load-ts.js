@@ -43,9 +43,12 @@ function transpile(source, filename) {
   return output;
 }
 
-/** Makes `require("x.ts")` work; keeps an existing .ts loader (ts-node in tests) when there is one. */
-function register() {
-  if (require.extensions[".ts"]) {
+/**
+ * Makes `require("x.ts")` work; keeps an existing .ts loader (ts-node in tests) when there is one, unless `override`
+ * (policy/pack.js: Pulumi's policy-pack runner always registers a type-checking ts-node).
+ */
+function register({ override = false } = {}) {
+  if (require.extensions[".ts"] && !override) {
     return;
   }
   require.extensions[".ts"] = (module, filename) => {
