@@ -13,6 +13,7 @@ import type { ConfigMap, EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { Document, isMap, isScalar, YAMLMap } from "yaml";
 import { Color } from "../../components/core/conventions";
 import { RefusedError } from "../errors";
+import { isSecureLeaf } from "../../components/core/secure-leaves";
 import { Redactor, secretValuesOf } from "../redact";
 import type {
   ConfigChange,
@@ -33,13 +34,11 @@ import {
   Deployment,
   fileBackendRoot,
   fileBackendStacks,
-  isSecure,
   pairSecrets,
   readCheckpoint,
   ProjectFile,
   readProjectFile,
-  RawValue,
-  secureLeaves,
+  secureCiphertexts,
   setIn,
   StackConfigFile,
   stackLeaf,
@@ -93,12 +92,13 @@ export class PulumiStackDriver implements StackDriver {
     return { ...(this.opts.envVars ?? {}) };
   }
 
+  private pulumi(args: string[]): Promise<string> {
+    return runPulumi(args, { workDir: this.opts.workDir, envVars: this.opts.envVars, binDir: this.opts.pulumiBinDir });
+  }
+
+  /** A `pulumi` command on this stack. */
   private cli(args: string[]): Promise<string> {
-    return runPulumi([...args, "--stack", this.opts.stack], {
-      workDir: this.opts.workDir,
-      envVars: this.opts.envVars,
-      binDir: this.opts.pulumiBinDir,
-    });
+    return this.pulumi([...args, "--stack", this.opts.stack]);
   }
 
   private backendRoot(): string | undefined {
@@ -117,13 +117,7 @@ export class PulumiStackDriver implements StackDriver {
     const root = this.backendRoot();
     if (root) return fileBackendStacks(root, this.project.name);
     try {
-      const out = JSON.parse(
-        await runPulumi(["stack", "ls", "--json"], {
-          workDir: this.opts.workDir,
-          envVars: this.opts.envVars,
-          binDir: this.opts.pulumiBinDir,
-        }),
-      ) as { name: string }[];
+      const out = JSON.parse(await this.pulumi(["stack", "ls", "--json"])) as { name: string }[];
       return out.map((s) => s.name);
     } catch {
       return []; // Listing is only for the message.
@@ -158,7 +152,7 @@ export class PulumiStackDriver implements StackDriver {
     try {
       return await LocalWorkspace.selectStack({ stackName: this.opts.stack, workDir: this.opts.workDir }, wsOpts);
     } catch (err) {
-      if (isStackNotFound(err) || /no stack named|not found/i.test(String((err as Error).message))) {
+      if (isStackNotFound(err) || /not found/i.test(String((err as Error).message))) {
         throw this.noSuchStack(await this.listStacks());
       }
       throw err;
@@ -169,8 +163,8 @@ export class PulumiStackDriver implements StackDriver {
     if (opts.repair !== false) restoreInterruptedConfigWrite(this.configFile.file);
     const root = this.backendRoot();
     if (root) this.checkpoint(root); // refuses a stack the backend does not hold, like the CLI would
-    const all = await this.configMap();
-    this.learnSecrets(all);
+    const { all, raw } = await this.configMap();
+    this.learnSecrets(all, raw.get(SERVICES));
     const values: Record<string, unknown> = {};
     let release: string | undefined;
     for (const [key, v] of Object.entries(all)) {
@@ -189,23 +183,23 @@ export class PulumiStackDriver implements StackDriver {
    * The CLI is asked when the file holds a ciphertext not seen yet, imports an ESC environment, or the project file
    * declares `bluegreen:` defaults (the CLI merges those).
    */
-  private async configMap(): Promise<ConfigMap> {
+  private async configMap(): Promise<{ all: ConfigMap; raw: Map<string, unknown> }> {
     const doc = this.configFile.load();
     const raw = this.configFile.values(doc);
     const needsCli = this.configFile.hasEnvironment(doc) || this.project.configKeys.some((k) => k.startsWith(`${NS}:`));
-    if (needsCli) return this.cliConfig();
-    const unknown = [...raw.values()].flatMap((v) => secureLeaves(v)).filter((l) => !this.decrypted.has(l.ciphertext));
+    if (needsCli) return { all: await this.cliConfig(), raw };
+    const unknown = [...raw.values()].flatMap(secureCiphertexts).filter((c) => !this.decrypted.has(c));
     if (unknown.length > 0) {
       const plain = await this.cliConfig();
       for (const [key, value] of raw) {
         const entry = plain[key];
         if (!entry) continue;
-        pairSecrets(value, isSecure(value) ? entry.value : parseLenient(entry.value), this.decrypted);
+        pairSecrets(value, isSecureLeaf(value) ? entry.value : parseLenient(entry.value), this.decrypted);
       }
     }
     const out: ConfigMap = {};
     for (const [key, value] of raw) {
-      const secret = secureLeaves(value).length > 0;
+      const secret = secureCiphertexts(value).length > 0;
       const plain = substituteSecrets(value, (c) => {
         const p = this.decrypted.get(c);
         if (p === undefined) throw new Error(`cannot decrypt ${key} of stack ${this.opts.stack}`);
@@ -216,7 +210,7 @@ export class PulumiStackDriver implements StackDriver {
         secret,
       };
     }
-    return out;
+    return { all: out, raw };
   }
 
   private async cliConfig(): Promise<ConfigMap> {
@@ -256,7 +250,7 @@ export class PulumiStackDriver implements StackDriver {
           config.set(key, new Document(JSON.parse(node.value) as unknown).contents);
           node = config.get(key, true);
         }
-        if (isMap(node) && !isSecure(node.toJSON())) return node;
+        if (isMap(node) && !isSecureLeaf(node.toJSON())) return node;
         if (node === undefined) throw new Error(`${SERVICES} is missing: nothing to change`);
         throw new Error(
           `${SERVICES} is ${isMap(node) ? "encrypted as a whole" : "not an object"}; bluegreen rewrites it to change ` +
@@ -328,19 +322,13 @@ export class PulumiStackDriver implements StackDriver {
     await this.cli(["stack", "tag", "rm", key]);
   }
 
-  /** Tells the redactor which values are secret: config marked secret, `bluegreen:services` by its secure leaves. */
-  private learnSecrets(all: ConfigMap): void {
+  /**
+   * Tells the redactor which values are secret: config marked secret, `bluegreen:services` by its secure leaves
+   * (`rawServices`: the value as the stack file holds it).
+   */
+  private learnSecrets(all: ConfigMap, rawServices: unknown): void {
     if (!this.opts.redactor || !Object.values(all).some((v) => v.secret)) return;
-    this.opts.redactor.add(secretValuesOf(all, SERVICES, this.rawConfigValue(SERVICES)));
-  }
-
-  /** A key's value as the stack file holds it (secret leaves as `{secure: ...}`); undefined when unreadable. */
-  private rawConfigValue(key: string): RawValue {
-    try {
-      return this.configFile.values().get(key);
-    } catch {
-      return undefined;
-    }
+    this.opts.redactor.add(secretValuesOf(all, SERVICES, rawServices));
   }
 
   /**

@@ -17,6 +17,7 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import { Document, isMap, isScalar, parseDocument, YAMLMap } from "yaml";
+import { isSecureLeaf } from "../../components/core/secure-leaves";
 
 /** Pulumi's marker for a secret value inside a checkpoint (`{"4dabf...": "1b47...", "ciphertext": ...}`). */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -124,32 +125,16 @@ export function setIn(map: YAMLMap, keys: (string | number)[], value: unknown): 
   map.setIn(keys, value);
 }
 
-/** Every `{ secure: <ciphertext> }` leaf of a raw value, with its path. */
-export function secureLeaves(
-  value: RawValue,
-  at: (string | number)[] = [],
-): { path: (string | number)[]; ciphertext: string }[] {
-  if (isSecure(value)) return [{ path: at, ciphertext: value.secure }];
-  if (Array.isArray(value)) return value.flatMap((v, i) => secureLeaves(v, [...at, i]));
-  if (typeof value === "object" && value !== null) {
-    return Object.entries(value).flatMap(([k, v]) => secureLeaves(v, [...at, k]));
-  }
+/** The ciphertext of every `{ secure: <ciphertext> }` leaf of a raw value. */
+export function secureCiphertexts(value: RawValue): string[] {
+  if (isSecureLeaf(value)) return [value.secure];
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(secureCiphertexts);
   return [];
-}
-
-export function isSecure(value: unknown): value is { secure: string } {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.keys(value).length === 1 &&
-    typeof (value as { secure?: unknown }).secure === "string"
-  );
 }
 
 /** The raw value with each secure leaf replaced by `plain(ciphertext)`. */
 export function substituteSecrets(value: RawValue, plain: (ciphertext: string) => string): unknown {
-  if (isSecure(value)) return plain(value.secure);
+  if (isSecureLeaf(value)) return plain(value.secure);
   if (Array.isArray(value)) return value.map((v) => substituteSecrets(v, plain));
   if (typeof value === "object" && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteSecrets(v, plain)]));
@@ -159,7 +144,7 @@ export function substituteSecrets(value: RawValue, plain: (ciphertext: string) =
 
 /** Walks a raw value and its decrypted twin (from `pulumi config --show-secrets`) and pairs each ciphertext with its plaintext. */
 export function pairSecrets(raw: RawValue, plain: unknown, into: Map<string, string>): void {
-  if (isSecure(raw)) {
+  if (isSecureLeaf(raw)) {
     if (plain !== undefined && plain !== null)
       into.set(raw.secure, typeof plain === "string" ? plain : JSON.stringify(plain));
     return;

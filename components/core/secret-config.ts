@@ -19,14 +19,10 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { SecretConfigInfo, secureLeavesOf } from "./secure-leaves";
+import { isObject, SecretConfigInfo, secureLeavesOf } from "./secure-leaves";
 
 export { secretEnvByService, secureLeavesOf } from "./secure-leaves";
 export type { SecretConfigInfo, SecretProblem } from "./secure-leaves";
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /**
  * The project folder: where Pulumi runs the program (the folder holding Pulumi.yaml, also for a project folder

@@ -3,11 +3,12 @@
  * apart from secret-config.ts, which loads `@pulumi/pulumi` (~400 ms): the release tool needs only this, and it
  * loads before every command moves traffic.
  */
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function isSecureLeaf(value: unknown): boolean {
+/** `{ secure: <ciphertext> }`: a value `pulumi config set --secret` stored encrypted. */
+export function isSecureLeaf(value: unknown): value is { secure: string } {
   return isObject(value) && Object.keys(value).length === 1 && typeof value.secure === "string";
 }
 
