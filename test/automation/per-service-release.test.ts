@@ -253,6 +253,30 @@ function withControlKey(w: World): World & { control?: string } {
   return w;
 }
 
+/** A deploy of web 1.1.0 to green, verified and waiting for approval, owned by `pid` on this host. */
+function waitingDeploy(
+  id: string,
+  pid: number,
+  awaitingApproval: NonNullable<ReleaseRecord["awaitingApproval"]>,
+): ReleaseRecord {
+  return {
+    v: 1,
+    id,
+    kind: "deploy",
+    service: "web",
+    version: "1.1.0",
+    fromColor: "blue",
+    fromVersion: "1.0.0",
+    toColor: "green",
+    toVersionBefore: "0.9.0",
+    phase: "verify",
+    startedAt: new Date(T0).toISOString(),
+    updatedAt: new Date(T0).toISOString(),
+    owner: { pid, host: HOST },
+    awaitingApproval,
+  };
+}
+
 /** Another process on this host (what `bluegreen status` from a second terminal is). */
 function otherProcess(w: World): { clock: Clock; host: HostInfo } {
   return {
@@ -348,22 +372,10 @@ describe("bluegreen status: own live colors and a release waiting for approval",
 
   it("names an approve request the waiting release has not acknowledged yet, and an auto-approval time", async () => {
     const w = withControlKey(new World());
-    const record: ReleaseRecord = {
-      v: 1,
-      id: "rel-wait",
-      kind: "deploy",
-      service: "web",
-      version: "1.1.0",
-      fromColor: "blue",
-      fromVersion: "1.0.0",
-      toColor: "green",
-      toVersionBefore: "0.9.0",
-      phase: "verify",
-      startedAt: new Date(T0).toISOString(),
-      updatedAt: new Date(T0).toISOString(),
-      owner: { pid: PID, host: HOST },
-      awaitingApproval: { since: "2026-01-01T00:00:10.000Z", autoApproveAt: "2026-01-01T00:10:10.000Z" },
-    };
+    const record = waitingDeploy("rel-wait", PID, {
+      since: "2026-01-01T00:00:10.000Z",
+      autoApproveAt: "2026-01-01T00:10:10.000Z",
+    });
     w.state.config.release = encodeRecord(record);
     w.control = JSON.stringify({
       v: 1,
@@ -396,22 +408,7 @@ describe("bluegreen status: own live colors and a release waiting for approval",
 
   it("a release that stopped while waiting is not shown as waiting (its rerun asks again)", async () => {
     const w = withControlKey(new World());
-    w.state.config.release = encodeRecord({
-      v: 1,
-      id: "rel-stopped",
-      kind: "deploy",
-      service: "web",
-      version: "1.1.0",
-      fromColor: "blue",
-      fromVersion: "1.0.0",
-      toColor: "green",
-      toVersionBefore: "0.9.0",
-      phase: "verify",
-      startedAt: new Date(T0).toISOString(),
-      updatedAt: new Date(T0).toISOString(),
-      owner: { pid: 31337, host: HOST },
-      awaitingApproval: { since: "2026-01-01T00:00:10.000Z" },
-    });
+    w.state.config.release = encodeRecord(waitingDeploy("rel-stopped", 31337, { since: "2026-01-01T00:00:10.000Z" }));
     const st = await status({ stack: "dev" }, w.runOptions([], otherProcess(w)));
     assert.equal(st.approval, null);
     assert.match(st.release?.ownerState ?? "", /interrupted/);

@@ -74,6 +74,20 @@ func programWithFakeSDK(t *testing.T, mode string) (string, string) {
 	return root, out
 }
 
+// runPlainProgram runs a program with no config and no options through the host and returns what the runner saw.
+func runPlainProgram(t *testing.T) runnerRecord {
+	t.Helper()
+	dir, out := programWithFakeSDK(t, "ok")
+	res, err := newHost("127.0.0.1:1", "").Run(context.Background(), &pulumirpc.RunRequest{
+		Project: "p", Stack: "dev", MonitorAddress: "127.0.0.1:2",
+		Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."},
+	})
+	if err != nil || res.GetError() != "" {
+		t.Fatalf("Run: %v %q", err, res.GetError())
+	}
+	return readRecord(t, out)
+}
+
 func readRecord(t *testing.T, path string) runnerRecord {
 	t.Helper()
 	raw, err := os.ReadFile(path)
@@ -99,15 +113,7 @@ func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
 // The bug of issue #16: a stack with no config handed the program PULUMI_CONFIG="null", and
 // `new pulumi.Config().get("x")` died at preview. Upstream sends `{}`.
 func TestRunGivesAStackWithoutConfigAnEmptyConfigObject(t *testing.T) {
-	dir, out := programWithFakeSDK(t, "ok")
-	res, err := newHost("127.0.0.1:1", "").Run(context.Background(), &pulumirpc.RunRequest{
-		Project: "p", Stack: "dev", MonitorAddress: "127.0.0.1:2",
-		Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."},
-	})
-	if err != nil || res.GetError() != "" {
-		t.Fatalf("Run: %v %q", err, res.GetError())
-	}
-	rec := readRecord(t, out)
+	rec := runPlainProgram(t)
 	if rec.Config == nil || *rec.Config != "{}" {
 		t.Fatalf("PULUMI_CONFIG = %v, want {}", deref(rec.Config))
 	}
@@ -388,29 +394,18 @@ func TestCodeGenerationSaysItIsNotImplementedAndWhatToUseInstead(t *testing.T) {
 // The program starts with V8's code cache on disk (Node's default folder) unless the user chose a folder or
 // turned the cache off.
 func TestRunGivesTheProgramACompileCache(t *testing.T) {
-	run := func() runnerRecord {
-		dir, out := programWithFakeSDK(t, "ok")
-		res, err := newHost("127.0.0.1:1", "").Run(context.Background(), &pulumirpc.RunRequest{
-			Project: "p", Stack: "dev", MonitorAddress: "127.0.0.1:2",
-			Info: &pulumirpc.ProgramInfo{RootDirectory: dir, ProgramDirectory: dir, EntryPoint: "."},
-		})
-		if err != nil || res.GetError() != "" {
-			t.Fatalf("Run: %v %q", err, res.GetError())
-		}
-		return readRecord(t, out)
-	}
 	t.Setenv("NODE_COMPILE_CACHE", "")
 	t.Setenv("NODE_DISABLE_COMPILE_CACHE", "")
-	if got, want := deref(run().CompileCache), filepath.Join(os.TempDir(), "node-compile-cache"); got != want {
+	if got, want := deref(runPlainProgram(t).CompileCache), filepath.Join(os.TempDir(), "node-compile-cache"); got != want {
 		t.Fatalf("NODE_COMPILE_CACHE = %q, want %q", got, want)
 	}
 	t.Setenv("NODE_COMPILE_CACHE", "/somewhere/else")
-	if got := deref(run().CompileCache); got != "/somewhere/else" {
+	if got := deref(runPlainProgram(t).CompileCache); got != "/somewhere/else" {
 		t.Fatalf("the user's NODE_COMPILE_CACHE was replaced: %q", got)
 	}
 	t.Setenv("NODE_COMPILE_CACHE", "")
 	t.Setenv("NODE_DISABLE_COMPILE_CACHE", "1")
-	if got := run().CompileCache; got != nil && *got != "" {
+	if got := runPlainProgram(t).CompileCache; got != nil && *got != "" {
 		t.Fatalf("NODE_COMPILE_CACHE set although the cache is turned off: %q", *got)
 	}
 }
