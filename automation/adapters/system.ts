@@ -1,13 +1,13 @@
 /**
  * The real clock, process identity, the smoke-command runner and the host-level claim mutex.
  */
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { ClaimMutex, CommandResult, CommandRunner } from "../engine/context";
+import type { ClaimMutex, CommandRunner } from "../engine/context";
 import type { Clock, HostInfo } from "../ports";
 import { abortError } from "./http-prober";
+import { shellRunner } from "./process";
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -41,41 +41,11 @@ export function isPidAlive(pid: number): boolean {
 
 export const thisHost: HostInfo = { pid: process.pid, host: os.hostname(), isAlive: isPidAlive };
 
-/** Runs the smoke command with `sh -c`, the release's facts in its environment, and a timeout. */
-export const shellCommands: CommandRunner = {
-  run: (command, env, timeoutMs, signal) =>
-    new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn("sh", ["-c", command], {
-        env: { ...process.env, ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      const keep = (d: Buffer): void => {
-        output = (output + d.toString()).slice(-4000);
-      };
-      child.stdout.on("data", keep);
-      child.stderr.on("data", keep);
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill("SIGTERM");
-      }, timeoutMs);
-      const onAbort = (): void => {
-        child.kill("SIGTERM");
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      child.on("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        if (signal?.aborted) reject(abortError(signal));
-        else resolve({ exitCode: code, output, timedOut });
-      });
-    }),
-};
+/**
+ * Runs smoke and hook commands with `sh -c`, the release's facts in their environment, and a timeout that stops the
+ * whole command: its process group gets SIGTERM, then SIGKILL (automation/adapters/process.ts).
+ */
+export const shellCommands: CommandRunner = shellRunner();
 
 /**
  * A lock file created with O_EXCL holding our pid; a file whose pid no longer runs is stale and taken over.

@@ -23,9 +23,11 @@ export interface CommandResult {
   /** Last part of stdout+stderr. */
   output: string;
   timedOut: boolean;
+  /** Set when the command was stopped (timeout, interrupt): its process group and the signals it got, in order. */
+  killed?: { pgid: number; signals: string[]; graceMs: number };
 }
 
-/** Runs the user's smoke command (a port so unit tests need no shell). */
+/** Runs the user's smoke command and hook commands (a port so unit tests need no shell). */
 export interface CommandRunner {
   run(command: string, env: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult>;
 }
