@@ -16,6 +16,7 @@ import {
   parseStatusSet,
   parseSteps,
   parseVersion,
+  formatDuration,
 } from "./parse";
 
 type Duration = string | number;
@@ -410,16 +411,79 @@ function normalizeSwitch(i: SwitchInput): Pick<ReleaseSettings, "steps" | "stepP
   };
 }
 
+/**
+ * Most answers a sliding window of `spanMs` can hold at one probe every `intervalMs`: the fence post is not counted,
+ * since a probe launched a little late (timers, a busy machine) falls out of the window.
+ */
+export function windowCapacity(spanMs: number, intervalMs: number): number {
+  return Math.floor(spanMs / intervalMs);
+}
+
+/**
+ * A watch judges a window only once it holds --min-samples answers, so a combination whose windows can never hold
+ * that many would end without a verdict. Refused before any change, naming the flags, their values and the fixes.
+ */
+export function refuseUnjudgeable(b: BakeSettings, steps: number[], stepPauseMs: number): void {
+  const need = b.minSamples;
+  const iv = formatDuration(b.intervalMs);
+  const check = (flag: string, what: string, spanMs: number, longer: string): void => {
+    const cap = windowCapacity(spanMs, b.intervalMs);
+    if (cap >= need) return;
+    throw new RefusedError(
+      `${what} can never reach --min-samples ${need}: at one request every --bake-interval ${iv}, a window holds ` +
+        `at most ${cap} answers, so no window would ever be judged. Allowed: --bake-interval of at most ` +
+        `${formatDuration(Math.floor(spanMs / need))}, --min-samples of at most ${Math.max(1, cap)}, or ${longer}`,
+      flag,
+    );
+  };
+  const win = formatDuration(b.windowMs);
+  if (b.durationMs > 0) {
+    if (b.durationMs < b.windowMs) {
+      check(
+        "--bake",
+        `--bake ${formatDuration(b.durationMs)} (shorter than --bake-window ${win}) with --bake-interval ${iv}`,
+        b.durationMs,
+        `a --bake of at least ${formatDuration(need * b.intervalMs)} (--bake 0s skips the bake)`,
+      );
+    }
+    check(
+      "--bake-interval",
+      `--bake-interval ${iv} with --bake-window ${win}`,
+      b.windowMs,
+      `a --bake-window of at least ${formatDuration(need * b.intervalMs)}`,
+    );
+  }
+  if (b.baseline) {
+    check(
+      "--baseline-duration",
+      `--baseline-duration ${formatDuration(b.baseline.durationMs)} with --bake-interval ${iv}`,
+      b.baseline.durationMs,
+      `a --baseline-duration of at least ${formatDuration(need * b.intervalMs)}`,
+    );
+  }
+  if (steps.length > 1) {
+    check(
+      "--step-pause",
+      `--step-pause ${formatDuration(stepPauseMs)} at the steps ${steps.join(",")} with --bake-window ${win} and --bake-interval ${iv}`,
+      Math.min(stepPauseMs, b.windowMs),
+      `a --step-pause and --bake-window of at least ${formatDuration(need * b.intervalMs)}`,
+    );
+  }
+}
+
 export function normalizeDeploy(i: DeployInput): ReleaseSettings {
   if (i.service === undefined) throw new RefusedError("--service is required", "--service");
   if (i.version === undefined) throw new RefusedError("--version is required", "--version");
+  const bake = normalizeBake(i);
+  const sw = normalizeSwitch(i);
+  refuseUnjudgeable(bake, sw.steps, sw.stepPauseMs);
   return {
     stack: parseStackName(i.stack),
     service: parseServiceName(i.service),
     version: parseVersion("--version", i.version),
     checks: normalizeChecks(i),
-    bake: normalizeBake(i),
-    ...normalizeSwitch(i),
+    bake,
+    ...sw,
     scaleDownAfterMs:
       i.scaleDownAfter === undefined
         ? undefined
@@ -443,11 +507,17 @@ export function normalizeSwitchColor(i: SwitchColorInput): ReleaseSettings {
     service: i.service === undefined ? undefined : parseServiceName(i.service),
     to: parseColor("--to", i.to),
     checks: normalizeChecks(i),
-    bake: normalizeBake({ bake: "0s", ...i }),
-    ...normalizeSwitch(i),
+    ...judgeableSwitch(i),
     platform: normalizePlatform(i),
     ...normalizeEngine(i),
   };
+}
+
+function judgeableSwitch(i: SwitchColorInput): Pick<ReleaseSettings, "bake" | "steps" | "stepPauseMs"> {
+  const bake = normalizeBake({ bake: "0s", ...i });
+  const sw = normalizeSwitch(i);
+  refuseUnjudgeable(bake, sw.steps, sw.stepPauseMs);
+  return { bake, ...sw };
 }
 
 export function normalizeRollback(i: RollbackInput): ReleaseSettings {

@@ -232,7 +232,8 @@ export interface WatchResult {
  * Watches the live endpoint until `until` (ms): launches a probe every bake interval without waiting for earlier ones
  * (open loop: a slow or hanging endpoint must not slow the sampling down), keeps answers in a sliding window, reads
  * metric sources every metric interval in the background, and stops at the first breach. Emits a `check` with the
- * window's figures every second and on every failed request.
+ * window's figures every second and on every failed request. With `mustJudge` (the bake), a watch that ends without
+ * any judged window is inconclusive, never a pass: `--on-inconclusive` decides.
  */
 export async function watch(
   ctx: RunContext,
@@ -243,6 +244,7 @@ export async function watch(
   version: string,
   until: number,
   signal: AbortSignal,
+  mustJudge = false,
 ): Promise<WatchResult> {
   const { clock } = ctx.deps;
   const b = ctx.settings.bake;
@@ -262,6 +264,9 @@ export async function watch(
   let failure: Error | undefined;
   const inflight = new Set<Promise<void>>();
   let metricsBusy = false;
+  // Whether any window held enough answers for a verdict, and the most any window held.
+  let judged = false;
+  let most = 0;
   const measurementErrors = new MeasurementErrors(b.consecutiveErrorLimit);
   warnIfNoBaseline(ctx);
 
@@ -272,6 +277,8 @@ export async function watch(
     const bad = !p.ok || (p.status !== undefined && p.latencyMs > b.maxLatencyMs);
     if (bad && firstBadAt === undefined) firstBadAt = now;
     const stats = window.stats(now);
+    most = Math.max(most, stats.samples);
+    if (stats.samples >= b.minSamples) judged = true;
     // A window with nothing bad in it ends an episode: the next bad sample starts a new one.
     if (stats.errors === 0 && stats.p95Ms <= b.maxLatencyMs) firstBadAt = undefined;
     const breach = breachOf(stats, thresholds) ?? judgeBaseline(ctx, stats);
@@ -342,6 +349,15 @@ export async function watch(
     }
   }
   if (!result && failure === undefined) await Promise.all([...inflight]);
+  if (!result && failure === undefined && mustJudge && !judged) {
+    const out = decideInconclusive(
+      ctx,
+      phase,
+      `no window was judged: the most answers in a --bake-window ${b.windowMs / 1000}s were ${most}, ` +
+        `below --min-samples ${b.minSamples}`,
+    );
+    result = "breach" in out ? { breach: out.breach, detectedAt: clock.now() } : { paused: out.paused };
+  }
   if (failure !== undefined && !result) throw failure;
   if (result?.paused) throw result.paused;
   return result ?? {};

@@ -500,7 +500,10 @@ export async function bake(ctx: RunContext, until: number): Promise<Breach | und
     const c = await confirmVersion(ctx, "bake", so.liveEndpoint, r.version, ctx.interrupts.soft);
     return c.ok ? undefined : new Breach(c.why);
   }
-  const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, until, ctx.interrupts.soft);
+  // A resumed bake with little of its window left still watches long enough to judge one window.
+  const b = ctx.settings.bake;
+  const end = Math.max(until, ctx.deps.clock.now() + (b.minSamples + 1) * b.intervalMs);
+  const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, end, ctx.interrupts.soft, true);
   return w.breach ? new Breach(w.breach, w.firstBadAt, w.detectedAt) : undefined;
 }
 
