@@ -11,8 +11,10 @@
  *
  * Every hook gets the same JSON payload (service, versions, colors, endpoints, release id, hook point): a webhook as
  * its POST body, a command as $BLUEGREEN_HOOK_PAYLOAD plus one BLUEGREEN_* variable per field. Each run is a `check`
- * event (`hook.<point>`), a failure also a `decision`, and the results are kept in the release record (`hooks`), so
- * a resumed release does not run a point twice.
+ * event (`hook.<point>`), a failure also a `decision`, and each hook's result is kept in the release record
+ * (`hooks`) as soon as it ends, so a resumed release does not run a hook that already passed. Output (a command's
+ * stdout/stderr, a webhook's reply) never goes into the record: it is written, redacted, to a log file under
+ * `.bluegreen/logs/` that the record names; events carry a short redacted excerpt.
  */
 import { Color, otherColor } from "../components/core/conventions";
 import { Reader, describe } from "../components/core/config";
@@ -20,9 +22,10 @@ import type { ServiceConfig } from "../components/core/spec";
 import { RefusedError, VerificationFailedError } from "./errors";
 import type { Phase } from "./events";
 import { parseDuration } from "./parse";
+import { redactUrls } from "./redact";
 import type { ReleaseRecord } from "./release";
 import { confirmVersion, smokeCheck } from "./engine/checks";
-import type { RunContext } from "./engine/context";
+import { killedText, type RunContext } from "./engine/context";
 import { serviceOutputs } from "./engine/stack-state";
 import { smokeCommand } from "./engine/steps";
 
@@ -31,7 +34,7 @@ export type HookPoint = (typeof HOOK_POINTS)[number];
 
 /** One configured hook. Exactly one of `command` / `url`. */
 export interface HookSpec {
-  /** Shown in events and the record [the command or URL]. */
+  /** Shown in events and the record [the command, or the URL without credentials and query; see defaultName]. */
   name: string;
   /** Shell command (`sh -c`); exit 0 passes. */
   command?: string;
@@ -59,7 +62,10 @@ export interface HookResult {
   ms: number;
   /** When it ended (ISO). */
   at: string;
+  /** Why it failed (no output: that is in `log`). */
   detail?: string;
+  /** Its output, relative to the project folder (`.bluegreen/logs/...`), when it had any. */
+  log?: string;
 }
 
 const HOOK_KEYS = ["name", "command", "url", "timeout", "retries"] as const;
@@ -109,7 +115,7 @@ function parseHook(r: Reader, key: string, value: unknown): HookSpec | undefined
   }
   const name =
     obj.name === undefined
-      ? (command ?? url ?? "")
+      ? defaultName(command, url)
       : r.string(`${key}.name`, obj.name, {
           pattern: HOOK_NAME,
           allowed: 'letters, digits, ".", "_", "-", at most 63 characters, e.g. "expand-db"',
@@ -129,6 +135,24 @@ function parseHook(r: Reader, key: string, value: unknown): HookSpec | undefined
   const retries = r.integer(`${key}.retries`, obj.retries, 0, 10, 0);
   if (r.problems.length > before || name === undefined || retries === undefined) return undefined;
   return { name, timeoutMs, retries, ...(command !== undefined ? { command } : { url }) };
+}
+
+/**
+ * A hook without a name is shown by its command or URL, which may hold secrets: a URL loses its credentials and
+ * query values (tokens), a command is cut at 80 characters with the same done to the URLs in it. The sinks redact
+ * known secret values on top (automation/redact.ts).
+ */
+function defaultName(command: string | undefined, url: string | undefined): string {
+  if (url !== undefined) {
+    try {
+      const u = new URL(url);
+      return `${u.protocol}//${u.host}${u.pathname}`;
+    } catch {
+      return redactUrls(url);
+    }
+  }
+  const text = redactUrls(command ?? "");
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
 /** The validated hooks of a service; a bad value is refused naming the key (before any change). */
@@ -232,31 +256,40 @@ export async function runHooks(ctx: RunContext, point: HookPoint): Promise<void>
     await verifyLiveVersion(ctx, svc);
   }
   if (hooks.length === 0) return;
-  // A resumed release does not repeat a point that already passed.
-  if ((r.hooks ?? []).some((h) => h.point === point && h.ok) && point !== "rollback") {
+  // A resumed release does not repeat a hook that already passed (each result is recorded as it ends).
+  const passed =
+    point === "rollback"
+      ? new Set<string>()
+      : new Set((r.hooks ?? []).filter((h) => h.point === point && h.ok).map((h) => h.name));
+  const todo = hooks.filter((h) => !passed.has(h.name));
+  if (todo.length < hooks.length) {
     ctx.emit({
       type: "decision",
       phase,
       decision: "skip-hooks",
-      reason: `${point} hooks already passed in this release`,
+      reason:
+        todo.length === 0
+          ? `${point} hooks already passed in this release`
+          : `${point} hooks ${[...passed].join(", ")} already passed in this release; running ${todo.map((h) => h.name).join(", ")}`,
     });
-    return;
   }
+  if (todo.length === 0) return;
   if (point === "postBake") await guardContract(ctx, svc);
   const payload = await payloadFor(ctx, svc, point);
-  const results: HookResult[] = [];
   let failure: HookResult | undefined;
-  for (const hook of hooks) {
+  for (const hook of todo) {
     const res = await runOne(ctx, hook, point, payload);
-    results.push(res);
+    // Recorded before the next hook starts: a kill -9 between two hooks must not run the first one again.
+    await ctx.status.set({ hooks: [...(record(ctx).hooks ?? []), res] });
     if (!res.ok) {
       failure = res;
       break;
     }
   }
-  await ctx.status.set({ hooks: [...(record(ctx).hooks ?? []), ...results] });
   if (!failure) return;
-  const what = `${point} hook "${failure.name}" failed: ${failure.detail ?? "unknown"}`;
+  const what =
+    `${point} hook "${failure.name}" failed: ${failure.detail ?? "unknown"}` +
+    (failure.log ? ` (output: ${failure.log})` : "");
   switch (point) {
     case "preStage":
     case "preSwitch":
@@ -372,8 +405,20 @@ interface Attempt {
   ok: boolean;
   /** Worth another attempt (timeouts, connection errors, 5xx/408/429, non-zero exits). */
   retryable: boolean;
+  /** Why it failed, without any output. */
   detail?: string;
+  /** What the command printed or the webhook answered (kept in the log file only; excerpts in events). */
+  output?: string;
   figures: Record<string, number | string | null>;
+}
+
+/** Lines of output an event shows (redacted at the sink); the whole output is in the log file. */
+const EVENT_OUTPUT_LINES = 6;
+const EVENT_OUTPUT_CHARS = 600;
+
+function excerpt(output: string): string {
+  const tail = output.trim().split("\n").slice(-EVENT_OUTPUT_LINES).join("\n");
+  return tail.length > EVENT_OUTPUT_CHARS ? `…${tail.slice(-EVENT_OUTPUT_CHARS)}` : tail;
 }
 
 async function runOne(ctx: RunContext, hook: HookSpec, point: HookPoint, payload: HookPayload): Promise<HookResult> {
@@ -383,6 +428,7 @@ async function runOne(ctx: RunContext, hook: HookSpec, point: HookPoint, payload
   const signal = point === "rollback" ? ctx.interrupts.hard : ctx.interrupts.soft;
   let attempt: Attempt = { ok: false, retryable: false, figures: {} };
   let attempts = 0;
+  const outputs: string[] = [];
   for (let i = 0; i <= hook.retries; i++) {
     if (i > 0) await clock.sleep(Math.min(1000 * 2 ** (i - 1), 10_000), signal);
     attempts++;
@@ -390,17 +436,28 @@ async function runOne(ctx: RunContext, hook: HookSpec, point: HookPoint, payload
       hook.command !== undefined
         ? await runCommand(ctx, hook, payload, signal)
         : await callWebhook(hook, payload, signal);
+    if (attempt.output?.trim()) {
+      outputs.push(`--- attempt ${attempts}: ${attempt.ok ? "ok" : (attempt.detail ?? "failed")}\n${attempt.output}`);
+    }
     if (attempt.ok || !attempt.retryable || signal.aborted) break;
   }
   const ms = clock.now() - started;
+  const log =
+    outputs.length > 0
+      ? ctx.deps.logs?.write(
+          [ctx.settings.stack, record(ctx).id, `${point}-${hook.name}`],
+          `${point} hook ${hook.name}\n${outputs.join("\n")}\n`,
+        )
+      : undefined;
+  const shown = !attempt.ok && attempt.output?.trim() ? excerpt(attempt.output) : "";
   ctx.emit({
     type: "check",
     phase: POINT_PHASE[point],
     name: `hook.${point}`,
     ok: attempt.ok,
     target: hook.name,
-    figures: { ...attempt.figures, attempts, ms },
-    ...(attempt.detail ? { detail: attempt.detail } : {}),
+    figures: { ...attempt.figures, attempts, ms, ...(log ? { log } : {}) },
+    ...(attempt.detail ? { detail: attempt.detail + (shown ? `:\n${shown}` : "") } : {}),
   });
   return {
     point,
@@ -410,6 +467,7 @@ async function runOne(ctx: RunContext, hook: HookSpec, point: HookPoint, payload
     ms,
     at: new Date(clock.now()).toISOString(),
     ...(attempt.detail ? { detail: attempt.detail.slice(0, 500) } : {}),
+    ...(log ? { log } : {}),
   };
 }
 
@@ -431,30 +489,50 @@ async function runCommand(
       figures: { exitCode: null },
     };
   }
-  if (res.exitCode === 0 && !res.timedOut) return { ok: true, retryable: false, figures: { exitCode: 0 } };
-  const tail = res.output.trim().split("\n").slice(-6).join("\n");
+  if (res.exitCode === 0 && !res.timedOut) {
+    return { ok: true, retryable: false, output: res.output, figures: { exitCode: 0 } };
+  }
   return {
     ok: false,
     retryable: true,
-    detail: `${res.timedOut ? `timed out after ${Math.round(hook.timeoutMs / 1000)}s` : `exited ${res.exitCode}`}${tail ? `: ${tail}` : ""}`,
+    detail:
+      (res.timedOut ? `timed out after ${Math.round(hook.timeoutMs / 1000)}s` : `exited ${res.exitCode}`) +
+      killedText(res.killed),
+    output: res.output,
     figures: { exitCode: res.exitCode },
   };
 }
 
+/** A webhook URL's credentials travel as HTTP Basic auth (fetch refuses a URL that holds them). */
+function webhookRequest(url: string): { url: string; headers: Record<string, string> } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { url, headers: {} };
+  const auth = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64");
+  u.username = "";
+  u.password = "";
+  return { url: u.toString(), headers: { authorization: `Basic ${auth}` } };
+}
+
 async function callWebhook(hook: HookSpec, payload: HookPayload, signal: AbortSignal): Promise<Attempt> {
+  // Messages name the URL without credentials or query (they may hold tokens).
+  const shown = defaultName(undefined, hook.url);
   try {
-    const res = await fetch(hook.url!, {
+    const req = webhookRequest(hook.url!);
+    const res = await fetch(req.url, {
       method: "POST",
-      headers: { "content-type": "application/json", "user-agent": "bluegreen-hooks" },
+      headers: { "content-type": "application/json", "user-agent": "bluegreen-hooks", ...req.headers },
       body: JSON.stringify(payload),
       signal: AbortSignal.any([signal, AbortSignal.timeout(hook.timeoutMs)]),
     });
-    const body = (await res.text().catch(() => "")).trim().slice(0, 300);
-    if (res.status >= 200 && res.status < 300) return { ok: true, retryable: false, figures: { status: res.status } };
+    const body = (await res.text().catch(() => "")).slice(0, 64 * 1024);
+    if (res.status >= 200 && res.status < 300) {
+      return { ok: true, retryable: false, output: body, figures: { status: res.status } };
+    }
     return {
       ok: false,
       retryable: res.status >= 500 || res.status === 408 || res.status === 429,
-      detail: `${hook.url} answered ${res.status}${body ? `: ${body}` : ""}`,
+      detail: `${shown} answered ${res.status}`,
+      output: body,
       figures: { status: res.status },
     };
   } catch (err) {
@@ -464,7 +542,7 @@ async function callWebhook(hook: HookSpec, payload: HookPayload, signal: AbortSi
       e.name === "TimeoutError"
         ? `no answer within ${Math.round(hook.timeoutMs / 1000)}s`
         : (e.cause?.code ?? e.cause?.message ?? e.message);
-    return { ok: false, retryable: true, detail: `${hook.url}: ${why}`, figures: { status: null } };
+    return { ok: false, retryable: true, detail: `${shown}: ${redactUrls(why)}`, figures: { status: null } };
   }
 }
 

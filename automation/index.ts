@@ -21,6 +21,7 @@ import { Redactor } from "./redact";
 import { HttpProber } from "./adapters/http-prober";
 import { prometheusSource } from "./adapters/prometheus";
 import { stackPlatformAdapter } from "./adapters/platforms";
+import { fileLogs } from "./adapters/logs";
 import { fileMutex, shellCommands, systemClock, thisHost } from "./adapters/system";
 import { Deps, Emit, RunContext } from "./engine/context";
 import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
@@ -110,6 +111,7 @@ export function defaultDeps(stack: string, opts: RunOptions = {}, access?: Platf
     clock: systemClock,
     host: thisHost,
     commands: shellCommands,
+    logs: fileLogs(workDir, redactor),
     mutex: fileMutex(path.join(workDir, ".bluegreen", "locks")),
     prometheus: prometheusSource,
     newId: () => `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${crypto.randomBytes(3).toString("hex")}`,
@@ -126,6 +128,9 @@ function makeContext(
 ): { ctx: RunContext; emitRaw: Emit; redactor: Redactor } {
   // One per command: every event leaves through emitRaw below, redacted with the secrets read so far.
   const redactor = new Redactor();
+  // A CI job's tokens reach hooks and smoke commands through the environment: their values never leave.
+  redactor.addEnv(process.env);
+  if (opts.envVars) redactor.addEnv(opts.envVars);
   const deps = defaultDeps(settings.stack, opts, { ...settings.platform, service: settings.service }, redactor);
   const never = new AbortController().signal;
   let status: StatusWriter | undefined = undefined;

@@ -27,9 +27,28 @@ export interface CommandResult {
   killed?: { pgid: number; signals: string[]; graceMs: number };
 }
 
+/** What a stopped command's result says was killed. */
+export function killedText(killed: CommandResult["killed"]): string {
+  if (!killed) return "";
+  const hard = killed.signals.includes("SIGKILL");
+  return (
+    `; stopped its process group ${killed.pgid} with SIGTERM` +
+    (hard ? `, then SIGKILL (still running ${Math.round(killed.graceMs / 1000)}s later)` : "")
+  );
+}
+
 /** Runs the user's smoke command and hook commands (a port so unit tests need no shell). */
 export interface CommandRunner {
   run(command: string, env: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult>;
+}
+
+/**
+ * Keeps a command's or webhook's output out of the release record: written (redacted, 0600) under the work dir's
+ * `.bluegreen/logs/`, which git ignores; the record and messages name the file instead.
+ */
+export interface LogSink {
+  /** Writes `text` to the log named by `parts` (stack, release, hook...); returns its path, or undefined if it could not. */
+  write(parts: string[], text: string): string | undefined;
 }
 
 /** Serializes claims of a stack on this host (closes the read-check-write race of two `deploy`s started at once). */
@@ -45,6 +64,8 @@ export interface Deps {
   clock: Clock;
   host: HostInfo;
   commands: CommandRunner;
+  /** Where hook and smoke-command output goes [none: output is dropped]. */
+  logs?: LogSink;
   mutex: ClaimMutex;
   /** Builds a Prometheus source for the settings' rules (a port so tests can fake it). */
   prometheus?: (baseUrl: string, rule: { query: string; op: string; threshold: number }) => MetricSource;

@@ -11,7 +11,7 @@ import type { ConfigChange, ResourceStep } from "../ports";
 import type { ReleaseRecord } from "../release";
 import { sampleBaseline } from "./baseline";
 import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
-import type { RunContext } from "./context";
+import { killedText, type RunContext } from "./context";
 import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
 import { judgeScope, Scope } from "./scope";
 import { liveColorChange, movedServices } from "./live-color";
@@ -233,20 +233,32 @@ export async function smokeCommand(
   );
   const ok = res.exitCode === 0 && !res.timedOut;
   const how = res.timedOut
-    ? `timed out after ${Math.round(ctx.settings.checks.smokeTimeoutMs / 1000)}s`
+    ? `timed out after ${Math.round(ctx.settings.checks.smokeTimeoutMs / 1000)}s${killedText(res.killed)}`
     : `exited ${res.exitCode}`;
+  // The output may hold secrets: it goes to a log file (redacted, 0600), never into the record's reason.
+  const output = res.output.trim();
+  const log =
+    !ok && output
+      ? ctx.deps.logs?.write([ctx.settings.stack, r.id, `smoke-${target}`], `smoke command: ${cmd}\n${output}\n`)
+      : undefined;
   const why = ok
     ? undefined
     : `smoke command ${how}${live ? ` against the live ${r.fromColor}` : ""}: ${cmd}` +
-      (res.output && !res.timedOut ? `\n${res.output.trim().slice(-800)}` : "");
+      (log ? ` (output: ${log})` : "");
+  const shown = output ? output.split("\n").slice(-6).join("\n").slice(-600) : "";
   ctx.emit({
     type: "check",
     phase: "verify",
     name: "smoke.command",
     ok,
     ...(live ? { target: endpoint } : {}),
-    figures: { exitCode: res.exitCode, ms: ctx.deps.clock.now() - started, ...(live ? { version } : {}) },
-    ...(why ? { detail: why } : {}),
+    figures: {
+      exitCode: res.exitCode,
+      ms: ctx.deps.clock.now() - started,
+      ...(live ? { version } : {}),
+      ...(log ? { log } : {}),
+    },
+    ...(why ? { detail: why + (shown ? `\n${shown}` : "") } : {}),
   });
   return why;
 }

@@ -49,6 +49,7 @@ export function releaseReport(input: ReportInput, projectDir: string): ReportOut
   if (input.out === "-") return { html, report };
   const file = path.resolve(input.out ?? chosen.htmlFile);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, html);
+  fs.writeFileSync(file, html, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
   return { file, html, report };
 }

@@ -16,7 +16,7 @@ export function reportsDir(projectDir: string, stack: string): string {
 /** Writes the events and the HTML page of one release; returns the page's path. */
 export function writeReleaseReport(projectDir: string, events: BlueGreenEvent[], releaseId: string): string {
   const dir = reportsDir(projectDir, events[0].stack);
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const base = path.join(dir, safeId(releaseId));
   writeAtomic(`${base}.events.jsonl`, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
   writeAtomic(`${base}.html`, renderReportHtml(buildReport(events)));
@@ -98,8 +98,10 @@ function safeId(id: string): string {
   return id.replace(/[^A-Za-z0-9_.-]/g, "_");
 }
 
+/** Readable by the owner only (0600): a report holds hook and check details of the release. */
 function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text);
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
   fs.renameSync(tmp, file);
 }

@@ -11,7 +11,8 @@ import { deploy, rollback } from "../../automation";
 import type { CommandRunner } from "../../automation/engine/context";
 import type { BlueGreenEvent, CheckEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
-import { baseConfig, decisions, FAST, World } from "./fakes";
+import { shellRunner } from "../../automation/adapters/process";
+import { baseConfig, decisions, FAST, HOST, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };
 
@@ -328,9 +329,14 @@ describe("release hooks", () => {
       received.length = 0;
       answers = [409];
       const w2 = worldWith({ preSwitch: { url, retries: 3 } });
-      const r = await deploy(REL, w2.runOptions([]));
+      const events: BlueGreenEvent[] = [];
+      const r = await deploy(REL, w2.runOptions(events));
       assert.equal(r.exitCode, EXIT.verificationFailed);
-      assert.match(r.message, /answered 409: not now/);
+      assert.match(r.message, /answered 409/);
+      assert.match(hookChecks(events)[0].detail ?? "", /answered 409:\nnot now/);
+      // The reply is output: in the check event (redacted) and the hook's log, never in the message or the record.
+      assert.doesNotMatch(r.message, /not now/);
+      assert.doesNotMatch(JSON.stringify(w2.record), /not now/);
       assert.equal(received.length, 1);
     });
 
@@ -498,5 +504,69 @@ describe("verify with migrations: smoke checks of both versions", () => {
     const { calls, runner } = recorder(w);
     assert.equal((await deploy(SMOKE, w.runOptions([], { commands: runner }))).exitCode, EXIT.ok);
     assert.equal(calls.filter((c) => c.command === "smoke").length, 1);
+  });
+});
+
+describe("hooks recorded one by one", () => {
+  const NEW_PID = 5001;
+
+  it("a kill -9 between two hooks of one point does not run the first again on resume", async () => {
+    const w = worldWith({
+      preStage: [
+        { name: "migrate-a", command: "migrate-a" },
+        { name: "migrate-b", command: "migrate-b" },
+      ],
+    });
+    let killed: { state: WorldState; t: number } | undefined;
+    const runner: CommandRunner = {
+      run: async (command) => {
+        // The world as a kill -9 leaves it the moment migrate-b starts.
+        if (command === "migrate-b" && !killed) killed = { state: w.snapshot(), t: w.clock.t };
+        return { exitCode: 0, output: "", timedOut: false };
+      },
+    };
+    await deploy(REL, w.runOptions([], { commands: runner }));
+    assert.ok(killed);
+    const w2 = new World();
+    w2.state = JSON.parse(JSON.stringify(killed.state)) as WorldState;
+    w2.clock.t = killed.t;
+    w2.alivePids = new Set([NEW_PID]);
+    assert.deepEqual(
+      w2.record?.hooks?.map((h) => [h.point, h.name, h.ok]),
+      [["preStage", "migrate-a", true]],
+      "migrate-a's result is on the stack before migrate-b starts",
+    );
+    const { calls, runner: rerun } = recorder(w2);
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(
+      REL,
+      w2.runOptions(events, {
+        commands: rerun,
+        host: { pid: NEW_PID, host: HOST, isAlive: (p) => w2.alivePids.has(p) },
+      }),
+    );
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ["migrate-b"],
+    );
+    const skip = events.find((e) => e.type === "decision" && e.decision === "skip-hooks");
+    assert.match(
+      skip?.type === "decision" ? skip.reason : "",
+      /migrate-a already passed in this release; running migrate-b/,
+    );
+  });
+});
+
+describe("hook timeouts with a real process", () => {
+  it("a hook past its timeout is stopped with its children, and the record says what was killed", async function () {
+    this.timeout(10_000);
+    const w = worldWith({ preSwitch: { name: "slow", command: "trap '' TERM; sleep 20", timeout: "1s" } });
+    const started = Date.now();
+    const r = await deploy(REL, w.runOptions([], { commands: shellRunner({ graceMs: 300 }) }));
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    assert.equal(r.exitCode, EXIT.verificationFailed);
+    const hook = w.record?.hooks?.find((h) => h.name === "slow");
+    assert.match(hook?.detail ?? "", /timed out after 1s; stopped its process group \d+ with SIGTERM, then SIGKILL/);
   });
 });
