@@ -194,7 +194,12 @@ function bakeOptions(cmd: Command, defaultBake: string): Command {
       "failed measurements in a row of one metric source that make the bake inconclusive",
       "4",
     )
-    .option("--on-inconclusive <action>", 'what an inconclusive bake does: "rollback" or "pause"', "rollback");
+    .option("--on-inconclusive <action>", 'what an inconclusive bake does: "rollback" or "pause"', "rollback")
+    .option(
+      "--insufficient-data <action>",
+      'an alarm in INSUFFICIENT_DATA: "error" (a failed measurement), "breach" or "ok"',
+      "error",
+    );
 }
 
 type Opts = Record<string, unknown>;
@@ -240,6 +245,7 @@ function commonInput(o: Opts): Omit<DeployInput, "service" | "version"> {
     baselineDuration: str(o, "baselineDuration"),
     consecutiveErrorLimit: str(o, "consecutiveErrorLimit"),
     onInconclusive: str(o, "onInconclusive"),
+    insufficientData: str(o, "insufficientData"),
   };
 }
 

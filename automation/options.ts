@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import { Color } from "../components/core/conventions";
 import { RefusedError } from "./errors";
+import type { InsufficientDataAction } from "./ports";
 import {
   parseColor,
   parseDuration,
@@ -86,6 +87,11 @@ export interface BakeInput {
   consecutiveErrorLimit?: number | string;
   /** What an inconclusive bake does: "rollback" or "pause" (traffic stays, the release is kept for a rerun) ["rollback"]. */
   onInconclusive?: string;
+  /**
+   * What an alarm in INSUFFICIENT_DATA counts as: "error" (a failed measurement, `consecutiveErrorLimit` in a row
+   * make the bake inconclusive), "breach", or "ok" ["error"].
+   */
+  insufficientData?: string;
 }
 
 export interface SwitchInput {
@@ -191,6 +197,7 @@ export interface BakeSettings {
   baseline?: BaselineRules;
   consecutiveErrorLimit: number;
   onInconclusive: InconclusiveAction;
+  insufficientData: InsufficientDataAction;
 }
 
 export type InconclusiveAction = "pause" | "rollback";
@@ -333,7 +340,7 @@ export function normalizeBake(i: BakeInput): BakeSettings {
 
 function normalizeObservability(
   i: BakeInput,
-): Pick<BakeSettings, "baseline" | "consecutiveErrorLimit" | "onInconclusive"> {
+): Pick<BakeSettings, "baseline" | "consecutiveErrorLimit" | "onInconclusive" | "insufficientData"> {
   const maxErrorRateIncrease =
     i.maxErrorRateIncrease === undefined ? undefined : parseRate("--max-error-rate-increase", i.maxErrorRateIncrease);
   const maxLatencyRatio =
@@ -350,7 +357,15 @@ function normalizeObservability(
       "--on-inconclusive",
     );
   }
+  const insufficientData = i.insufficientData ?? "error";
+  if (insufficientData !== "error" && insufficientData !== "breach" && insufficientData !== "ok") {
+    throw new RefusedError(
+      `--insufficient-data: got "${insufficientData}"; allowed: "error", "breach" or "ok"`,
+      "--insufficient-data",
+    );
+  }
   return {
+    insufficientData,
     baseline:
       maxErrorRateIncrease === undefined && maxLatencyRatio === undefined
         ? undefined

@@ -254,7 +254,12 @@ export interface MetricContext {
   color: Color;
   version: string;
   signal?: AbortSignal;
+  /** What a source that cannot judge yet (CloudWatch INSUFFICIENT_DATA) reports: `--insufficient-data` ["error"]. */
+  insufficientData?: InsufficientDataAction;
 }
+
+/** `error`: a measurement error (`--consecutive-error-limit`); `breach`: a breach; `ok`: counts as a good reading. */
+export type InsufficientDataAction = "error" | "breach" | "ok";
 
 export interface MetricSource {
   readonly name: string;

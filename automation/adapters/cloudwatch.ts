@@ -6,8 +6,11 @@
  *
  *   deploy({ ... }, { metrics: [cloudWatchAlarms(async (names) => myStates(names), ["web-green-5xx-alarm"])] });
  *
- * Like the Prometheus source, a read that fails (throttling, network) does not breach: it is reported in the check's
- * detail, so a monitoring outage does not roll back a healthy release. Reachability is checked in the preflight.
+ * Monitoring outages are not silence: a read that fails (throttling, network, expired credentials) and an alarm that
+ * is not found are measurement errors (`error` set: one is not a breach, `--consecutive-error-limit` in a row make the
+ * bake inconclusive). An alarm in INSUFFICIENT_DATA cannot judge: `ctx.insufficientData` (`--insufficient-data`,
+ * default "error") says whether that is a measurement error, a breach, or fine. Reachability is checked in the
+ * preflight.
  */
 import type { MetricContext, MetricReading, MetricSource } from "../ports";
 
@@ -29,19 +32,37 @@ export function cloudWatchAlarms(read: AlarmStateReader, alarmNames: string[]): 
         states = await read(alarmNames, ctx.signal);
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
-        return { source: name, breached: false, detail: `CloudWatch unreachable: ${(err as Error).message}` };
+        const error = `CloudWatch unreachable: ${(err as Error).message}`;
+        return { source: name, breached: false, detail: error, error };
       }
       const firing = states.filter((s) => s.state === "ALARM");
       const missing = alarmNames.filter((n) => !states.some((s) => s.name === n));
+      const insufficient = states.filter((s) => s.state === "INSUFFICIENT_DATA").map((s) => s.name);
+      const unknown = states.filter((s) => !["OK", "ALARM", "INSUFFICIENT_DATA"].includes(s.state));
       const seen = states.map((s) => `${s.name}=${s.state}`).join(", ") || "none";
-      return {
-        source: name,
-        value: firing.length,
-        breached: firing.length > 0,
-        detail:
-          (firing.length > 0 ? `in ALARM: ${firing.map((s) => s.name).join(", ")}` : `states: ${seen}`) +
-          (missing.length > 0 ? `; not found: ${missing.join(", ")}` : ""),
-      };
+      const action = ctx.insufficientData ?? "error";
+      if (firing.length > 0 || (action === "breach" && insufficient.length > 0)) {
+        const why = [
+          ...(firing.length > 0 ? [`in ALARM: ${firing.map((s) => s.name).join(", ")}`] : []),
+          ...(action === "breach" && insufficient.length > 0
+            ? [`INSUFFICIENT_DATA (--insufficient-data breach): ${insufficient.join(", ")}`]
+            : []),
+        ];
+        return { source: name, value: firing.length, breached: true, detail: why.join("; ") };
+      }
+      // Nothing measured for these alarms: never "ok".
+      const errors = [
+        ...(missing.length > 0 ? [`not found: ${missing.join(", ")}`] : []),
+        ...(unknown.length > 0 ? [`unknown state: ${unknown.map((s) => `${s.name}=${s.state}`).join(", ")}`] : []),
+        ...(action === "error" && insufficient.length > 0
+          ? [`INSUFFICIENT_DATA: ${insufficient.join(", ")} (--insufficient-data error)`]
+          : []),
+      ];
+      if (errors.length > 0) {
+        const error = errors.join("; ");
+        return { source: name, breached: false, detail: `${error}; states: ${seen}`, error };
+      }
+      return { source: name, value: 0, breached: false, detail: `states: ${seen}` };
     },
   };
 }

@@ -299,7 +299,13 @@ export async function watch(
 
   const readMetrics = async (): Promise<void> => {
     for (const source of sources) {
-      const reading = await readMeasured(source, { service, color, version, signal });
+      const reading = await readMeasured(source, {
+        service,
+        color,
+        version,
+        signal,
+        insufficientData: b.insufficientData,
+      });
       const errors = measurementErrors.record(reading);
       ctx.emit({
         type: "check",

@@ -33,15 +33,28 @@ export class MeasurementErrors {
   }
 }
 
-/** Reads a source; a thrown error (other than an interrupt) is a failed measurement, not a failed release. */
+/**
+ * Reads a source; a thrown error (other than an interrupt) is a failed measurement, not a failed release. So is a
+ * reading that measured nothing: no verdict, or a value that is not a number (NaN) - whatever the source says.
+ */
 export async function readMeasured(source: MetricSource, ctx: MetricContext): Promise<MetricReading> {
+  let reading: MetricReading;
   try {
-    return await source.read(ctx);
+    reading = await source.read(ctx);
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     const message = err instanceof Error ? err.message : String(err);
     return { source: source.name, breached: false, detail: `measurement failed: ${message}`, error: message };
   }
+  const unmeasured =
+    reading === null || typeof reading !== "object" || typeof reading.breached !== "boolean"
+      ? "the source returned no reading"
+      : reading.error === undefined && reading.value !== undefined && Number.isNaN(reading.value)
+        ? "the value is not a number (NaN)"
+        : undefined;
+  if (unmeasured === undefined) return reading;
+  const detail = typeof reading?.detail === "string" ? `${reading.detail}: ${unmeasured}` : unmeasured;
+  return { source: source.name, breached: false, detail, error: unmeasured };
 }
 
 export type InconclusiveOutcome = { breach: string } | { paused: PausedError };

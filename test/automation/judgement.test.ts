@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- fakes implement async ports synchronously */
 /**
  * Issue 22, judgement: a release passes only when it was judged. A bake whose windows can never fill is refused up
  * front; a bake that ends without a judged window is inconclusive, never a pass.
@@ -5,15 +6,21 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
+import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { deploy } from "../../automation";
+import { cloudWatchAlarms } from "../../automation/adapters/cloudwatch";
+import { prometheusSource } from "../../automation/adapters/prometheus";
+import { readMeasured } from "../../automation/engine/inconclusive";
 import { runCli } from "../../automation/cli";
 import { watch } from "../../automation/engine/checks";
 import type { RunContext } from "../../automation/engine/context";
 import { EXIT, PausedError, RefusedError } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import { normalizeBake, normalizeChecks, normalizeDeploy } from "../../automation/options";
+import type { MetricContext } from "../../automation/ports";
 import { FAST, HOST, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };
@@ -165,6 +172,115 @@ describe("judgement: a bake that ends without a judged window is inconclusive, n
     );
     assert.equal(r.exitCode, EXIT.rolledBack, r.message);
     assert.match(r.message, /error rate/);
+    assert.equal(w.state.config.liveColor, "blue");
+  });
+});
+
+describe("judgement: metric sources that fail count as failures, not as ok", () => {
+  const ctx: MetricContext = { service: "web", color: "green", version: "1.1.0" };
+  const states = (m: Record<string, string>) => async () => Object.entries(m).map(([name, state]) => ({ name, state }));
+
+  it("CloudWatch unreachable is a measurement error", async () => {
+    const src = cloudWatchAlarms(async () => {
+      throw new Error("ExpiredTokenException: the security token included in the request is expired");
+    }, ["web-green-5xx"]);
+    const r = await src.read(ctx);
+    assert.equal(r.breached, false);
+    assert.match(r.error ?? "", /CloudWatch unreachable: ExpiredTokenException/);
+  });
+
+  it("a missing alarm is a measurement error", async () => {
+    const r = await cloudWatchAlarms(states({ a: "OK" }), ["a", "b"]).read(ctx);
+    assert.equal(r.breached, false);
+    assert.match(r.error ?? "", /not found: b/);
+  });
+
+  it("INSUFFICIENT_DATA follows --insufficient-data: a measurement error by default, or a breach, or ok", async () => {
+    const src = cloudWatchAlarms(states({ a: "OK", b: "INSUFFICIENT_DATA" }), ["a", "b"]);
+    const byDefault = await src.read(ctx);
+    assert.equal(byDefault.breached, false);
+    assert.match(byDefault.error ?? "", /INSUFFICIENT_DATA: b/);
+    const breach = await src.read({ ...ctx, insufficientData: "breach" });
+    assert.equal(breach.breached, true);
+    assert.equal(breach.error, undefined);
+    const ok = await src.read({ ...ctx, insufficientData: "ok" });
+    assert.deepEqual([ok.breached, ok.error], [false, undefined]);
+    assert.throws(() => normalizeBake({ insufficientData: "ignore" }), /--insufficient-data: got "ignore"; allowed/);
+  });
+
+  it("alarms all OK are a good reading; ALARM is a breach", async () => {
+    const ok = await cloudWatchAlarms(states({ a: "OK" }), ["a"]).read(ctx);
+    assert.deepEqual([ok.breached, ok.error], [false, undefined]);
+    const firing = await cloudWatchAlarms(states({ a: "ALARM" }), ["a"]).read(ctx);
+    assert.equal(firing.breached, true);
+  });
+
+  describe("Prometheus", () => {
+    let server: http.Server;
+    let base = "";
+    let reply: { status: number; body: unknown } = { status: 200, body: {} };
+    before(async () => {
+      server = http.createServer((_req, res) => {
+        res.writeHead(reply.status, { "content-type": "application/json" }).end(JSON.stringify(reply.body));
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const rule = { query: "errors", op: ">", threshold: 0.05 };
+    const vector = (...values: string[]) => ({
+      status: "success",
+      data: { resultType: "vector", result: values.map((v) => ({ metric: {}, value: [0, v] })) },
+    });
+
+    it("an HTTP error is a measurement error, even with a success body", async () => {
+      reply = { status: 503, body: vector("0") };
+      const r = await prometheusSource(base, rule).read(ctx);
+      assert.match(r.error ?? "", /query failed \(503\): HTTP 503/);
+    });
+    it("an empty result is a measurement error", async () => {
+      reply = { status: 200, body: vector() };
+      assert.equal((await prometheusSource(base, rule).read(ctx)).error, "no data");
+    });
+    it("NaN (0/0 without requests) is a measurement error, as a vector or a scalar", async () => {
+      reply = { status: 200, body: vector("NaN") };
+      assert.match((await prometheusSource(base, rule).read(ctx)).error ?? "", /NaN/);
+      reply = { status: 200, body: { status: "success", data: { resultType: "scalar", result: [0, "NaN"] } } };
+      assert.match((await prometheusSource(base, rule).read(ctx)).error ?? "", /NaN/);
+    });
+    it("+Inf crosses a > threshold: a breach, not silence", async () => {
+      reply = { status: 200, body: vector("0.01", "+Inf") };
+      const r = await prometheusSource(base, rule).read(ctx);
+      assert.deepEqual([r.breached, r.error], [true, undefined]);
+    });
+  });
+
+  it("any source: a NaN value or no reading at all is a measurement error", async () => {
+    const nan = await readMeasured(
+      { name: "x", read: async () => ({ source: "x", value: NaN, breached: false, detail: "d" }) },
+      ctx,
+    );
+    assert.match(nan.error ?? "", /NaN/);
+    const nothing = await readMeasured({ name: "y", read: async () => undefined as never }, ctx);
+    assert.equal(nothing.source, "y");
+    assert.match(nothing.error ?? "", /no reading/);
+  });
+
+  it("a bake whose CloudWatch source is unreachable ends inconclusive and rolls back (never released)", async () => {
+    const w = new World();
+    const unreachable = cloudWatchAlarms(async () => {
+      throw new Error("connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com");
+    }, ["web-green-5xx"]);
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(
+      { ...REL, bake: "30s", metricInterval: "1s" },
+      w.runOptions(events, { metrics: [unreachable] }),
+    );
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.match(r.message, /inconclusive: cloudwatch alarms web-green-5xx: 4 measurements in a row failed/);
     assert.equal(w.state.config.liveColor, "blue");
   });
 });
