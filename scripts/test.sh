@@ -8,6 +8,14 @@ PATH="$(bash scripts/node.sh):$PATH"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 [[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
 bash scripts/install-system-deps.sh
+# Everything the tests use, the Kubernetes provider included (the e2e tests deploy kubernetes stacks); only a run of
+# unit or policy tests alone goes without it.
+BLUEGREEN_TOOLCHAIN_WITH=kubernetes
+if (($#)); then
+  only_mocks=1
+  for arg in "$@"; do [[ "$arg" == test/unit/* || "$arg" == test/policy/* ]] || only_mocks=0; done
+  ((only_mocks)) && BLUEGREEN_TOOLCHAIN_WITH=""
+fi
 . scripts/env.sh
 # The tests bind loopback ports in 30000-39999: fixed ones in 30000-36999 (control plane, Prometheus, PostgreSQL, Redis,
 # throwaway stacks) and blocks picked from the pid in 37000-39999 (test/e2e/local-harness.ts, test/automation/support).
