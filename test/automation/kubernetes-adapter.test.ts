@@ -524,7 +524,10 @@ describe("kubernetes adapter against a fake API server", function () {
   describe("endpoints", () => {
     it("reaches the live and preview Services through the API server with the kubeconfig's credentials", async () => {
       const ep = await adapter.endpoints(ctxOf());
-      assert.match(ep.live, /^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/shop\/services\/web:80\/proxy$/);
+      assert.match(
+        ep.live,
+        /^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{20,}\/api\/v1\/namespaces\/shop\/services\/web:80\/proxy$/,
+      );
       const prober = new HttpProber();
       const live = await prober.probe({ url: `${ep.live}/healthz`, timeoutMs: 2000 });
       const preview = await prober.probe({ url: `${ep.preview}/healthz`, timeoutMs: 2000 });
@@ -538,10 +541,12 @@ describe("kubernetes adapter against a fake API server", function () {
 
     it("forwards nothing but Service proxy paths", async () => {
       const ep = await adapter.endpoints(ctxOf());
-      const base = new URL(ep.live).origin;
+      // The per-run token prefix, then anything but this release's Services is refused.
+      const base = ep.live.slice(0, ep.live.indexOf("/api/"));
       const res = await fetch(`${base}/api/v1/namespaces/shop/secrets`);
-      assert.equal(res.status, 404);
-      assert.match(await res.text(), /only Service proxy paths are forwarded/);
+      assert.equal(res.status, 403);
+      assert.match(await res.text(), /only the Services of this release are forwarded/);
+      assert.equal((await fetch(`${new URL(ep.live).origin}/api/v1/namespaces/shop/secrets`)).status, 404);
       assert.ok(!fake.requests.some((r) => r.includes("secrets")), fake.requests.join(", "));
     });
 
