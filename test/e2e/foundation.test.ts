@@ -105,7 +105,10 @@ describe("e2e: the Pulumi toolchain on this project", function () {
       return dir;
     };
     const runScript = (env: Record<string, string>, ...args: string[]) =>
-      spawnSync("bash", [script, ...args], { env: { ...process.env, ...env }, encoding: "utf8" });
+      spawnSync("bash", [script, ...args], {
+        env: { ...process.env, BLUEGREEN_TOOLCHAIN_WITH: "", BLUEGREEN_TOOLCHAIN_STACKS: "", ...env },
+        encoding: "utf8",
+      });
 
     it("uses a pulumi on PATH at exactly the SDK's version, as real users with Pulumi installed do", () => {
       const dir = fakePulumi(sdk());
@@ -162,6 +165,122 @@ describe("e2e: the Pulumi toolchain on this project", function () {
       assert.equal(result.stdout, "");
       assert.match(result.stderr, /^the Pulumi toolchain is not ready: run `npm run toolchain`/m);
     });
+
+    describe("builds only what the stack in use needs (a stand-in `go` that logs what it is asked to build)", () => {
+      const kubernetesVersion = () => lockVersion("@pulumi/kubernetes");
+      let fake: { env: Record<string, string>; log: string; cache: string };
+      const goCalls = () => (fs.existsSync(fake.log) ? fs.readFileSync(fake.log, "utf8") : "");
+
+      before(() => {
+        // `go build` writes a stand-in for whatever it builds: it reports the pinned version and installs plugins.
+        const dir = fs.mkdtempSync(path.join(engine.workDir, "fake-go-"));
+        const built = [
+          "#!/bin/sh",
+          'case "$1" in',
+          `  version) echo v${versionsSh("PULUMI_CLI_VERSION")} ;;`,
+          '  plugin) mkdir -p "$PULUMI_HOME/plugins/resource-kubernetes-v$5" &&',
+          '    cp "$7" "$PULUMI_HOME/plugins/resource-kubernetes-v$5/pulumi-resource-kubernetes" ;;',
+          "esac",
+        ].join("\n");
+        const go = [
+          "#!/bin/bash",
+          'echo "$*" >>"$FAKE_GO_LOG"',
+          'case "$1" in',
+          '  env) echo "$FAKE_GOMODCACHE" ;;',
+          '  mod) [[ "$2" != download ]] ||',
+          '    mkdir -p "$FAKE_GOMODCACHE/github.com/pulumi/pulumi-kubernetes/provider/v4@${3#*@}/cmd/pulumi-resource-kubernetes" ;;',
+          "  run) echo '{}' >schema-embed.json ;;",
+          "  build)",
+          '    while (($#)); do [[ "$1" == -o ]] && out="$2"; shift; done',
+          '    sleep "${FAKE_GO_SECONDS:-0}"',
+          `    cat >"$out" <<'BUILT'\n${built}\nBUILT`,
+          '    chmod +x "$out" ;;',
+          "esac",
+        ].join("\n");
+        fs.writeFileSync(path.join(dir, "go"), `${go}\n`, { mode: 0o755 });
+        fake = {
+          log: path.join(dir, "calls.log"),
+          cache: fs.mkdtempSync(path.join(engine.workDir, "fake-go-cache-")),
+          env: {},
+        };
+        fake.env = {
+          // Only system tools, node and the stand-in go: no pulumi, so the cached toolchain is built.
+          PATH: `${dir}:${path.dirname(process.execPath)}:/usr/bin:/bin`,
+          BLUEGREEN_TOOLCHAIN_CACHE: fake.cache,
+          FAKE_GO_LOG: fake.log,
+          FAKE_GOMODCACHE: fs.mkdtempSync(path.join(engine.workDir, "fake-gomodcache-")),
+          BLUEGREEN_STATE_DIR: path.join(engine.workDir, "fake-go-state"),
+        };
+      });
+
+      it("for a local stack (the demo's dev): the CLI and the language host, with progress, and no Kubernetes provider", () => {
+        // Each stand-in build takes 2 s; a progress line every second.
+        const result = runScript(
+          { ...fake.env, FAKE_GO_SECONDS: "2", BLUEGREEN_PROGRESS_SECONDS: "1" },
+          "--stack",
+          "dev",
+        );
+        assert.equal(result.status, 0, result.stderr);
+        assert.match(goCalls(), /build .* github\.com\/pulumi\/pulumi\/pkg\/v3\/cmd\/pulumi$/m);
+        assert.doesNotMatch(goCalls(), /kubernetes/, "the dev stack never needs the Kubernetes provider");
+        assert.ok(!fs.existsSync(path.join(fake.cache, "kubernetes-v" + kubernetesVersion())));
+        // Which part, how long so far, what comes next; and where the rest comes from.
+        assert.match(result.stderr, /^toolchain: building pulumi \(0m0[1-9]s so far; next: pulumi-language-nodejs\)$/m);
+        assert.match(result.stderr, /^toolchain: step 1\/2: pulumi \(.*; next: pulumi-language-nodejs\)$/m);
+        assert.match(result.stderr, /npm run toolchain -- --with kubernetes/);
+      });
+
+      it("a kubernetes stack's first use without a build (the bluegreen CLI, --check) is one line with the command", () => {
+        const check = runScript(fake.env, "--check", "--stack", "staging");
+        assert.equal(check.status, 64, check.stderr);
+        assert.equal(check.stdout, "");
+        assert.equal(check.stderr.trim().split("\n").length, 1, check.stderr);
+        assert.match(
+          check.stderr,
+          /^the Kubernetes provider is not built yet \(stack staging is a kubernetes stack\): run `npm run toolchain -- --with kubernetes` in /,
+        );
+
+        // A plain shell: bin/bluegreen.js starts itself again through scripts/with-env.sh (check-only, as always).
+        const env: Record<string, string> = { ...(process.env as Record<string, string>), ...fake.env };
+        delete env.BLUEGREEN_TOOLCHAIN_BIN;
+        const plain = spawnSync(
+          "node",
+          [path.join(PROJECT_ROOT, "bin", "bluegreen.js"), "status", "--stack", "staging"],
+          {
+            cwd: PROJECT_ROOT,
+            env,
+            encoding: "utf8",
+          },
+        );
+        assert.equal(plain.status, 2, `${plain.stdout}\n${plain.stderr}`);
+        assert.equal(plain.stderr.trim().split("\n").length, 1, plain.stderr);
+        assert.match(plain.stderr, /Kubernetes provider is not built yet .*`npm run toolchain -- --with kubernetes`/);
+      });
+
+      it("a kubernetes stack's first `npm run pulumi -- preview -s staging` builds the provider, with progress", () => {
+        const result = spawnSync(
+          "bash",
+          [path.join(PROJECT_ROOT, "scripts", "pulumi.sh"), "preview", "-s", "staging"],
+          {
+            env: { ...process.env, ...fake.env, BLUEGREEN_TOOLCHAIN_WITH: "", BLUEGREEN_TOOLCHAIN_STACKS: "" },
+            encoding: "utf8",
+          },
+        );
+        assert.equal(result.status, 0, result.stderr);
+        assert.match(
+          goCalls(),
+          /build .* github\.com\/pulumi\/pulumi-kubernetes\/provider\/v4\/cmd\/pulumi-resource-kubernetes$/m,
+        );
+        assert.match(
+          result.stderr,
+          /step \d\/\d: pulumi-resource-kubernetes \(.*; next: the Kubernetes provider as a plugin\)/,
+        );
+        const plugin = path.join(fake.cache, "pulumi-home", "plugins", `resource-kubernetes-v${kubernetesVersion()}`);
+        assert.ok(fs.existsSync(path.join(plugin, "pulumi-resource-kubernetes")), `no plugin in ${plugin}`);
+        // Now the check passes for the kubernetes stack.
+        assert.equal(runScript(fake.env, "--check", "--stack", "staging").status, 0);
+      });
+    });
   });
 
   describe("the bluegreen CLI however it is started", () => {
@@ -190,6 +309,31 @@ describe("e2e: the Pulumi toolchain on this project", function () {
       assert.equal(last.type, "result");
       assert.match(last.message ?? "", /no-such-stack-here/);
       assert.doesNotMatch(r.stdout + r.stderr, /ENOENT|spawn|    at /);
+    });
+
+    it("`npx bluegreen --help` from a shell whose node is older than 24 prints no npm EBADENGINE warning", function () {
+      // The machine's own node (the toolchain's and the fetched Node 24 taken off PATH), as a newcomer's shell has it.
+      const env = plainEnv({
+        // A fresh npm cache: npx links the checkout into its cache on its first run, and that is when npm checked
+        // the package's engines against the node npm runs on.
+        npm_config_cache: fs.mkdtempSync(path.join(engine.workDir, "npm-cache-")),
+        // A toolchain cache of one's own is part of such a shell too.
+        ...(process.env.BLUEGREEN_TOOLCHAIN_CACHE
+          ? { BLUEGREEN_TOOLCHAIN_CACHE: process.env.BLUEGREEN_TOOLCHAIN_CACHE }
+          : {}),
+      });
+      env.PATH = env.PATH.split(":")
+        .filter((p) => p !== process.env.BLUEGREEN_NODE_BIN && p !== path.dirname(process.execPath))
+        .join(":");
+      const major = Number(
+        spawnSync("node", ["-p", "process.versions.node.split('.')[0]"], { env, encoding: "utf8" }).stdout || "0",
+      );
+      if (!(major > 0 && major < 24)) this.skip(); // no older node on this machine: nothing to show
+      const r = spawnSync("npx", ["bluegreen", "--help"], { cwd: PROJECT_ROOT, env, encoding: "utf8" });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /Usage: bluegreen/);
+      assert.doesNotMatch(r.stdout + r.stderr, /EBADENGINE|npm warn/);
+      assert.equal(r.stderr, "", "nothing before the CLI's own output");
     });
 
     it("says in one line what to run when no toolchain is ready, and exits 2", () => {
