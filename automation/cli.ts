@@ -17,6 +17,7 @@
  * Ctrl-C once: stop at a safe point (rolling back if traffic already moved); twice: stop now (rerun resumes).
  */
 import { Command, CommanderError, Option } from "commander";
+import { describeOrigin } from "../components/core/state-store";
 import * as api from "./index";
 import type { BlueGreenEvent } from "./events";
 import { EXIT, classifyError } from "./errors";
@@ -119,6 +120,22 @@ function statusText(r: api.StatusReport): string[] {
     lines.push(`pending operations: ${r.engine.pendingOperations.map((p) => `${p.type} ${p.urn}`).join(", ")}`);
   }
   for (const p of r.pendingConfig) lines.push(`not applied yet: ${p}`);
+  const rs = r.releaseState;
+  if (rs) {
+    lines.push(
+      rs.checkout === "untracked"
+        ? `release state: ${rs.where} holds none for this stack yet (the next release or \`pulumi up\` records it)`
+        : `release state: revision ${rs.revision} in ${rs.where}, made by ${rs.madeBy}`,
+    );
+    if (rs.checkout === "stale") {
+      lines.push(
+        `this checkout is behind the stack (it differs in ${rs.differences.join("; ")}): what is shown above is the ` +
+          `stack's. Bring it up to date with: bluegreen sync --stack ${r.stack}`,
+      );
+    } else if (rs.checkout === "local-edit") {
+      lines.push(`this checkout has edits the next \`pulumi up\` applies: ${rs.differences.join("; ")}`);
+    }
+  }
   return lines;
 }
 
@@ -412,6 +429,42 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
         );
         if (o.json === true) io.out(JSON.stringify(report));
         else statusText(report).forEach((l) => io.out(l));
+      } catch (err) {
+        const c = classifyError(err);
+        if (o.json === true)
+          io.out(JSON.stringify({ type: "result", outcome: c.outcome, exitCode: c.exitCode, message: c.message }));
+        else io.err(`${c.outcome}: ${c.message} (exit ${c.exitCode})`);
+        exitCode = c.exitCode;
+      }
+    });
+
+  program
+    .command("sync")
+    .description(
+      "bring this checkout's release state (live colors, versions, weights, scale-downs) to the stack's, kept in its backend",
+    )
+    .requiredOption("--stack <name>", "Pulumi stack")
+    .option("--json", "the result as one JSON object")
+    .action(async (o: Opts) => {
+      try {
+        const stack = str(o, "stack")!;
+        const r = await api.sync({ stack }, deps.runOptions);
+        if (o.json === true) io.out(JSON.stringify({ type: "sync", stack, ...r }));
+        else if (r.where === undefined) {
+          io.out(
+            `stack ${stack}: its backend keeps no release state (only file:// and s3:// backends do); the stack file is the state`,
+          );
+        } else if (r.rev === undefined) {
+          io.out(`stack ${stack}: ${r.where} holds no release state for it yet; nothing to sync`);
+        } else {
+          io.out(
+            r.changes.length === 0
+              ? `stack ${stack}: already at revision ${r.rev} of ${r.where}`
+              : `stack ${stack}: brought to revision ${r.rev} of ${r.where}:`,
+          );
+          r.changes.forEach((c) => io.out(`  ${c}`));
+          if (r.madeBy) io.out(`made by ${describeOrigin(r.madeBy)}`);
+        }
       } catch (err) {
         const c = classifyError(err);
         if (o.json === true)

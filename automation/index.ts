@@ -43,7 +43,7 @@ import {
   StatusInput,
   SwitchColorInput,
 } from "./options";
-import type { MetricSource } from "./ports";
+import type { MetricSource, SyncResult } from "./ports";
 
 export * from "./events";
 export * from "./errors";
@@ -269,6 +269,23 @@ export async function status(input: StatusInput, opts: RunOptions = {}): Promise
   };
   const { ctx, redactor } = makeContext(settings, opts);
   return redactor.redactDeep(await statusReport(ctx));
+}
+
+export interface SyncInput {
+  stack: string;
+}
+
+/**
+ * Brings this checkout's copy of the release state (live colors, versions, weights, scale-downs in the stack file) to
+ * the one kept in the stack's backend: what `bluegreen sync` runs, and what a stale checkout is told to run.
+ */
+export async function sync(input: SyncInput, opts: RunOptions = {}): Promise<SyncResult> {
+  const s = normalizeStatus(input);
+  const driver = opts.deps?.driver ?? defaultDeps(s.stack, opts).driver;
+  // Reading first refuses an unknown stack with the usual message, before anything is written.
+  await driver.readConfig({ repair: false });
+  if (!driver.sync) return { where: undefined, changes: [] };
+  return driver.sync();
 }
 
 // Multi-environment promotion: the chain, evidence/history, approvals and abort from anywhere (docs/promotion.md).

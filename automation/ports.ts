@@ -3,6 +3,7 @@
  * for real (Pulumi Automation API, HTTP, Prometheus) and the unit tests implement them with fakes.
  */
 import { Color } from "../components/core/conventions";
+import type { CheckoutJudgement, ReleaseState, StateOrigin } from "../components/core/state-store";
 import type { BlueGreenEvent } from "./events";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -17,6 +18,29 @@ export interface StackConfigView {
   values: Record<string, unknown>;
   /** `bluegreen:release` as stored (a JSON string), if a release is recorded. */
   release?: string;
+  /**
+   * How this checkout's release state compares with the one kept in the stack's backend (components/core/state-store/);
+   * absent for backends without a release-state store. `backendState`: the state the backend holds.
+   */
+  sync?: { judgement: CheckoutJudgement; where: string; backendState?: ReleaseState };
+}
+
+export interface WriteOptions {
+  /**
+   * Judges the release record stored at the moment of the write (a JSON string, undefined when none) and throws to
+   * refuse it: a claim refuses a release another host claimed first. Re-run if the write loses a race.
+   */
+  guard?: (storedRelease: string | undefined) => void;
+}
+
+/** What `bluegreen sync` did: the differences it brought into the stack file from the backend. */
+export interface SyncResult {
+  /** The backend holding the release state; undefined when it has no release-state store. */
+  where: string | undefined;
+  rev?: number;
+  madeBy?: StateOrigin;
+  /** `path: file value → backend value` for each key the sync changed. */
+  changes: string[];
 }
 
 export interface IdleScaleDownSetting {
@@ -114,7 +138,9 @@ export interface StackDriver {
    */
   readConfig(opts?: { repair?: boolean }): Promise<StackConfigView>;
   /** Applies the changes in order (the order is part of the contract: see engine comments). */
-  writeConfig(changes: ConfigChange[]): Promise<void>;
+  writeConfig(changes: ConfigChange[], opts?: WriteOptions): Promise<void>;
+  /** Brings the checkout's stack file to the backend's release state (`bluegreen sync`); absent in fakes. */
+  sync?(): Promise<SyncResult>;
   /**
    * The stack's tags, kept by the backend (`pulumi stack tag`): what other hosts see of a release
    * (automation/promotion/beacon.ts). Throws `RefusedError` if the stack does not exist.
@@ -212,6 +238,8 @@ export interface ProbeRequest {
   timeoutMs: number;
   /** Aborts the request (interrupt). */
   signal?: AbortSignal;
+  /** Statuses that count as a good answer (`ok`) [2xx only: a redirect is not health]. */
+  accept?: (status: number) => boolean;
 }
 
 export interface ProbeResult {

@@ -12,6 +12,23 @@ import * as path from "path";
 import type { ConfigMap, EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { Document, isMap, isScalar, YAMLMap } from "yaml";
 import { Color } from "../../components/core/conventions";
+import {
+  actorName,
+  backendUrlFor,
+  displayBackend,
+  judgeCheckout,
+  openReleaseState,
+  readCheckoutRevision,
+  ReleaseState,
+  ReleaseStateDoc,
+  ReleaseStateStore,
+  releaseStateOf,
+  stateDifferences,
+  staleMessage,
+  StoreError,
+  writeCheckoutRevision,
+} from "../../components/core/state-store";
+import * as os from "os";
 import { RefusedError } from "../errors";
 import { isSecureLeaf } from "../../components/core/secure-leaves";
 import { Redactor, secretValuesOf } from "../redact";
@@ -25,6 +42,8 @@ import type {
   ServiceOutputsView,
   StackConfigView,
   StackDriver,
+  SyncResult,
+  WriteOptions,
   StackLock,
   StackOutputsView,
 } from "../ports";
@@ -71,6 +90,8 @@ export class PulumiStackDriver implements StackDriver {
   private readonly decrypted = new Map<string, string>();
   /** A `pulumi stack export` in flight (non-file backends): outputs() and engineState() at once share it. */
   private exportP: Promise<Deployment> | undefined;
+  /** The release state in the stack's backend (components/core/state-store/), opened on first use; null: none. */
+  private stateStore: { store: ReleaseStateStore; where: string } | null | undefined;
 
   constructor(private readonly opts: PulumiDriverOptions) {
     this.stackName = opts.stack;
@@ -175,7 +196,55 @@ export class PulumiStackDriver implements StackDriver {
       }
       values[key.slice(NS.length + 1)] = parseLenient(v.value);
     }
-    return { values, release };
+    const backend = this.releaseStateStore();
+    if (!backend) return { values, release };
+    const doc = await this.readDoc(backend.store);
+    const judgement = judgeCheckout(releaseStateOf(values), this.checkoutRevision(backend.where), doc);
+    if (judgement.kind === "in-sync")
+      writeCheckoutRevision(this.opts.workDir, this.opts.stack, backend.where, doc!.rev);
+    if (doc) {
+      // The backend holds the record and the history: what a file says of them is ignored (a file edit cannot forge
+      // evidence, and another checkout's release is seen here).
+      delete values.history;
+      if (doc.history !== undefined) values.history = doc.history;
+      release = doc.release;
+    }
+    return { values, release, sync: { judgement, where: backend.where, backendState: doc?.state } };
+  }
+
+  /** The release-state store of this stack's backend, or undefined for a backend without one (state stays in the file). */
+  private releaseStateStore(): { store: ReleaseStateStore; where: string } | undefined {
+    if (this.stateStore === undefined) {
+      const env = { ...process.env, ...(this.opts.envVars ?? {}) };
+      const url = this.opts.envVars?.PULUMI_BACKEND_URL ?? backendUrlFor(this.opts.workDir, env);
+      try {
+        const store = openReleaseState({ backendUrl: url, project: this.project.name, stack: this.opts.stack, env });
+        this.stateStore = store && url ? { store, where: displayBackend(url) } : null;
+      } catch (err) {
+        if (err instanceof StoreError) throw new RefusedError(`release state: ${err.message}`);
+        throw err;
+      }
+    }
+    return this.stateStore ?? undefined;
+  }
+
+  private checkoutRevision(where: string): number {
+    return readCheckoutRevision(this.opts.workDir, this.opts.stack, where);
+  }
+
+  private async readDoc(store: ReleaseStateStore): Promise<ReleaseStateDoc | undefined> {
+    try {
+      return await store.read();
+    } catch (err) {
+      if (err instanceof StoreError) throw new Error(`release state of stack ${this.opts.stack}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** The release state this checkout's stack file holds (no decryption: only colors, versions, weights, scale-downs). */
+  private fileState(): ReleaseState {
+    const raw = this.configFile.values();
+    return releaseStateOf({ liveColor: raw.get(`${NS}:liveColor`), services: raw.get(SERVICES) });
   }
 
   /**
@@ -227,13 +296,82 @@ export class PulumiStackDriver implements StackDriver {
    * place: a version like "2" stays a string, comments stay, and secret leaves (`pulumi config set --secret --path`)
    * stay encrypted because they are never decrypted to be written.
    */
-  writeConfig(changes: ConfigChange[]): Promise<void> {
-    try {
+  async writeConfig(changes: ConfigChange[], opts: WriteOptions = {}): Promise<void> {
+    const backend = this.releaseStateStore();
+    if (!backend) {
+      opts.guard?.(this.configFile.values().get(RELEASE) as string | undefined);
       if (changes.length > 0) this.applyChanges(changes);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return;
     }
+    // The record before both: the backend first (what every checkout sees, and the compare-and-swap that makes a
+    // claim exclusive across hosts), then this checkout's stack file for the program, then the checkout's marker.
+    const stateChanges = changes.filter((c) => c.kind !== "release" && c.kind !== "history");
+    const redactor = this.opts.redactor;
+    const text = (value: string): string => (redactor ? redactor.redactJsonText(value) : value);
+    const legacy = this.configFile.values();
+    const written = await backend.store.update((current) => {
+      opts.guard?.(current ? current.release : (legacy.get(RELEASE) as string | undefined));
+      const fileState = this.fileState();
+      const judgement = judgeCheckout(fileState, this.checkoutRevision(backend.where), current);
+      if (judgement.kind === "stale") throw new RefusedError(staleMessage(this.opts.stack, judgement, backend.where));
+      let release = current ? current.release : (legacy.get(RELEASE) as string | undefined);
+      let history = current ? current.history : legacyHistory(legacy.get(`${NS}:history`));
+      for (const c of changes) {
+        if (c.kind === "release") release = c.value === undefined ? undefined : text(c.value);
+        if (c.kind === "history")
+          history = c.value === undefined ? undefined : (JSON.parse(text(c.value)) as unknown[]);
+      }
+      if (current && stateChanges.length === 0 && release === current.release && history === current.history) {
+        return undefined;
+      }
+      const state = applyStateChanges(fileState, stateChanges);
+      return {
+        state,
+        madeBy: originOf(release),
+        ...(release !== undefined ? { release } : {}),
+        ...(history !== undefined ? { history } : {}),
+      };
+    });
+    const legacyKeys = [RELEASE, `${NS}:history`].filter((k) => legacy.has(k));
+    if (stateChanges.length > 0 || legacyKeys.length > 0) {
+      this.applyChanges(stateChanges);
+      // The backend holds them now: a stale copy in a tracked file would only mislead a reader.
+      if (legacyKeys.length > 0)
+        this.configFile.update((config, keyOf) => legacyKeys.forEach((k) => config.delete(keyOf(k))));
+    }
+    if (written) writeCheckoutRevision(this.opts.workDir, this.opts.stack, backend.where, written.rev);
+  }
+
+  /**
+   * Brings this checkout's stack file to the release state the backend holds (`bluegreen sync`): live colors,
+   * versions, weights and scale-downs of the services the file declares. Nothing else in the file changes.
+   */
+  async sync(): Promise<SyncResult> {
+    const backend = this.releaseStateStore();
+    if (!backend) return { where: undefined, changes: [] };
+    const doc = await this.readDoc(backend.store);
+    if (!doc) return { where: backend.where, changes: [] };
+    const fileState = this.fileState();
+    const changes = stateDifferences(fileState, doc.state);
+    const edits: ConfigChange[] = [];
+    if (doc.state.liveColor) edits.push({ kind: "liveColor", color: doc.state.liveColor });
+    for (const [name, s] of Object.entries(doc.state.services)) {
+      if (!fileState.services[name]) continue;
+      for (const color of ["blue", "green"] as const) {
+        const version = s.versions[color];
+        if (version !== undefined) edits.push({ kind: "version", service: name, color, version });
+      }
+      edits.push({ kind: "serviceLiveColor", service: name, color: s.liveColor });
+      edits.push({ kind: "weights", service: name, weights: s.weights });
+      edits.push({ kind: "idleScaleDown", service: name, value: s.idleScaleDown });
+    }
+    if (changes.length > 0) this.applyChanges(edits);
+    const legacy = this.configFile.values();
+    const legacyKeys = [RELEASE, `${NS}:history`].filter((k) => legacy.has(k));
+    if (legacyKeys.length > 0)
+      this.configFile.update((config, keyOf) => legacyKeys.forEach((k) => config.delete(keyOf(k))));
+    writeCheckoutRevision(this.opts.workDir, this.opts.stack, backend.where, doc.rev);
+    return { where: backend.where, rev: doc.rev, madeBy: doc.madeBy, changes };
   }
 
   private applyChanges(changes: ConfigChange[]): void {
@@ -510,4 +648,60 @@ function collectStep(e: EngineEvent, steps: ResourceStep[]): void {
     diffs: m.diffs,
     component: state ? state.custom !== true : false,
   });
+}
+
+/** A history the stack file held before the backend did (migrated once, on the first write). */
+function legacyHistory(value: unknown): unknown[] | undefined {
+  const v = parseLenient(typeof value === "string" ? value : JSON.stringify(value ?? null));
+  return Array.isArray(v) ? v : undefined;
+}
+
+/** The release state after the tool's config changes (the same edits applyChanges makes to the stack file). */
+function applyStateChanges(base: ReleaseState, changes: ConfigChange[]): ReleaseState {
+  const state = JSON.parse(JSON.stringify(base)) as ReleaseState;
+  const svc = (name: string) => (state.services[name] ??= { versions: {} });
+  for (const c of changes) {
+    switch (c.kind) {
+      case "liveColor":
+        state.liveColor = c.color;
+        break;
+      case "serviceLiveColor":
+        if (c.color === undefined) delete svc(c.service).liveColor;
+        else svc(c.service).liveColor = c.color;
+        break;
+      case "version":
+        svc(c.service).versions[c.color] = c.version;
+        break;
+      case "weights":
+        if (c.weights) svc(c.service).weights = { blue: c.weights.blue, green: c.weights.green };
+        else delete svc(c.service).weights;
+        break;
+      case "idleScaleDown":
+        if (c.value) svc(c.service).idleScaleDown = { color: c.value.color, capacity: c.value.capacity };
+        else delete svc(c.service).idleScaleDown;
+        break;
+      default:
+        break;
+    }
+  }
+  return state;
+}
+
+/** Who makes a state change: the release whose record is written with it. */
+function originOf(release: string | undefined): ReleaseStateDoc["madeBy"] {
+  const base = { by: actorName(), host: os.hostname(), at: new Date().toISOString() };
+  try {
+    const r = release
+      ? (JSON.parse(release) as { id?: string; kind?: string; service?: string; version?: string })
+      : {};
+    return {
+      kind: r.kind ?? "bluegreen",
+      ...(r.id ? { releaseId: r.id } : {}),
+      ...(r.service ? { service: r.service } : {}),
+      ...(r.version ? { version: r.version } : {}),
+      ...base,
+    };
+  } catch {
+    return { kind: "bluegreen", ...base };
+  }
 }

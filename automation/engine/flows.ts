@@ -102,16 +102,21 @@ async function claim(
   expected: ReleaseRecord | undefined,
   fresh: () => ReleaseRecord,
 ): Promise<ReleaseRecord> {
-  await ctx.deps.mutex.withLock(`stack-${ctx.settings.stack}`, async () => {
-    const current = activeRecord(decodeRecord((await ctx.deps.driver.readConfig()).release));
+  // The same judgement as preflight's, made again on the record stored at the moment of the write: the driver's
+  // write is a compare-and-swap in the stack's backend, so of two hosts claiming at once exactly one gets in.
+  const guard = (stored: string | undefined): void => {
+    const current = activeRecord(decodeRecord(stored));
     refuseIfOwned(ctx, current);
     if ((current?.id ?? null) !== (expected?.id ?? null)) {
       throw new RefusedError(
         `the release recorded on stack ${ctx.settings.stack} changed while preparing: ${current ? describeRecord(current) : "none"}. Rerun`,
       );
     }
+  };
+  await ctx.deps.mutex.withLock(`stack-${ctx.settings.stack}`, async () => {
+    guard((await ctx.deps.driver.readConfig()).release);
     const record = expected ? { ...expected, owner: { pid: ctx.deps.host.pid, host: ctx.deps.host.host } } : fresh();
-    await ctx.status.claim(record);
+    await ctx.status.claim(record, guard);
   });
   ctx.status.startHeartbeat(ctx.deps.heartbeatMs);
   return ctx.status.record!;

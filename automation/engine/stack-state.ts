@@ -7,7 +7,8 @@ import { ConfigError, parseStackConfig } from "../../components/core/config";
 import { ServiceConfig, StackConfig } from "../../components/core/spec";
 import { RefusedError } from "../errors";
 import type { Phase } from "../events";
-import type { EngineOpOptions, EngineOpResult, ServiceOutputsView, StackOutputsView } from "../ports";
+import { ReleaseState, staleMessage } from "../../components/core/state-store";
+import type { EngineOpOptions, EngineOpResult, ServiceOutputsView, StackConfigView, StackOutputsView } from "../ports";
 import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
 import type { RunContext } from "./context";
 
@@ -17,15 +18,31 @@ export interface Snapshot {
   record: ReleaseRecord | undefined;
   /** The last release that ended, if the stack remembers one. */
   last: ReleaseRecord | undefined;
+  /** How the checkout compares with the release state in the stack's backend (absent: no such store). */
+  sync?: StackConfigView["sync"];
 }
 
-/** `repair: false` for readers that change nothing (status): see StackDriver.readConfig. */
-export async function loadSnapshot(ctx: RunContext, opts: { repair?: boolean } = {}): Promise<Snapshot> {
+/**
+ * `repair: false` for readers that change nothing (status): see StackDriver.readConfig. A checkout whose release
+ * state is behind the stack's backend is refused (nothing it would apply is current), unless `allowStale` (status,
+ * which then shows the backend's state: what really serves traffic).
+ */
+export async function loadSnapshot(
+  ctx: RunContext,
+  opts: { repair?: boolean; allowStale?: boolean } = {},
+): Promise<Snapshot> {
   prefetch(ctx);
-  const view = await ctx.deps.driver.readConfig(opts);
+  const view = await ctx.deps.driver.readConfig({ repair: opts.repair });
+  const sync = view.sync;
+  let values = view.values;
+  if (sync?.judgement.kind === "stale") {
+    if (!opts.allowStale)
+      throw new RefusedError(staleMessage(ctx.settings.stack, sync.judgement, sync.where), "--stack");
+    values = overlayReleaseState(values, sync.judgement.doc.state);
+  }
   let config: StackConfig;
   try {
-    config = parseStackConfig(view.values);
+    config = parseStackConfig(values);
   } catch (err) {
     if (err instanceof ConfigError) {
       throw new RefusedError(`stack ${ctx.settings.stack}: ${err.message}`, "bluegreen:*");
@@ -34,7 +51,29 @@ export async function loadSnapshot(ctx: RunContext, opts: { repair?: boolean } =
   }
   const stored = decodeRecord(view.release);
   const record = activeRecord(stored);
-  return { config, record, last: record ? undefined : stored };
+  return { config, record, last: record ? undefined : stored, ...(sync ? { sync } : {}) };
+}
+
+/** Config values with the release state of the backend in place of the checkout's (for a stale checkout's status). */
+function overlayReleaseState(values: Record<string, unknown>, state: ReleaseState): Record<string, unknown> {
+  const out = { ...values };
+  if (state.liveColor) out.liveColor = state.liveColor;
+  const services = typeof values.services === "object" && values.services !== null ? values.services : undefined;
+  if (!services) return out;
+  const copy = JSON.parse(JSON.stringify(services)) as Record<string, Record<string, unknown>>;
+  for (const [name, s] of Object.entries(state.services)) {
+    const svc = copy[name];
+    if (!svc) continue;
+    svc.versions = { ...(svc.versions as object), ...s.versions };
+    if (s.liveColor) svc.liveColor = s.liveColor;
+    else delete svc.liveColor;
+    if (s.weights) svc.weights = s.weights;
+    else delete svc.weights;
+    if (s.idleScaleDown) svc.idleScaleDown = s.idleScaleDown;
+    else delete svc.idleScaleDown;
+  }
+  out.services = copy;
+  return out;
 }
 
 export function serviceOf(snap: Snapshot, name: string | undefined, flag = "--service"): ServiceConfig {

@@ -3,7 +3,7 @@
  * two `pulumi config set` processes editing the same stack file at once could lose a write, and the order of writes
  * is what makes a killed release resumable (the record's phase is written before the phase acts).
  */
-import type { ConfigChange, StackDriver } from "../ports";
+import type { ConfigChange, StackDriver, WriteOptions } from "../ports";
 import { BEACON_TAG, encodeBeacon } from "../promotion/beacon";
 import { encodeRecord, ReleaseOutcome, ReleaseRecord } from "../release";
 import type { Emit } from "./context";
@@ -37,15 +37,24 @@ export class StatusWriter {
     this.current = record;
   }
 
-  /** Writes config changes, optionally with a new record in the same serialized step (record first). */
-  async write(changes: ConfigChange[], patch?: Partial<ReleaseRecord>): Promise<void> {
+  /**
+   * Writes config changes, optionally with a new record in the same serialized step (record first). `opts.guard`
+   * judges the record stored at the moment of the write (a claim); when it throws, nothing is written.
+   */
+  async write(changes: ConfigChange[], patch?: Partial<ReleaseRecord>, opts: WriteOptions = {}): Promise<void> {
     await this.enqueue(async () => {
+      const before = this.current;
       const all = [...changes];
       if (patch) {
         all.unshift(this.recordChange(patch));
       }
       if (all.length > 0) {
-        await this.driver.writeConfig(all);
+        try {
+          await this.driver.writeConfig(all, opts);
+        } catch (err) {
+          if (opts.guard) this.current = before; // a refused claim leaves no record of ours behind
+          throw err;
+        }
       }
     });
     if (patch) {
@@ -92,9 +101,9 @@ export class StatusWriter {
   }
 
   /** Replaces the whole record (a new claim). */
-  async claim(record: ReleaseRecord): Promise<void> {
+  async claim(record: ReleaseRecord, guard?: WriteOptions["guard"]): Promise<void> {
     this.current = undefined;
-    await this.write([], record);
+    await this.write([], record, guard ? { guard } : {});
   }
 
   /**

@@ -10,7 +10,8 @@ import type { EngineState, StackOutputsView } from "../ports";
 import { describeRecord, ownerState, ReleaseRecord } from "../release";
 import type { RunContext } from "./context";
 import { routedColors } from "./platform";
-import { loadSnapshot } from "./stack-state";
+import { describeOrigin } from "../../components/core/state-store";
+import { loadSnapshot, Snapshot } from "./stack-state";
 
 export interface ServiceStatus {
   /** This service's live color: its own `bluegreen:services.<name>.liveColor` when set, else the stack-wide flag. */
@@ -43,6 +44,19 @@ export interface StatusReport {
   pendingConfig: string[];
   /** The release in progress waits for `bluegreen approve` (its process runs), or null. */
   approval: ApprovalStatus | null;
+  /**
+   * Where the release state lives and how this checkout compares with it (absent: a backend without a release-state
+   * store, where the stack file is the state). `checkout`: `in-sync`, `local-edit` (edited on top of the newest
+   * revision: the next `pulumi up` applies it), `stale` (behind: `bluegreen sync`), `untracked` (nothing recorded yet).
+   */
+  releaseState?: {
+    where: string;
+    revision?: number;
+    madeBy?: string;
+    checkout: "in-sync" | "local-edit" | "stale" | "untracked";
+    /** `path: stack value → checkout value` for each difference. */
+    differences: string[];
+  };
 }
 
 export interface ApprovalStatus {
@@ -63,7 +77,7 @@ export interface ApprovalStatus {
 
 export async function statusReport(ctx: RunContext): Promise<StatusReport> {
   // Read only: status may run while a release (or its requester) writes the stack file; never undo such a write.
-  const snap = await loadSnapshot(ctx, { repair: false });
+  const snap = await loadSnapshot(ctx, { repair: false, allowStale: true });
   let outputs: StackOutputsView = { services: {} };
   try {
     outputs = await ctx.deps.driver.outputs();
@@ -161,6 +175,19 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
     engine,
     pendingConfig: pending,
     approval,
+    ...(snap.sync ? { releaseState: releaseStateStatus(snap.sync) } : {}),
+  };
+}
+
+function releaseStateStatus(sync: NonNullable<Snapshot["sync"]>): NonNullable<StatusReport["releaseState"]> {
+  const j = sync.judgement;
+  if (j.kind === "untracked") return { where: sync.where, checkout: "untracked", differences: [] };
+  return {
+    where: sync.where,
+    revision: j.doc.rev,
+    madeBy: describeOrigin(j.doc.madeBy),
+    checkout: j.kind,
+    differences: j.kind === "in-sync" ? [] : j.changes,
   };
 }
 

@@ -8,6 +8,8 @@
  * Mocks are installed before the program's modules are imported. Runs are sequential: each one installs fresh
  * mocks and waits until every registration has been recorded.
  */
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RawStackConfig } from "../../components/core/config";
@@ -143,7 +145,17 @@ function indexProgram(config: Record<string, unknown>): () => Promise<unknown> {
     );
     const entry = require.resolve(path.join(ROOT, "index.ts"));
     delete require.cache[entry];
-    return (await import(entry)) as Record<string, unknown>;
+    // index.ts compares the release state with the stack's backend (components/release-guard.ts): give each run an
+    // empty backend of its own, so no run sees another's state or writes into the checkout's.
+    const saved = process.env.PULUMI_BACKEND_URL;
+    process.env.PULUMI_BACKEND_URL = `file://${fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-unit-backend-"))}`;
+    try {
+      const program = (await import(entry)) as { default?: () => Promise<Record<string, unknown>> };
+      return await program.default!();
+    } finally {
+      if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;
+      else process.env.PULUMI_BACKEND_URL = saved;
+    }
   };
 }
 

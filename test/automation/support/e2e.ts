@@ -63,7 +63,7 @@ export async function createRig(
   fs.writeFileSync(
     path.join(workDir, "index.js"),
     `require("ts-node").register({ transpileOnly: true, project: ${JSON.stringify(path.join(PROJECT_ROOT, "tsconfig.json"))} });\n` +
-      `module.exports = require(${JSON.stringify(program)}).program();\n`,
+      `module.exports = () => require(${JSON.stringify(program)}).program();\n`,
   );
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(workDir, "node_modules"));
   const envVars: Record<string, string> = {
