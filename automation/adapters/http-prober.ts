@@ -1,5 +1,6 @@
 /**
- * Prober over Node's fetch (undici, keep-alive connections). A response is `ok` when its status is 2xx/3xx. The
+ * Prober over Node's fetch (undici, keep-alive connections). A response is `ok` when the request's `accept` takes its
+ * status, by default 2xx only: redirects are not followed and a 302 to a login page is not health. The
  * version and color come from `x-bluegreen-version` / `x-bluegreen-color` headers or, failing that, from a JSON
  * body's `version` / `color` fields (what the demo app and many services' /version endpoints answer).
  */
@@ -29,7 +30,7 @@ export class HttpProber implements Prober {
       const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
       return {
         url: req.url,
-        ok: res.status >= 200 && res.status < 400,
+        ok: (req.accept ?? isSuccess)(res.status),
         status: res.status,
         latencyMs,
         version: str(res.headers.get("x-bluegreen-version")) ?? str(json?.version),
@@ -45,6 +46,11 @@ export class HttpProber implements Prober {
       return { url: req.url, ok: false, latencyMs: performance.now() - started, error };
     }
   }
+}
+
+/** 2xx: what counts as a good answer unless the caller says otherwise. */
+export function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
 }
 
 export function abortError(signal: AbortSignal): Error {

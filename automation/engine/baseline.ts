@@ -10,7 +10,7 @@
 import type { Color } from "../../components/core/conventions";
 import type { BaselineRules } from "../options";
 import type { RunContext } from "./context";
-import { SampleWindow, statsFigures, WindowStats } from "./window";
+import { answerAccepted, SampleWindow, statsFigures, WindowStats } from "./window";
 
 /**
  * Latencies below this are treated as this when taking a ratio: on loopback a baseline p95 of 1-2 ms would make a
@@ -48,14 +48,16 @@ export async function sampleBaseline(
   const { clock, prober } = ctx.deps;
   const url = liveEndpoint.replace(/\/+$/, "") + ctx.settings.checks.requestPath;
   const window = new SampleWindow(Number.MAX_SAFE_INTEGER);
+  const accept = answerAccepted(ctx.settings.checks.expectStatus);
   const until = clock.now() + rules.durationMs;
   const inflight: Promise<void>[] = [];
   // Open loop like the bake, so the baseline and the bake see the same request pattern.
   while (clock.now() < until) {
     inflight.push(
       prober
-        .probe({ url, timeoutMs: ctx.settings.checks.requestTimeoutMs, signal })
-        .then((p) => void window.add(clock.now(), p)),
+        .probe({ url, timeoutMs: ctx.settings.checks.requestTimeoutMs, signal, accept })
+        // Judged like the bake: only --expect-status counts, whatever the prober says.
+        .then((p) => void window.add(clock.now(), p.status === undefined ? p : { ...p, ok: accept(p.status) })),
     );
     await clock.sleep(Math.min(ctx.settings.bake.intervalMs, Math.max(1, until - clock.now())), signal);
   }

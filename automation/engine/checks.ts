@@ -8,7 +8,7 @@ import type { MetricSource, ProbeResult } from "../ports";
 import type { RunContext } from "./context";
 import { judgeBaseline, warnIfNoBaseline } from "./baseline";
 import { decideInconclusive, MeasurementErrors, readMeasured } from "./inconclusive";
-import { breachOf, SampleWindow, statsFigures } from "./window";
+import { answerAccepted, breachOf, SampleWindow, statsFigures } from "./window";
 
 export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, "") + path;
@@ -24,8 +24,22 @@ function probeFigures(p: ProbeResult): Figures {
   };
 }
 
-async function probe(ctx: RunContext, url: string, signal: AbortSignal): Promise<ProbeResult> {
-  return ctx.deps.prober.probe({ url, timeoutMs: ctx.settings.checks.requestTimeoutMs, signal });
+const is2xx = (status: number): boolean => status >= 200 && status < 300;
+
+/**
+ * One request. `ok` is decided here from the status, whatever the prober says: on the request path only the statuses
+ * of --expect-status count (a 5xx is an error in any case), on the health path only 2xx. So a redirect is never
+ * health unless --expect-status names it.
+ */
+export async function probe(
+  ctx: RunContext,
+  url: string,
+  signal: AbortSignal,
+  target: "request" | "health" = "request",
+): Promise<ProbeResult> {
+  const accept = target === "health" ? is2xx : answerAccepted(ctx.settings.checks.expectStatus);
+  const p = await ctx.deps.prober.probe({ url, timeoutMs: ctx.settings.checks.requestTimeoutMs, signal, accept });
+  return p.status === undefined ? p : { ...p, ok: accept(p.status) };
 }
 
 function versionProblem(ctx: RunContext, p: ProbeResult, expected: string): string | undefined {
@@ -57,7 +71,7 @@ export async function waitHealthy(
   let attempts = 0;
   let last = "no answer yet";
   for (;;) {
-    const p = await probe(ctx, url, signal);
+    const p = await probe(ctx, url, signal, "health");
     attempts++;
     const why = !p.ok
       ? (p.error ?? `status ${p.status}`)

@@ -29,6 +29,14 @@ export interface Thresholds {
   maxLatencyMs: number;
 }
 
+/**
+ * A good answer on the request path: one of --expect-status (2xx by default, so a redirect to a login page is not a
+ * good answer), and never a 5xx, which the error rate counts whatever --expect-status lets the smoke check accept.
+ */
+export function answerAccepted(expectStatus: (status: number) => boolean): (status: number) => boolean {
+  return (status) => status < 500 && expectStatus(status);
+}
+
 export class SampleWindow {
   private samples: Sample[] = [];
 

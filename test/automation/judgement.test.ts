@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { deploy } from "../../automation";
 import { cloudWatchAlarms } from "../../automation/adapters/cloudwatch";
+import { HttpProber } from "../../automation/adapters/http-prober";
 import { prometheusSource } from "../../automation/adapters/prometheus";
 import { readMeasured } from "../../automation/engine/inconclusive";
 import { runCli } from "../../automation/cli";
@@ -20,7 +21,7 @@ import type { RunContext } from "../../automation/engine/context";
 import { EXIT, PausedError, RefusedError } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import { normalizeBake, normalizeChecks, normalizeDeploy } from "../../automation/options";
-import type { MetricContext } from "../../automation/ports";
+import type { MetricContext, ProbeRequest, ProbeResult } from "../../automation/ports";
 import { FAST, HOST, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };
@@ -282,5 +283,69 @@ describe("judgement: metric sources that fail count as failures, not as ok", () 
     assert.equal(r.exitCode, EXIT.rolledBack, r.message);
     assert.match(r.message, /inconclusive: cloudwatch alarms web-green-5xx: 4 measurements in a row failed/);
     assert.equal(w.state.config.liveColor, "blue");
+  });
+});
+
+describe("judgement: redirects are not health", () => {
+  let server: http.Server;
+  let base = "";
+  before(async () => {
+    server = http.createServer((_req, res) => res.writeHead(302, { location: "/login" }).end());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it("HttpProber: a 302 is not ok by default, and is not followed; a caller may accept it", async () => {
+    const p = new HttpProber();
+    const r = await p.probe({ url: `${base}/`, timeoutMs: 1000 });
+    assert.deepEqual([r.ok, r.status], [false, 302]);
+    const accepted = await p.probe({ url: `${base}/`, timeoutMs: 1000, accept: (s) => s >= 300 && s < 400 });
+    assert.deepEqual([accepted.ok, accepted.status], [true, 302]);
+  });
+
+  /** The fake world, except that `version` answers 302 to /login where `when` says (a prober that calls 3xx ok). */
+  function redirecting(w: World, version: string, when: (req: ProbeRequest) => boolean) {
+    return {
+      probe: async (req: ProbeRequest): Promise<ProbeResult> => {
+        const p = await w.prober.probe(req);
+        return p.version === version && when(req) ? { ...p, status: 302, ok: true, body: "" } : p;
+      },
+    };
+  }
+
+  it("a version that 302s everything once live is rolled back by the bake (version checks off)", async () => {
+    const w = new World();
+    const live = (req: ProbeRequest) => req.url.startsWith("http://web.live");
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(
+      { ...REL, expectVersion: false },
+      w.runOptions(events, { prober: redirecting(w, "1.1.0", live) }),
+    );
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.match(r.message, /switch not confirmed|error rate/);
+    assert.equal(w.state.config.liveColor, "blue");
+  });
+
+  it("a health path that 302s is not healthy: verification fails and the version never gets traffic", async () => {
+    const w = new World();
+    const health = (req: ProbeRequest) => req.url.endsWith("/healthz");
+    const r = await deploy(REL, w.runOptions([], { prober: redirecting(w, "1.1.0", health) }));
+    assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
+    assert.match(r.message, /status 302/);
+    assert.equal(w.state.config.liveColor, "blue");
+  });
+
+  it("--expect-status 2xx,3xx counts redirects as good answers on the request path", async () => {
+    const w = new World();
+    const live = (req: ProbeRequest) => req.url.startsWith("http://web.live") && !req.url.endsWith("/healthz");
+    const r = await deploy(
+      { ...REL, expectVersion: false, expectStatus: "2xx,3xx" },
+      w.runOptions([], { prober: redirecting(w, "1.1.0", live) }),
+    );
+    assert.equal(r.exitCode, EXIT.ok, r.message);
   });
 });
