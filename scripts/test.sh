@@ -17,8 +17,9 @@ if (($#)); then
   ((only_mocks)) && BLUEGREEN_TOOLCHAIN_WITH=""
 fi
 . scripts/env.sh
-# The tests bind loopback ports in 30000-39999: fixed ones in 30000-36999 (control plane, Prometheus, PostgreSQL, Redis,
-# throwaway stacks) and blocks picked from the pid in 37000-39999 (test/e2e/local-harness.ts, test/automation/support).
+# The tests bind loopback ports in 30000-39999: fixed ones in 30000-36999 (control plane, S3 store, Prometheus,
+# PostgreSQL, Redis, throwaway stacks) and blocks picked from the pid in 37000-39999 (test/e2e/local-harness.ts,
+# test/automation/support).
 # Most of that is also the kernel's ephemeral range, where a plugin's gRPC listener or a connection once took a port
 # first. Reserve it (explicit binds still work) when this machine lets us.
 if [[ -w /proc/sys/net/ipv4/ip_local_reserved_ports ]]; then
@@ -28,10 +29,11 @@ if [[ -w /proc/sys/net/ipv4/ip_local_reserved_ports ]]; then
     echo "${others:+$others,}30000-39999" >/proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null || true
   fi
 fi
-# The Kubernetes e2e test starts the project's control plane; build it here (minutes on a fresh machine) so that
-# no mocha timeout covers the build. Cached after the first time.
+# The Kubernetes e2e test starts the project's control plane, the state-store test an S3 server; build both here
+# (minutes on a fresh machine) so that no mocha timeout covers a build. Cached after the first time.
 if [[ $# -eq 0 || "$*" == *e2e* ]]; then
   bash scripts/cluster.sh build
+  bash scripts/s3.sh build
 fi
 if [[ $# -eq 0 ]]; then
   bash scripts/lint-go.sh --test
