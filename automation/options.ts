@@ -295,7 +295,11 @@ export function normalizeChecks(i: CheckInput): CheckSettings {
       (v) => parseDuration("--request-timeout", v, { min: 50, max: 60_000 }),
       2000,
     ),
-    verifyTimeoutMs: opt(i.verifyTimeout, (v) => parseDuration("--verify-timeout", v, { min: 1000 }), 120_000),
+    verifyTimeoutMs: opt(
+      i.verifyTimeout,
+      (v) => parseDuration("--verify-timeout", v, { min: 1000, max: 24 * 3_600_000 }),
+      120_000,
+    ),
     healthyThreshold: opt(i.healthyThreshold, (v) => parseInteger("--healthy-threshold", v, 1, 100), 3),
     pollIntervalMs: opt(i.pollInterval, (v) => parseDuration("--poll-interval", v, { min: 50, max: 60_000 }), 1000),
     expectStatus: parseStatusSet("--expect-status", expectStatusText),
@@ -303,10 +307,18 @@ export function normalizeChecks(i: CheckInput): CheckSettings {
     expectBody: i.expectBody === undefined ? undefined : parseRegExp("--expect-body", i.expectBody),
     expectVersion: i.expectVersion ?? true,
     smokeCommand: i.smokeCommand,
-    smokeTimeoutMs: opt(i.smokeTimeout, (v) => parseDuration("--smoke-timeout", v, { min: 1000 }), 300_000),
+    smokeTimeoutMs: opt(
+      i.smokeTimeout,
+      (v) => parseDuration("--smoke-timeout", v, { min: 1000, max: 24 * 3_600_000 }),
+      300_000,
+    ),
     warmupRequests: opt(i.warmupRequests, (v) => parseInteger("--warmup-requests", v, 0, 100_000), 0),
     confirmCount: opt(i.confirmCount, (v) => parseInteger("--confirm-count", v, 1, 1000), 5),
-    confirmTimeoutMs: opt(i.confirmTimeout, (v) => parseDuration("--confirm-timeout", v, { min: 1000 }), 60_000),
+    confirmTimeoutMs: opt(
+      i.confirmTimeout,
+      (v) => parseDuration("--confirm-timeout", v, { min: 1000, max: 3_600_000 }),
+      60_000,
+    ),
   };
 }
 
@@ -327,11 +339,16 @@ export function normalizeBake(i: BakeInput): BakeSettings {
   return {
     durationMs: opt(i.bake, (v) => parseDuration("--bake", v, { max: 24 * 3_600_000 }), 120_000),
     intervalMs: opt(i.bakeInterval, (v) => parseDuration("--bake-interval", v, { min: 20, max: 60_000 }), 250),
-    windowMs: opt(i.bakeWindow, (v) => parseDuration("--bake-window", v, { min: 1000 }), 10_000),
+    windowMs: opt(i.bakeWindow, (v) => parseDuration("--bake-window", v, { min: 1000, max: 24 * 3_600_000 }), 10_000),
     minSamples: opt(i.minSamples, (v) => parseInteger("--min-samples", v, 1, 100_000), 8),
     maxErrorRate: opt(i.maxErrorRate, (v) => parseRate("--max-error-rate", v), 0.05),
-    maxLatencyMs: opt(i.maxLatency, (v) => parseDuration("--max-latency", v, { min: 1 }), 1000),
-    metricIntervalMs: opt(i.metricInterval, (v) => parseDuration("--metric-interval", v, { min: 100 }), 5000),
+    // Above the longest --request-timeout, a slower answer is a timeout (an error) before it is slow.
+    maxLatencyMs: opt(i.maxLatency, (v) => parseDuration("--max-latency", v, { min: 1, max: 60_000 }), 1000),
+    metricIntervalMs: opt(
+      i.metricInterval,
+      (v) => parseDuration("--metric-interval", v, { min: 100, max: 3_600_000 }),
+      5000,
+    ),
     prometheusUrl: i.prometheusUrl,
     prometheusRules: rules,
     ...normalizeObservability(i),

@@ -10,10 +10,22 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 
+/**
+ * Node's timers hold at most 2^31-1 ms (about 24.8 days): a longer `setTimeout` fires after 1 ms. A duration flag
+ * without its own maximum is capped here; a longer one (--scale-down-after) is honoured by a clock that sleeps in
+ * chunks (adapters/system.ts).
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const DURATION_ALLOWED = 'a duration such as "250ms", "30s", "5m", "1h" or "1m30s" (units: ms, s, m, h)';
 
 /** Milliseconds in a duration like "1m30s". A bare number is refused: "30" could mean seconds or milliseconds. */
-export function parseDuration(flag: string, value: string | number, opts: { min?: number; max?: number } = {}): number {
+export function parseDuration(
+  flag: string,
+  value: string | number,
+  bounds: { min?: number; max?: number } = {},
+): number {
+  const opts = { ...bounds, max: bounds.max ?? MAX_TIMER_MS };
   if (typeof value === "number") {
     // The TypeScript API may pass milliseconds directly.
     return checkRange(flag, String(value), value, opts, "ms");
@@ -42,13 +54,22 @@ function checkRange(
       flag,
     );
   }
+  const range =
+    opts.max === undefined ? "" : ` (a duration from ${formatLimit(opts.min ?? 0)} to ${formatLimit(opts.max)})`;
   if (opts.min !== undefined && n < opts.min) {
-    throw new RefusedError(`${flag}: got ${shown}; allowed: at least ${formatDuration(opts.min)}`, flag);
+    throw new RefusedError(`${flag}: got ${shown}; allowed: at least ${formatDuration(opts.min)}${range}`, flag);
   }
   if (opts.max !== undefined && n > opts.max) {
-    throw new RefusedError(`${flag}: got ${shown}; allowed: at most ${formatDuration(opts.max)}`, flag);
+    throw new RefusedError(`${flag}: got ${shown}; allowed: at most ${formatLimit(opts.max)}${range}`, flag);
   }
   return n;
+}
+
+/** A bound as a user would write it: "720h", "24h", "1h" rather than "43200m". */
+function formatLimit(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms === MAX_TIMER_MS) return `${formatLimit(Math.floor(ms / 3_600_000) * 3_600_000)} (Node's timer limit)`;
+  return formatDuration(ms);
 }
 
 export function formatDuration(ms: number): string {

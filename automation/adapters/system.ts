@@ -5,28 +5,44 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { ClaimMutex, CommandRunner } from "../engine/context";
+import { MAX_TIMER_MS } from "../parse";
 import type { Clock, HostInfo } from "../ports";
 import { abortError } from "./http-prober";
 import { shellRunner } from "./process";
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(abortError(signal));
-        return;
-      }
-      const timer = setTimeout(() => {
+/**
+ * Sleeps `ms`, in chunks of at most `chunkMs`: one `setTimeout` above 2^31-1 ms fires after 1 ms (a 600 h
+ * --scale-down-after would scale the previous color down at once). Each chunk is measured against the deadline.
+ */
+export function sleepChunked(ms: number, signal?: AbortSignal, chunkMs = MAX_TIMER_MS): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    const deadline = Date.now() + ms;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal!));
+    };
+    const next = (): void => {
+      const left = deadline - Date.now();
+      if (left <= 0) {
         signal?.removeEventListener("abort", onAbort);
         resolve();
-      }, ms);
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(abortError(signal!));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    }),
+        return;
+      }
+      timer = setTimeout(next, Math.min(left, chunkMs));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    timer = setTimeout(next, Math.max(0, Math.min(ms, chunkMs)));
+  });
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleepChunked(ms, signal),
 };
 
 export function isPidAlive(pid: number): boolean {
