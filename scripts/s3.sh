@@ -4,7 +4,7 @@
 # running its master, volume server, filer and S3 gateway. Everything listens on 127.0.0.1 only.
 #
 #   bash scripts/s3.sh build    build `weed` into the cache (once per version; resumable)
-#   bash scripts/s3.sh start    build if needed, start (or keep) the server, create the bucket and wait until it answers;
+#   bash scripts/s3.sh start    build if needed, start (or keep) the server, create the bucket, wait until it answers;
 #                               the last line printed is the Pulumi backend URL. --fresh wipes the store's data first.
 #   bash scripts/s3.sh status   exit 0 when the server runs and answers, 3 when stopped, 1 when it runs but does not
 #                               answer
@@ -70,9 +70,14 @@ ACCESS_KEY=bluegreen-local
 SECRET_KEY=bluegreen-local-secret-demo-only
 # The form the Pulumi CLI's s3 backend (gocloud.dev s3blob over AWS SDK v2) takes for a custom endpoint: an explicit
 # http:// endpoint means plain HTTP; path-style addressing because the endpoint is an address, not a bucket domain.
+# response_checksum_validation=when_required: SeaweedFS sends no response checksums, and the SDK would warn on every read.
 BACKEND_URL="s3://$BUCKET?endpoint=http://127.0.0.1:$S3_PORT&use_path_style=true&region=$REGION"
+BACKEND_URL+="&response_checksum_validation=when_required"
 
-ports() { echo "$S3_PORT $S3_GRPC_PORT $MASTER_PORT $MASTER_GRPC_PORT $VOLUME_PORT $VOLUME_GRPC_PORT $FILER_PORT $FILER_GRPC_PORT"; }
+ports() {
+  echo "$S3_PORT $S3_GRPC_PORT $MASTER_PORT $MASTER_GRPC_PORT $VOLUME_PORT $VOLUME_GRPC_PORT" \
+    "$FILER_PORT $FILER_GRPC_PORT"
+}
 
 # ---------------------------------------------------------------------------------------------------------------
 # build
@@ -82,7 +87,8 @@ build() {
     log "cached binary: $WEED"
     return 0
   fi
-  command -v go >/dev/null 2>&1 || die "building the object store needs Go 1.26 or newer (https://go.dev/dl/, or your distribution's golang package)"
+  command -v go >/dev/null 2>&1 ||
+    die "building the object store needs Go 1.26 or newer (https://go.dev/dl/, or your distribution's golang package)"
   command -v flock >/dev/null 2>&1 || die "building the object store needs flock (util-linux)"
   mkdir -p "$BIN"
   # One build at a time per cache: a second run (another terminal, CI and a test at once) waits, then finds the result.
@@ -101,10 +107,10 @@ build() {
   # uses needs it, and the binary then runs on any Linux of this architecture.
   export GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0
   local started=$SECONDS
-  log "building SeaweedFS weed ($SEAWEEDFS_VERSION; about 6 minutes on 2 idle cores the first time, more beside other builds)"
+  log "building SeaweedFS weed $SEAWEEDFS_VERSION (about 6 minutes on 2 idle cores the first time)"
   rm -f "$BIN/.weed.tmp"
-  (cd "$SRC" && go build -trimpath -ldflags "-s -w -X github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT=$SEAWEEDFS_COMMIT" \
-    -o "$BIN/.weed.tmp" github.com/seaweedfs/seaweedfs/weed) &
+  local ldflags="-s -w -X github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT=$SEAWEEDFS_COMMIT"
+  (cd "$SRC" && go build -trimpath -ldflags "$ldflags" -o "$BIN/.weed.tmp" github.com/seaweedfs/seaweedfs/weed) &
   local builder=$!
   # A line every 30 s, so a CI log shows the build is alive.
   while ! wait_quietly "$builder" 30; do
@@ -214,7 +220,8 @@ start() {
   fi
   local port
   for port in $(ports); do
-    ! port_open "$port" || die "port $port on 127.0.0.1 is in use by another program; stop it or set BLUEGREEN_S3_PORT_OFFSET"
+    ! port_open "$port" ||
+      die "port $port on 127.0.0.1 is in use by another program; stop it or set BLUEGREEN_S3_PORT_OFFSET"
   done
   mkdir -p "$DATA" "$RUN"
   write_config
@@ -257,7 +264,8 @@ start() {
   trap - EXIT
   local ms=$((($(date +%s%N) - started_ns) / 1000000))
   log "ready in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s: $ENDPOINT, bucket $BUCKET (key $ACCESS_KEY)"
-  log "use it: eval \"\$(bash scripts/s3.sh env)\" && pulumi login \"\$PULUMI_BACKEND_URL\"; stop with: bash scripts/s3.sh stop"
+  log "use it: eval \"\$(bash scripts/s3.sh env)\" && pulumi login \"\$PULUMI_BACKEND_URL\""
+  log "stop it: bash scripts/s3.sh stop"
   echo "$BACKEND_URL"
 }
 
@@ -279,7 +287,8 @@ stop() {
   for port in $(ports); do
     deadline=$((SECONDS + 10))
     while port_open "$port"; do
-      ((SECONDS < deadline)) || die "port $port on 127.0.0.1 is still in use after stop (not by a process this script started)"
+      ((SECONDS < deadline)) ||
+        die "port $port on 127.0.0.1 is still in use after stop (not by a process this script started)"
       sleep 0.1
     done
   done

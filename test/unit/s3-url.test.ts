@@ -64,7 +64,7 @@ describe("s3 backend URL: a custom endpoint (S3-compatible stores)", () => {
     assert.equal(b.requestChecksumCalculation, "WHEN_REQUIRED");
   });
 
-  it("translates the SDK v1 parameters the CLI still accepts (disableSSL, s3ForcePathStyle, scheme-less endpoint)", () => {
+  it("translates the SDK v1 parameters the CLI still takes (disableSSL, s3ForcePathStyle, bare endpoint)", () => {
     const b = parseS3BackendUrl("s3://b?endpoint=minio:9000&disableSSL=true&s3ForcePathStyle=true&region=x", NO_ENV);
     assert.equal(b.endpoint, "http://minio:9000");
     assert.equal(b.http, true);

@@ -57,7 +57,7 @@ function parseGoBool(url: string, key: string, value: string): boolean {
 const CHECKSUM_MODES = { when_supported: "WHEN_SUPPORTED", when_required: "WHEN_REQUIRED" } as const;
 const SSE_TYPES: readonly S3.ServerSideEncryption[] = ["AES256", "aws:fsx", "aws:kms", "aws:kms:dsse"];
 
-/** The URL without user info, for messages (an s3:// URL holds no secret otherwise: credentials come from the environment). */
+/** The URL without user info, for messages (the rest of an s3:// URL holds no secret). */
 export function displayUrl(url: string): string {
   return url.replace(/^([a-z0-9+.-]+:\/\/)[^/?#@]*@/i, "$1");
 }
@@ -213,7 +213,8 @@ export function s3StoreFromBackendUrl(url: string, env: Env = process.env, optio
     timeoutMs = Number(env.BLUEGREEN_STATE_TIMEOUT_MS);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
       throw new StoreError(
-        `BLUEGREEN_STATE_TIMEOUT_MS: got "${env.BLUEGREEN_STATE_TIMEOUT_MS}"; allowed: a whole number of milliseconds above 0`,
+        `BLUEGREEN_STATE_TIMEOUT_MS: got "${env.BLUEGREEN_STATE_TIMEOUT_MS}"; ` +
+          "allowed: a whole number of milliseconds above 0",
       );
     }
   }
@@ -460,7 +461,8 @@ export class S3BlobStore implements BlobStore {
       ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"].includes(name) ||
       statusOf(err) === 403
     ) {
-      return `access denied (${name || "HTTP 403"}): check the AWS credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and their rights on the bucket`;
+      const what = name || "HTTP 403";
+      return `access denied (${what}): check the AWS credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and their rights`;
     }
     if (name === "CredentialsProviderError") {
       return `no AWS credentials (${message}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE`;
@@ -470,7 +472,8 @@ export class S3BlobStore implements BlobStore {
     }
     const code = e.code && !message.includes(e.code) ? ` (${e.code})` : "";
     const status = statusOf(err);
-    return `${name && name !== "Error" && !message.startsWith(name) ? `${name}: ` : ""}${message}${code}${status ? ` [HTTP ${status}]` : ""}`;
+    const label = name && name !== "Error" && !message.startsWith(name) ? `${name}: ` : "";
+    return `${label}${message}${code}${status ? ` [HTTP ${status}]` : ""}`;
   }
 }
 
