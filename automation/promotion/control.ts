@@ -5,31 +5,51 @@
  * same tag. A host whose checkout does not hold the release finds it through the owner's beacon (beacon.ts). Only the
  * owner acts, so the release's own error policy (roll back if traffic moved) decides what an abort does to traffic.
  *
- * Two writers can race on the tag: the requester re-reads until its request is acknowledged and writes it again if
- * it was lost.
+ * Two writers can race on the tag: the requester re-reads until its request is acknowledged and writes it again
+ * whenever the tag no longer holds it (another request, or the owner's late acknowledgement of an earlier one, e.g.
+ * an approve, replaced it). The owner acts on a request before it acknowledges (runtime.ts), so a failed
+ * acknowledgement never drops an abort.
  */
 import * as crypto from "crypto";
 import { RefusedError } from "../errors";
 import type { Clock, HostInfo, StackDriver } from "../ports";
 import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
-import { CONTROL_TAG, decodeBeacon, BEACON_TAG, TAG_VALUE_LIMIT } from "./beacon";
+import { CONTROL_TAG, decodeBeacon, BEACON_TAG, shortenTo, TAG_VALUE_LIMIT } from "./beacon";
 
 /** The approve/abort request on the stack, if any. */
 export async function readControl(driver: StackDriver): Promise<ControlRequest | undefined> {
   return decodeControl((await driver.readTags())[CONTROL_TAG]);
 }
 
-/** Writes a request (or its acknowledgement), shortening the reason to what a tag value holds. */
+/** Writes a request (or its acknowledgement), shortened to what a tag value holds. */
 export async function writeControl(driver: StackDriver, request: ControlRequest): Promise<void> {
-  let text = JSON.stringify(request);
-  if (text.length > TAG_VALUE_LIMIT && request.reason) {
-    const over = text.length - TAG_VALUE_LIMIT + 1;
-    text = JSON.stringify({
-      ...request,
-      reason: `${request.reason.slice(0, Math.max(0, request.reason.length - over))}…`,
-    });
+  await driver.writeTag(CONTROL_TAG, encodeControl(request));
+}
+
+/**
+ * The request as a tag value of at most TAG_VALUE_LIMIT characters: the free-text fields are shortened in turn
+ * (reason, acknowledgement note, who asked, from which host) until it fits; the ids that match a request to its
+ * release and its acknowledgement are never touched.
+ */
+export function encodeControl(request: ControlRequest): string {
+  let r = request;
+  let text = JSON.stringify(r);
+  const fields: Array<
+    [get: (x: ControlRequest) => string | undefined, set: (x: ControlRequest, v: string) => ControlRequest]
+  > = [
+    [(x) => x.reason, (x, v) => ({ ...x, reason: v })],
+    [(x) => x.ack?.note, (x, v) => ({ ...x, ack: { ...x.ack!, note: v } })],
+    [(x) => x.by, (x, v) => ({ ...x, by: v })],
+    [(x) => x.host, (x, v) => ({ ...x, host: v })],
+  ];
+  for (const [get, set] of fields) {
+    const value = get(r);
+    if (text.length <= TAG_VALUE_LIMIT) break;
+    if (value === undefined) continue;
+    r = set(r, shortenTo(value, Math.max(12, value.length - (text.length - TAG_VALUE_LIMIT))));
+    text = JSON.stringify(r);
   }
-  await driver.writeTag(CONTROL_TAG, text);
+  return text;
 }
 
 /**
@@ -171,7 +191,6 @@ export async function requestControl(
   const ackDeadline = o.clock.now() + (o.ackTimeoutMs ?? 60_000);
   let ack: string | undefined;
   let ended: ReleaseRecord | undefined;
-  let rewrites = 0;
   while (ack === undefined) {
     await o.clock.sleep(pollMs);
     const now = await releaseNow(driver, record.id);
@@ -182,15 +201,15 @@ export async function requestControl(
       // The release ended before acknowledging (it may have ended for another reason: say how it ended).
       ended = now?.id === record.id ? now : undefined;
       ack = `the release ended before it saw the request${ended ? ` (${ended.outcome ?? "?"})` : ""}`;
-    } else if (control?.id !== request.id && (control?.releaseId !== record.id || !control.ack) && rewrites < 10) {
-      // Our write was lost to a concurrent write of the stack file: write it again.
-      rewrites++;
-      await write();
     } else if (o.clock.now() > ackDeadline) {
       throw new Error(
         `${action}: the process running release ${record.id} (${record.owner?.host ?? "?"} pid ${record.owner?.pid ?? "?"}) ` +
           `did not acknowledge within ${Math.round((o.ackTimeoutMs ?? 60_000) / 1000)}s; the request stays on the stack`,
       );
+    } else if (control?.id !== request.id) {
+      // The tag no longer holds our request (another write replaced it, e.g. the owner's late acknowledgement of an
+      // approve): write it again, until acknowledged or the deadline. Acting twice on one request is harmless.
+      await write();
     }
   }
   if (!ended && (o.endTimeoutMs ?? 0) > 0) {

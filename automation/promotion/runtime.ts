@@ -14,6 +14,10 @@ import type { ReleaseRecord } from "../release";
 import { AbortRequested, ControlRequest, readControl, writeControl } from "./control";
 import { actorName, HistoryNotes, HistoryRecorder } from "./history";
 
+/** Acknowledgement writes per poll, with backoff 500 ms, 1 s, 2 s between them. */
+const ACK_ATTEMPTS = 4;
+const ACK_BACKOFF_MS = 500;
+
 export interface ApprovalGate {
   /** Approve by itself after this long (ms); absent: wait for `bluegreen approve` or `abort`. */
   autoPromoteMs?: number;
@@ -35,6 +39,7 @@ export class ReleaseControl {
   private approvedBy: ControlRequest | undefined;
   private readonly handled = new Set<string>();
   private readonly pollMs: number;
+  private rawClock: Clock;
 
   constructor(
     private readonly ctx: RunContext,
@@ -48,6 +53,7 @@ export class ReleaseControl {
     });
     this.recorder.notes = { ...(extras.notes ?? {}) };
     this.pollMs = extras.controlPollMs ?? 2000;
+    this.rawClock = ctx.deps.clock;
   }
 
   /** Aborted when another process asks to abort this release. */
@@ -61,6 +67,7 @@ export class ReleaseControl {
 
   /** The clock the release runs on: the same time, with a control poll folded into its waits. */
   clock(inner: Clock): Clock {
+    this.rawClock = inner;
     return {
       now: () => inner.now(),
       sleep: (ms, signal) => {
@@ -92,28 +99,53 @@ export class ReleaseControl {
     if (!record?.owner) return;
     // No repair: this read may overlap a config write of this process or of the requester (see ports.ts).
     const request = await readControl(this.ctx.deps.driver);
-    if (!request || request.releaseId !== record.id || request.ack || this.handled.has(request.id)) return;
-    this.handled.add(request.id);
-    if (request.action === "abort") {
-      this.ctx.emit({
-        type: "decision",
-        phase: "bake",
-        decision: "abort-requested",
-        reason:
-          `abort requested by ${request.by}@${request.host}${request.reason ? ` (${request.reason})` : ""}: ` +
-          "stopping; traffic goes back to the verified color if it moved",
-      });
-      await this.acknowledge(request, "aborting: stopping the release (rolling back if traffic moved)");
-      this.aborter.abort(new AbortRequested(request));
-    } else {
-      this.approvedBy = request;
-      await this.acknowledge(request, `approved: ${record.service} ${record.version} switches to ${record.toColor}`);
+    if (!request || request.releaseId !== record.id || request.ack) return;
+    // Act first: a request seen is never dropped, whatever happens to its acknowledgement.
+    if (!this.handled.has(request.id)) {
+      this.handled.add(request.id);
+      if (request.action === "abort") {
+        this.ctx.emit({
+          type: "decision",
+          phase: "bake",
+          decision: "abort-requested",
+          reason:
+            `abort requested by ${request.by}@${request.host}${request.reason ? ` (${request.reason})` : ""}: ` +
+            "stopping; traffic goes back to the verified color if it moved",
+        });
+        this.aborter.abort(new AbortRequested(request));
+      } else {
+        this.approvedBy = request;
+      }
     }
+    // Then acknowledge; a request still unacknowledged on the tag is acknowledged again at the next poll.
+    const note =
+      request.action === "abort"
+        ? "aborting: stopping the release (rolling back if traffic moved)"
+        : `approved: ${record.service} ${record.version} switches to ${record.toColor}`;
+    await this.acknowledge(request, note);
   }
 
+  /** Writes the acknowledgement, retried with backoff: a backend error must not leave the requester waiting. */
   private async acknowledge(request: ControlRequest, note: string): Promise<void> {
     const at = new Date(this.ctx.deps.clock.now()).toISOString();
-    await writeControl(this.ctx.deps.driver, { ...request, ack: { at, note } });
+    let last: unknown;
+    for (let attempt = 0; attempt < ACK_ATTEMPTS; attempt++) {
+      // The raw clock: these waits must not start another poll, nor stop on the abort this request just made.
+      if (attempt > 0) await this.rawClock.sleep(ACK_BACKOFF_MS * 2 ** (attempt - 1));
+      try {
+        await writeControl(this.ctx.deps.driver, { ...request, ack: { at, note } });
+        return;
+      } catch (err) {
+        last = err;
+      }
+    }
+    this.ctx.emit({
+      type: "log",
+      level: "warn",
+      message:
+        `could not acknowledge the ${request.action} request from ${request.by}@${request.host} ` +
+        `(${(last as Error)?.message ?? String(last)}); acted on it anyway, trying again at the next poll`,
+    });
   }
 
   /**

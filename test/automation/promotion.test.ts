@@ -5,6 +5,7 @@ import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import type { Clock, ConfigChange, HostInfo, StackConfigView } from "../../automation/ports";
+import { decodeBeacon } from "../../automation/promotion/beacon";
 import { loadChain, validateChain, type Chain } from "../../automation/promotion/chain";
 import { judgeEvidence } from "../../automation/promotion/evidence";
 import { appendHistory, decodeHistory, type HistoryEntry } from "../../automation/promotion/history";
@@ -341,7 +342,10 @@ describe("promotion: approval and abort from another process", () => {
       readConfig: () =>
         Promise.resolve({ values: { platform: stale.platform, liveColor: stale.liveColor, services: stale.services } }),
     };
-    await until(() => (prod.state.tags?.["bluegreen:release"] ?? "").includes('"wait"'), "the beacon");
+    await until(
+      () => decodeBeacon(prod.state.tags?.["bluegreen:release"])?.awaitingApproval !== undefined,
+      "the beacon",
+    );
     const remote = {
       clock: { now: () => prod.clock.t, sleep: () => new Promise<void>((r) => setImmediate(r)) },
       host: { pid: 4242, host: "ci-runner-7", isAlive: () => false },
@@ -357,7 +361,7 @@ describe("promotion: approval and abort from another process", () => {
     const r = await done;
     assert.equal(r.exitCode, EXIT.ok, r.message);
     assert.equal(stored(prod)[0].approval?.by, "bob@ci-runner-7");
-    assert.match(prod.state.tags?.["bluegreen:release"] ?? "", /"phase":"done"/);
+    assert.equal(decodeBeacon(prod.state.tags?.["bluegreen:release"])?.phase, "done");
   });
 
   it("abort while waiting for approval stops the release; traffic never moved (exit 5)", async () => {
