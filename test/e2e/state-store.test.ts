@@ -11,6 +11,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { BlobStore, StoreError } from "../../components/core/state-store/blob";
+import { openReleaseState } from "../../components/core/state-store";
 import { s3StoreFromBackendUrl } from "../../components/core/state-store/s3";
 import { PROJECT_ROOT, toolchainBinDir } from "../support/engine";
 
@@ -215,6 +216,29 @@ describe("e2e: release-state stores on real backends", function () {
         },
       );
       client.destroy();
+    });
+
+    it("carries the release state (openReleaseState): concurrent updates on S3 all land, one generation each", async () => {
+      const url = withPrefix(backendUrl, `${runId}/release-state`);
+      const state = openReleaseState({ backendUrl: url, project: "proj", stack: "organization/proj/dev", env });
+      assert.ok(state, "an s3:// backend has a release-state store");
+      const madeBy = { kind: "test", by: "e2e", host: os.hostname(), at: new Date().toISOString() };
+      const writers = 6;
+      await Promise.all(
+        Array.from({ length: writers }, (_, i) =>
+          state.update((cur) => ({
+            state: { liveColor: "blue", services: {} },
+            madeBy,
+            history: [...(cur?.history ?? []), `writer-${i}`],
+          })),
+        ),
+      );
+      const doc = await state.read();
+      assert.equal(doc?.gen, writers);
+      assert.deepEqual(
+        [...(doc?.history ?? [])].sort(),
+        Array.from({ length: writers }, (_, i) => `writer-${i}`).sort(),
+      );
     });
 
     it("an endpoint that refuses connections fails with a StoreError naming the backend URL", async () => {
