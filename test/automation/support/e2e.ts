@@ -43,12 +43,16 @@ export function serviceConfig(livePort: number, versions: Record<Color, string>)
   };
 }
 
-/** `livePort`: a fixed production port (new tests use 31000-31999); default: a port block derived from `slot`. */
+/**
+ * `livePort`: a fixed production port (new tests use 31000-31999); default: a port block derived from `slot`.
+ * `env`: more environment for every engine and CLI run of the rig (e.g. another PULUMI_BACKEND_URL).
+ */
 export async function createRig(
   prefix: string,
   versions: Record<Color, string>,
   slot = 0,
   livePort = portBase(slot),
+  env: Record<string, string> = {},
 ): Promise<ReleaseRig> {
   const engine = makeEngineEnv(`bluegreen-${prefix}-`);
   const workDir = path.join(engine.workDir, "project");
@@ -72,6 +76,7 @@ export async function createRig(
     BLUEGREEN_TOOLCHAIN_BIN: engine.binDir,
     BLUEGREEN_PROJECT_DIR: workDir,
     NODE_PATH: path.join(PROJECT_ROOT, "node_modules"),
+    ...env,
   };
   const stackName = `${prefix}-${process.pid}-${Date.now().toString(36)}`;
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: true });
