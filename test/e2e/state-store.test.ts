@@ -19,6 +19,8 @@ const S3_SCRIPT = path.join(PROJECT_ROOT, "scripts", "s3.sh");
 const FILE_STORE = path.join(PROJECT_ROOT, "components", "core", "state-store", "file.ts");
 const CHILD = path.join(__dirname, "fixtures", "state-store-child.ts");
 const WRITERS = 20;
+/** The bucket scripts/s3.sh creates. */
+const BUCKET = "bluegreen-state";
 
 function s3sh(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync("bash", [S3_SCRIPT, ...args], { encoding: "utf8" });
@@ -36,6 +38,24 @@ function s3Env(): Record<string, string> {
     env[m[1]] = m[2];
   }
   return env;
+}
+
+type Sdk = typeof import("@aws-sdk/client-s3");
+
+/** The AWS SDK itself, straight at the server: for what the store does not offer (raw requests, cleanup). */
+function rawClient(env: Record<string, string>): { sdk: Sdk; client: import("@aws-sdk/client-s3").S3Client } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require("@aws-sdk/client-s3") as Sdk;
+  const endpoint = new URL(env.PULUMI_BACKEND_URL.replace(/^s3:\/\/[^?]*\?/, "http://x/?")).searchParams.get(
+    "endpoint",
+  );
+  const client = new sdk.S3Client({
+    endpoint: endpoint ?? undefined,
+    forcePathStyle: true,
+    region: env.AWS_REGION,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+  });
+  return { sdk, client };
 }
 
 /** An s3:// backend URL with a key prefix of its own (the bucket is shared with whatever else runs). */
@@ -173,8 +193,23 @@ describe("e2e: release-state stores on real backends", function () {
       assert.equal(env.PULUMI_BACKEND_URL, backendUrl);
     });
 
-    after(function () {
+    after(async function () {
       this.timeout(60_000);
+      if (backendUrl) {
+        // This run's objects go; the server's data folder outlives the run (.state/s3).
+        const { sdk, client } = rawClient(env);
+        let token: string | undefined;
+        do {
+          const page = await client.send(
+            new sdk.ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${runId}/`, ContinuationToken: token }),
+          );
+          const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }));
+          if (keys.length)
+            await client.send(new sdk.DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys } }));
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        client.destroy();
+      }
       if (!startedHere) return;
       const stopped = s3sh("stop");
       assert.equal(stopped.status, 0, `scripts/s3.sh stop failed:\n${stopped.stderr}`);
@@ -194,17 +229,10 @@ describe("e2e: release-state stores on real backends", function () {
     });
 
     it("the server honours If-None-Match: * on PutObject (412 PreconditionFailed for the second)", async () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { S3Client, PutObjectCommand } = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
-      const client = new S3Client({
-        endpoint: new URL(backendUrl.replace(/^s3:\/\/[^?]*\?/, "http://x/?")).searchParams.get("endpoint") ?? "",
-        forcePathStyle: true,
-        region: env.AWS_REGION,
-        credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-      });
+      const { sdk, client } = rawClient(env);
       const put = (body: string) =>
         client.send(
-          new PutObjectCommand({ Bucket: "bluegreen-state", Key: `${runId}/raw.txt`, Body: body, IfNoneMatch: "*" }),
+          new sdk.PutObjectCommand({ Bucket: BUCKET, Key: `${runId}/raw.txt`, Body: body, IfNoneMatch: "*" }),
         );
       await put("first");
       await assert.rejects(
@@ -348,17 +376,9 @@ describe("e2e: release-state stores on real backends", function () {
       });
 
       it("keeps its state in the bucket beside the release state (<prefix>/.pulumi/)", async () => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const sdk = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
-        const endpoint = new URL(url.replace(/^s3:\/\/[^?]*\?/, "http://x/?")).searchParams.get("endpoint") ?? "";
-        const client = new sdk.S3Client({
-          endpoint,
-          forcePathStyle: true,
-          region: env.AWS_REGION,
-          credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-        });
+        const { sdk, client } = rawClient(env);
         const listed = await client.send(
-          new sdk.ListObjectsV2Command({ Bucket: "bluegreen-state", Prefix: `${runId}/cli/.pulumi/stacks/` }),
+          new sdk.ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${runId}/cli/.pulumi/stacks/` }),
         );
         client.destroy();
         const keys = (listed.Contents ?? []).map((o) => o.Key);
