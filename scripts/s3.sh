@@ -12,7 +12,7 @@
 #   bash scripts/s3.sh env      print `export` lines for the AWS SDKs and the Pulumi CLI (the server may not run):
 #                               eval "$(bash scripts/s3.sh env)"
 #
-# Progress goes to stderr.
+# Also `npm run s3 -- <command>`. Progress goes to stderr.
 #
 # Binary: ${XDG_CACHE_HOME:-~/.cache}/bluegreen/s3/seaweedfs-<commit>-<hash of scripts/s3>/bin/weed (override the root
 # with BLUEGREEN_S3_CACHE), built into a temporary name and renamed when complete. Only the Go module proxy is used
