@@ -3,7 +3,8 @@
 # behind a real HAProxy), show the live and preview URLs and the versions per color, and say what to try next.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+started=$SECONDS
+say() { printf '\n\033[1m==> %s\033[0m (%ss)\n' "$*" "$((SECONDS - started))"; }
 
 say "dependencies"
 PATH="$(bash scripts/node.sh):$PATH"
@@ -11,7 +12,8 @@ PATH="$(bash scripts/node.sh):$PATH"
 [[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
 bash scripts/install-system-deps.sh
 
-say "Pulumi toolchain (first run builds it from Go modules: several minutes)"
+say "Pulumi toolchain (the first run builds the CLI and the language host from Go modules: ~5 min on 2 cores)"
+# Only what the dev stack (local platform) needs: no Kubernetes provider (a kubernetes stack brings it on first use).
 . scripts/env.sh
 echo "pulumi $(pulumi version) from $BLUEGREEN_TOOLCHAIN_BIN; state in $BLUEGREEN_STATE_DIR"
 
@@ -35,6 +37,8 @@ bash scripts/prometheus.sh start --stack dev
 
 live_url="$(pulumi stack output --json | node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); const s = Object.values(o.services)[0]; console.log(s.liveEndpoint)')"
 cat <<NEXT
+
+Ready in $((SECONDS - started)) s.
 
 Try next:
   curl -s $live_url                              # answers with the live color and version
