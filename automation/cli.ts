@@ -14,13 +14,15 @@
  * `--json` writes one JSON event per line on stdout. Exit codes: 0 success, 1 unexpected error, 2 bad input or
  * refused (nothing changed), 3 rolled back, 4 verification failed (the new version never got traffic), 5 interrupted,
  * 6 paused (inconclusive bake with --on-inconclusive pause: traffic on the verified new color, rerun to continue).
- * Ctrl-C once: stop at a safe point (rolling back if traffic already moved); twice: stop now (rerun resumes).
+ * Ctrl-C once: stop at a safe point (rolling back if traffic already moved); twice: stop now (rerun resumes), but
+ * never while traffic goes back to the verified color (a CI cancel is SIGINT, then SIGTERM: see engine/interrupts.ts).
  */
 import { Command, CommanderError, Option } from "commander";
 import { describeOrigin } from "../components/core/state-store";
 import * as api from "./index";
 import type { BlueGreenEvent } from "./events";
 import { EXIT, classifyError } from "./errors";
+import { whenTrafficSafe } from "./engine/interrupts";
 import type { DeployInput } from "./options";
 import { formatDuration, parseDuration, parseInteger } from "./parse";
 import { historyLines } from "./promotion/history";
@@ -293,9 +295,14 @@ function processInterrupts(io: Io, json: boolean): { soft: AbortSignal; hard: Ab
         io.err(`${sig}: stopping at a safe point (rolling back if traffic moved); press Ctrl-C again to stop now`);
     } else if (!hard.signal.aborted) {
       hard.abort(new Error(`second ${sig}`));
-      if (!json) io.err(`${sig}: stopping now; rerun the same command to resume`);
+      if (!json) {
+        io.err(
+          `${sig}: stopping now (traffic moving back to the verified color finishes first); rerun the same command to resume`,
+        );
+      }
     } else {
-      process.exit(EXIT.interrupted);
+      // Even the last resort never cuts traffic moving back to the verified color (engine/interrupts.ts).
+      whenTrafficSafe(() => process.exit(EXIT.interrupted));
     }
   };
   process.on("SIGINT", onSignal);

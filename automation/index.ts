@@ -26,6 +26,7 @@ import { fileMutex, shellCommands, systemClock, thisHost } from "./adapters/syst
 import { Deps, Emit, RunContext } from "./engine/context";
 import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
+import { HardGate } from "./engine/interrupts";
 import { StatusWriter } from "./engine/status-writer";
 import { classifyError, ExitCode, Outcome } from "./errors";
 import { Notifier } from "./notify";
@@ -133,6 +134,8 @@ function makeContext(
   if (opts.envVars) redactor.addEnv(opts.envVars);
   const deps = defaultDeps(settings.stack, opts, { ...settings.platform, service: settings.service }, redactor);
   const never = new AbortController().signal;
+  // A hard stop waits while traffic goes back to the verified color (engine/interrupts.ts).
+  const gate = new HardGate(opts.hardSignal ?? never);
   let status: StatusWriter | undefined = undefined;
   const emitRaw: Emit = (e: EventInput) => {
     const releaseId = status?.record?.id;
@@ -150,7 +153,7 @@ function makeContext(
     settings,
     status,
     emit: emitRaw,
-    interrupts: { soft: opts.signal ?? never, hard: opts.hardSignal ?? never },
+    interrupts: { soft: opts.signal ?? never, hard: gate.signal, hold: (fn) => gate.hold(fn) },
     policyPacks: settings.policyPacks ?? deps.defaultPolicyPacks,
   };
   return { ctx, emitRaw, redactor };

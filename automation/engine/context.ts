@@ -86,6 +86,8 @@ export interface Interrupts {
   soft: AbortSignal;
   /** Aborted on the second: stop now; the recorded phase lets a rerun resume. */
   hard: AbortSignal;
+  /** Runs `fn` with `hard` deferred until it ends: taking traffic back is never cut (engine/interrupts.ts). */
+  hold?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface RunContext {

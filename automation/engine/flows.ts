@@ -22,7 +22,17 @@ import type { MetricSource } from "../ports";
 import { bindHooks, refuseAfterContract, runHooks } from "../hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
-import { bake, Breach, finish, rollbackTraffic, routingIntent, stage, switchTraffic, verify } from "./steps";
+import {
+  bake,
+  Breach,
+  finish,
+  moveTrafficBack,
+  rollbackTraffic,
+  routingIntent,
+  stage,
+  switchTraffic,
+  verify,
+} from "./steps";
 import { currentOutputs, platformContext, routedColors } from "./platform";
 import { LiveColorMove, planLiveColorMove } from "./live-color";
 import {
@@ -376,7 +386,26 @@ async function onError(ctx: RunContext, cur: RecordPhase, err: unknown, verifyRe
     return err;
   }
   if (hard.aborted) {
-    await ctx.status.release();
+    if (cur === "switch" || cur === "bake") {
+      // Stopping now still takes traffic back first (fast path, record, liveColor: never cut); the update is left
+      // to the rerun, which finds the record in phase rollback and finishes it.
+      let back = false;
+      try {
+        await moveTrafficBack(ctx, `${interruptReason(soft, "interrupted")} (stopped at once during ${cur})`);
+        back = true;
+      } catch {
+        // The record still says where the release stood; the rerun resumes from there.
+      }
+      await ctx.status.release();
+      if (back) {
+        return new InterruptedError(
+          `stopped immediately during ${cur}; traffic went back to ${r.fromColor} (${r.fromVersion}) and the release ` +
+            "record says rollback: rerun the same command to finish the rollback",
+        );
+      }
+    } else {
+      await ctx.status.release();
+    }
     return new InterruptedError(
       `stopped immediately during ${cur}; the release record is kept: rerun the same command to resume, or run ` +
         "`bluegreen rollback`",
@@ -432,6 +461,13 @@ async function onError(ctx: RunContext, cur: RecordPhase, err: unknown, verifyRe
     await rollBack(ctx, reason, undefined, interrupted ? "interrupted" : "rolled-back");
   } catch (rbErr) {
     await ctx.status.release();
+    if (hard.aborted && ctx.status.record?.phase === "rollback") {
+      // A later signal stopped the update after traffic went back (a CI cancel: SIGINT, then SIGTERM).
+      return new InterruptedError(
+        `stopped during the rollback of ${cur}, after traffic went back to ${r.fromColor} (${r.fromVersion}): ` +
+          "rerun the same command to finish the rollback",
+      );
+    }
     return rbErr;
   }
   return interrupted

@@ -574,15 +574,7 @@ export async function rollbackTraffic(
 ): Promise<{ ms: number; fastRoutedAt: number | undefined }> {
   const r = rec(ctx);
   const started = ctx.deps.clock.now();
-  ctx.emit({ type: "decision", phase: "rollback", decision: "rollback", reason });
-  const intent = r.routing?.to === r.fromColor ? r.routing : { to: r.fromColor, state: "route" as const, at: iso(ctx) };
-  await ctx.status.set({ phase: "rollback", reason, routing: intent });
-  const fastRoutedAt = await fastRoute(ctx, r.fromColor);
-  // Weights go with liveColor in one write (any weights left from a gradual switch are dropped with it).
-  await ctx.status.write(
-    [{ kind: "weights", service: r.service, weights: undefined }, liveColorChange(r, r.fromColor)],
-    { routing: { ...intent, state: "converge" } },
-  );
+  const fastRoutedAt = await moveTrafficBack(ctx, reason);
   const up = await engineOp(ctx, "rollback", "up", ctx.interrupts.hard);
   reportScope(ctx, "rollback", up.steps, { service: r.service, colors: [], shared: true });
   const so = await serviceOutputs(ctx, r.service);
@@ -594,6 +586,29 @@ export async function rollbackTraffic(
     );
   }
   return { ms: ctx.deps.clock.now() - started, fastRoutedAt };
+}
+
+/**
+ * The first part of a rollback, which a later Ctrl-C or SIGTERM never cuts (a CI cancel sends several): records the
+ * rollback, takes traffic back through the platform's fast path, and writes `liveColor` back. After it, the record
+ * is consistent at any kill and a rerun finishes the rollback with the update. Returns when the router moved.
+ */
+export async function moveTrafficBack(ctx: RunContext, reason: string): Promise<number | undefined> {
+  const hold = ctx.interrupts.hold ?? (<T>(fn: () => Promise<T>): Promise<T> => fn());
+  return hold(async () => {
+    const r = rec(ctx);
+    ctx.emit({ type: "decision", phase: "rollback", decision: "rollback", reason });
+    const intent =
+      r.routing?.to === r.fromColor ? r.routing : { to: r.fromColor, state: "route" as const, at: iso(ctx) };
+    await ctx.status.set({ phase: "rollback", reason, routing: intent });
+    const fastRoutedAt = await fastRoute(ctx, r.fromColor);
+    // Weights go with liveColor in one write (any weights left from a gradual switch are dropped with it).
+    await ctx.status.write(
+      [{ kind: "weights", service: r.service, weights: undefined }, liveColorChange(r, r.fromColor)],
+      { routing: { ...intent, state: "converge" } },
+    );
+    return fastRoutedAt;
+  });
 }
 
 /** Takes traffic back through the platform's direct path, if any; the `up` after it stays the source of truth. */

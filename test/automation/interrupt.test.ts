@@ -69,7 +69,7 @@ describe("Ctrl-C: stop cleanly, traffic on a verified color", () => {
     assert.equal(w.state.deployed!.liveColor, "blue");
   });
 
-  it("twice during the switch: stops at once and keeps the record for a rerun, without an owner", async () => {
+  it("twice during the switch: takes traffic back first, stops, and the rerun finishes the rollback", async () => {
     const w = new World();
     const c = controllers();
     w.onUp = (_x, n) => {
@@ -80,14 +80,59 @@ describe("Ctrl-C: stop cleanly, traffic on a verified color", () => {
     };
     const r = await deploy(REL, w.runOptions([], {}, c.opts));
     assert.equal(r.exitCode, EXIT.interrupted);
-    assert.match(r.message, /stopped immediately during switch; the release record is kept/);
+    assert.match(r.message, /stopped immediately during switch; traffic went back to blue \(1\.0\.0\)/);
+    assert.equal(w.routedColor("web"), "blue", "the router sends traffic to the verified previous color");
+    assert.equal(w.state.config.liveColor, "blue");
     const rec = w.record!;
-    assert.equal(rec.phase, "switch");
+    assert.equal(rec.phase, "rollback");
     assert.equal(rec.owner, undefined);
-    // The rerun resumes at once (no owner to wait for) and completes the release.
+    // The rerun resumes at once (no owner to wait for) and finishes the rollback: a cancel never becomes a release.
     const again = await deploy(REL, w.runOptions([]));
-    assert.equal(again.exitCode, EXIT.ok, again.message);
-    assert.equal(w.state.deployed!.liveColor, "green");
+    assert.equal(w.state.deployed!.liveColor, "blue", again.message);
+    assert.equal(w.record?.phase, "done");
+  });
+
+  it("twice during the bake: the second stop does not leave traffic on the new color", async () => {
+    const w = new World();
+    const c = controllers();
+    let liveProbes = 0;
+    w.onProbe = (x, req) => {
+      if (x.state.deployed!.liveColor === "green" && req.url.startsWith("http://web.live") && ++liveProbes === 20) {
+        c.soft.abort();
+        c.hard.abort();
+      }
+    };
+    const r = await deploy(REL, w.runOptions([], {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted, r.message);
+    assert.equal(w.routedColor("web"), "blue");
+    assert.equal(w.record?.phase, "rollback");
+  });
+
+  it("a second stop during a rollback's update waits for the traffic move, then leaves the update to the rerun", async () => {
+    const w = new World();
+    const c = controllers();
+    let liveProbes = 0;
+    w.onProbe = (x, req) => {
+      if (x.state.deployed!.liveColor === "green" && req.url.startsWith("http://web.live") && ++liveProbes === 20) {
+        c.soft.abort();
+      }
+    };
+    // The hard stop arrives while the router is being moved back: the move completes, the update does not start.
+    w.onRoute = (_x, _s, color) => {
+      if (color === "blue") c.hard.abort();
+    };
+    const r = await deploy(REL, w.runOptions([], {}, c.opts));
+    assert.equal(r.exitCode, EXIT.interrupted, r.message);
+    assert.match(
+      r.message,
+      /after traffic went back to blue \(1\.0\.0\): rerun the same command to finish the rollback/,
+    );
+    assert.equal(w.routedColor("web"), "blue");
+    assert.equal(w.state.config.liveColor, "blue", "the record and liveColor were written before stopping");
+    assert.equal(w.record?.phase, "rollback");
+    const again = await deploy(REL, w.runOptions([]));
+    assert.equal(w.state.deployed!.liveColor, "blue", again.message);
+    assert.equal(w.record?.phase, "done");
   });
 
   it("during the keep-warm wait: the release stays done, the previous color is not scaled down", async () => {
