@@ -34,6 +34,7 @@ import { keepReleaseReport } from "./report/store";
 import type { BlueGreenEvent, EventInput } from "./events";
 import {
   DeployInput,
+  HEARTBEAT_MS,
   normalizeDeploy,
   normalizeRollback,
   normalizeStatus,
@@ -116,7 +117,7 @@ export function defaultDeps(stack: string, opts: RunOptions = {}, access?: Platf
     mutex: fileMutex(path.join(workDir, ".bluegreen", "locks")),
     prometheus: prometheusSource,
     newId: () => `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${crypto.randomBytes(3).toString("hex")}`,
-    heartbeatMs: 15_000,
+    heartbeatMs: HEARTBEAT_MS,
     defaultPolicyPacks: defaultPolicyPacks(workDir),
     platform: stackPlatformAdapter({ env: envVars, workDir, access }),
   };

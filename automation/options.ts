@@ -428,11 +428,31 @@ function parseServiceName(value: string): string {
   return value;
 }
 
+/** How often a running release refreshes its record's heartbeat (`updatedAt`). */
+export const HEARTBEAT_MS = 15_000;
+
+/**
+ * An owner on another host counts as gone after --stale-after without a heartbeat: at least two heartbeats, so one
+ * late or failed refresh never makes a running release look dead.
+ */
+function staleAfter(v: string | number): number {
+  const min = 2 * HEARTBEAT_MS;
+  const ms = parseDuration("--stale-after", v, { max: 24 * 3_600_000 });
+  if (ms < min) {
+    throw new RefusedError(
+      `--stale-after: got ${typeof v === "number" ? `${v}ms` : v}; allowed: at least ${formatDuration(min)} (twice the ` +
+        `${formatDuration(HEARTBEAT_MS)} heartbeat of a running release), at most 24h`,
+      "--stale-after",
+    );
+  }
+  return ms;
+}
+
 function normalizeEngine(i: EngineInput): Pick<ReleaseSettings, "policyPacks" | "lockWaitMs" | "staleAfterMs"> {
   return {
     policyPacks: i.policyPacks,
     lockWaitMs: opt(i.lockWait, (v) => parseDuration("--lock-wait", v, { max: 3_600_000 }), 120_000),
-    staleAfterMs: opt(i.staleAfter, (v) => parseDuration("--stale-after", v, { min: 10_000 }), 120_000),
+    staleAfterMs: opt(i.staleAfter, (v) => staleAfter(v), 120_000),
   };
 }
 

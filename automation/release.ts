@@ -165,7 +165,9 @@ export type OwnerState =
 
 /**
  * Whether the process that owns a recorded release still runs. On this host the pid answers it exactly (a kill -9
- * is seen at once); for another host only the heartbeat age can, after `staleAfterMs`.
+ * is seen at once); for another host only the heartbeat age can, after `staleAfterMs`. A heartbeat that is not a
+ * time leaves the owner's liveness unknown: neither alive forever nor dead (a takeover could run beside a live
+ * owner), so it is refused with what to check.
  */
 export function ownerState(record: ReleaseRecord, host: HostInfo, nowMs: number, staleAfterMs: number): OwnerState {
   const owner = record.owner;
@@ -175,7 +177,17 @@ export function ownerState(record: ReleaseRecord, host: HostInfo, nowMs: number,
   if (owner.host === host.host && owner.pid === host.pid) {
     return { kind: "self" };
   }
-  const age = nowMs - Date.parse(record.updatedAt);
+  const beat = Date.parse(record.updatedAt);
+  const age = Number.isFinite(beat) ? nowMs - beat : NaN;
+  if (owner.host !== host.host && !Number.isFinite(age)) {
+    throw new RefusedError(
+      `${RELEASE_KEY}: cannot tell whether pid ${owner.pid} on ${owner.host} still runs the ${describeRecord(record)}: ` +
+        `its heartbeat updatedAt ${JSON.stringify(record.updatedAt)} is not a time. Check on ${owner.host} whether ` +
+        "that process runs; once it does not, set updatedAt to an ISO time (`pulumi config get " +
+        `${RELEASE_KEY}\`, then \`pulumi config set ${RELEASE_KEY} '<the fixed JSON>'\`) and rerun`,
+      RELEASE_KEY,
+    );
+  }
   if (owner.host === host.host) {
     return host.isAlive(owner.pid)
       ? { kind: "alive", owner, heartbeatAgeMs: age }
