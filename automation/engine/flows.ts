@@ -8,6 +8,7 @@
 import { Color, otherColor } from "../../components/core/conventions";
 import { effectiveLiveColor, ServiceConfig } from "../../components/core/spec";
 import { InterruptedError, PausedError, RefusedError, RolledBackError, VerificationFailedError } from "../errors";
+import { isRemoteOwner, watchedGone, watchRemoteOwner } from "./owner-watch";
 import {
   activeRecord,
   decodeRecord,
@@ -489,6 +490,7 @@ export async function deployFlow(ctx: RunContext): Promise<FlowOutcome> {
     snap = await loadSnapshot(ctx);
     svc = serviceOf(snap, s.service);
     bindHooks(ctx, svc);
+    snap = await watchOwner(ctx, snap);
     refuseIfOwned(ctx, snap.record);
     const existing = snap.record;
     if (existing) {
@@ -511,7 +513,17 @@ export async function deployFlow(ctx: RunContext): Promise<FlowOutcome> {
   return runFrom(ctx, snap, svc, from, resumed, false);
 }
 
+/** Waits out a release owned on another host (owner-watch.ts), then reads the stack again if the record moved. */
+async function watchOwner(ctx: RunContext, snap: Snapshot): Promise<Snapshot> {
+  if (!isRemoteOwner(ctx, snap.record)) return snap;
+  const seen = await watchRemoteOwner(ctx, snap.record);
+  return seen === snap.record ? snap : loadSnapshot(ctx);
+}
+
 function describeOwner(ctx: RunContext, r: ReleaseRecord): string {
+  if (isRemoteOwner(ctx, r) && watchedGone(r)) {
+    return `no heartbeat from ${r.owner!.host} pid ${r.owner!.pid} for --stale-after`;
+  }
   const st = ownerState(r, ctx.deps.host, ctx.deps.clock.now(), ctx.settings.staleAfterMs);
   return st.kind === "dead" ? st.why : st.kind;
 }
@@ -577,7 +589,7 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
   let resumed = false;
   let abandon: ReleaseRecord | undefined;
   await runPhase(ctx, "preflight", async () => {
-    snap = await loadSnapshot(ctx);
+    snap = await watchOwner(ctx, await loadSnapshot(ctx));
     refuseIfOwned(ctx, snap.record);
     const existing = snap.record;
     svc = serviceOf(snap, s.service ?? existing?.service);

@@ -11,6 +11,7 @@ import { ReleaseState, staleMessage } from "../../components/core/state-store";
 import type { EngineOpOptions, EngineOpResult, ServiceOutputsView, StackConfigView, StackOutputsView } from "../ports";
 import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
 import type { RunContext } from "./context";
+import { isRemoteOwner, watchedGone } from "./owner-watch";
 
 export interface Snapshot {
   config: StackConfig;
@@ -187,6 +188,15 @@ export function refuseUnappliedConfig(ctx: RunContext, config: StackConfig, outp
 /** Refuses when another process owns a recorded release. */
 export function refuseIfOwned(ctx: RunContext, record: ReleaseRecord | undefined): void {
   if (!record) return;
+  if (isRemoteOwner(ctx, record)) {
+    // Another host's clock says nothing here: only a heartbeat watched on ours does (owner-watch.ts).
+    if (watchedGone(record)) return;
+    throw new RefusedError(
+      `another release is in progress on stack ${ctx.settings.stack}: ${describeRecord(record)}, run by pid ` +
+        `${record.owner!.pid} on ${record.owner!.host}; its heartbeat was still changing. Wait for it to finish, or ` +
+        "stop it on that runner and rerun",
+    );
+  }
   const state = ownerState(record, ctx.deps.host, ctx.deps.clock.now(), ctx.settings.staleAfterMs);
   if (state.kind === "alive") {
     throw new RefusedError(

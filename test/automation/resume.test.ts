@@ -185,17 +185,38 @@ describe("resume after kill -9: the rerun converges from every recorded phase", 
     );
   });
 
-  it("treats an owner on another host as alive until its heartbeat is stale", async () => {
-    const k = await killAt("bake");
-    const rec = JSON.parse(k.state.config.release!) as ReleaseRecord;
-    rec.owner = { pid: 1, host: "elsewhere" };
-    k.state.config.release = encodeRecord(rec);
-    const fresh = afterKill(k.state, Date.parse(rec.updatedAt) + 30_000);
-    assert.equal((await deploy(REL, rerunOptions(fresh, []))).exitCode, EXIT.refused);
-    const stale = afterKill(k.state, Date.parse(rec.updatedAt) + 10 * 60_000);
-    const r = await deploy(REL, rerunOptions(stale, []));
-    assert.equal(r.exitCode, EXIT.ok, r.message);
-  });
+  // Liveness across hosts never compares the owner's clock with ours: the heartbeat is watched on our own clock.
+  for (const skew of [-3 * 3600_000, 0, 3 * 3600_000]) {
+    it(`treats an owner on another host as alive while its heartbeat changes, gone once it stops (clock skew ${skew / 3600_000} h)`, async () => {
+      const k = await killAt("bake");
+      const rec = JSON.parse(k.state.config.release!) as ReleaseRecord;
+      rec.owner = { pid: 1, host: "elsewhere" };
+      rec.updatedAt = new Date(Date.parse(rec.updatedAt) + skew).toISOString();
+      k.state.config.release = encodeRecord(rec);
+      const beating = afterKill(k.state, k.t);
+      let beats = 0;
+      const sleep = beating.clock.sleep;
+      beating.clock.sleep = async (ms, signal) => {
+        await sleep(ms, signal);
+        // The owner's heartbeat on the other host, every 15 s of our time.
+        if (beating.clock.t % 15_000 < ms) {
+          const r = JSON.parse(beating.state.config.release!) as ReleaseRecord;
+          r.updatedAt = new Date(Date.parse(r.updatedAt) + 15_000).toISOString();
+          beating.state.config.release = encodeRecord(r);
+          beats++;
+        }
+      };
+      const refused = await deploy(REL, rerunOptions(beating, []));
+      assert.equal(refused.exitCode, EXIT.refused, refused.message);
+      assert.match(refused.message, /pid 1 on elsewhere/);
+      assert.ok(beats >= 1);
+      const stopped = afterKill(k.state, k.t);
+      const started = stopped.clock.t;
+      const r = await deploy(REL, rerunOptions(stopped, []));
+      assert.equal(r.exitCode, EXIT.ok, r.message);
+      assert.ok(stopped.clock.t - started >= 120_000, "waited --stale-after on its own clock before taking over");
+    });
+  }
 
   it("refuses a damaged release record, naming the key", async () => {
     const w = new World();

@@ -101,7 +101,12 @@ function backends(): { name: string; env: () => Record<string, string>; start?: 
     list.push({
       name: "s3 backend (SeaweedFS)",
       start: () => {
-        url = execFileSync("bash", [s3, "start"], { encoding: "utf8" }).trim().split("\n").pop()!;
+        const started = execFileSync("bash", [s3, "start"], { encoding: "utf8" }).trim().split("\n").pop()!;
+        // A folder of its own in the bucket: runs never see each other's stacks.
+        url = started.replace(/^s3:\/\/([^/?]+)/, `s3://$1/team-${process.pid}-${Date.now().toString(36)}`);
+      },
+      stop: () => {
+        execFileSync("bash", [s3, "stop"], { stdio: "ignore" });
       },
       env: () => {
         const out: Record<string, string> = {};
@@ -135,6 +140,7 @@ for (const backend of backends()) {
     after(async function () {
       this.timeout(300_000);
       if (rig) await rig.cleanup();
+      backend.stop?.();
     });
 
     it("A releases; B's status from a fresh clone shows what serves traffic, and says B is behind", async () => {
@@ -224,8 +230,8 @@ for (const backend of backends()) {
       assert.equal((await bluegreen(a, ["sync", "--stack", stack])).code, 0);
       assert.equal((await bluegreen(b, ["sync", "--stack", stack])).code, 0);
       const load = traffic(rig.liveUrl, 2, 20);
-      const args = ["deploy", "--service", "web", "--version", "1.4.0", "--bake", "6s", ...FAST];
-      const owner = runBluegreen({ ...rig, envVars: a.env }, [...args, "--stack", stack]);
+      const args = ["--service", "web", "--version", "1.4.0", "--bake", "6s", ...FAST];
+      const owner = runBluegreen({ ...rig, envVars: a.env }, ["deploy", ...args, "--stack", stack]);
       await owner.waitFor((e) => e.type === "phase.start" && e.phase === "bake", 240_000);
       owner.child.kill("SIGKILL");
       await owner.done;

@@ -4,6 +4,7 @@
  * checkout that logs in to it. `createExclusive` is `link(2)` of a fully written temp file: atomic on POSIX file
  * systems, and a reader never sees half an object.
  */
+/* eslint-disable @typescript-eslint/require-await -- synchronous fs calls behind the async BlobStore interface, so that every failure is a rejection */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -39,52 +40,54 @@ export class FileBlobStore implements BlobStore {
     return path.join(this.root, ...key.split("/"));
   }
 
-  get(key: string): Promise<string | undefined> {
+  // async: a bad key (this.file throws) is a rejected promise like every other failure, never a synchronous throw.
+  async get(key: string): Promise<string | undefined> {
     try {
-      return Promise.resolve(fs.readFileSync(this.file(key), "utf8"));
+      return fs.readFileSync(this.file(key), "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return Promise.resolve(undefined);
-      return Promise.reject(this.failure("read", key, err));
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err instanceof StoreError ? err : this.failure("read", key, err);
     }
   }
 
-  createExclusive(key: string, body: string): Promise<boolean> {
-    const target = this.file(key);
-    const tmp = `${target}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
+  async createExclusive(key: string, body: string): Promise<boolean> {
     try {
+      const target = this.file(key);
+      const tmp = `${target}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
       fs.mkdirSync(path.dirname(target), { recursive: true });
       fs.writeFileSync(tmp, body, { mode: 0o600 });
       try {
         fs.linkSync(tmp, target); // fails with EEXIST when another writer got there first
-        return Promise.resolve(true);
+        return true;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EEXIST") return Promise.resolve(false);
+        if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
         throw err;
       } finally {
         fs.rmSync(tmp, { force: true });
       }
     } catch (err) {
-      return Promise.reject(this.failure("write", key, err));
+      throw err instanceof StoreError ? err : this.failure("write", key, err);
     }
   }
 
-  list(prefix: string): Promise<string[]> {
-    const dir = this.file(prefix.replace(/\/$/, ""));
+  /** Objects directly under `prefix` (like S3's delimiter listing: no sub-folders). */
+  async list(prefix: string): Promise<string[]> {
     try {
-      const names = fs.readdirSync(dir).filter((n) => !n.endsWith(".tmp"));
-      return Promise.resolve(names.map((n) => `${prefix.replace(/\/?$/, "/")}${n}`).sort());
+      const dir = this.file(prefix.replace(/\/$/, ""));
+      const entries = fs.readdirSync(dir, { withFileTypes: true });
+      const names = entries.filter((e) => e.isFile() && !e.name.endsWith(".tmp")).map((e) => e.name);
+      return names.map((n) => `${prefix.replace(/\/?$/, "/")}${n}`).sort();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return Promise.resolve([]);
-      return Promise.reject(this.failure("list", prefix, err));
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err instanceof StoreError ? err : this.failure("list", prefix, err);
     }
   }
 
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
     try {
       fs.rmSync(this.file(key), { force: true });
-      return Promise.resolve();
     } catch (err) {
-      return Promise.reject(this.failure("delete", key, err));
+      throw err instanceof StoreError ? err : this.failure("delete", key, err);
     }
   }
 
