@@ -14,6 +14,7 @@
  *   forwards all traffic to that group.
  * - bakeSignals: the color's CloudWatch alarms (stack output `colors.<color>.alarmNames`); ALARM is a breach.
  */
+import { AWS_CONNECT_TIMEOUT_MS, AWS_REQUEST_TIMEOUT, timeoutFromEnv } from "../timeouts";
 import { CloudWatchClient, DescribeAlarmsCommand, type CloudWatchClientConfig } from "@aws-sdk/client-cloudwatch";
 import {
   DescribeListenersCommand,
@@ -124,8 +125,19 @@ export class AwsPlatform implements PlatformAdapter {
   ) {
     // Region, credentials and endpoint come from the SDK's own resolution (environment, profile); nothing here
     // overrides them, so the tool behaves like the AWS CLI in the same shell.
-    this.elb = new ElasticLoadBalancingV2Client({ ...options.clientConfig });
-    this.cloudwatch = new CloudWatchClient({ ...options.clientConfig });
+    // The SDK has no request timeout by default: a silent endpoint would hang a traffic move or a bake read.
+    const requestTimeout = timeoutFromEnv(env, AWS_REQUEST_TIMEOUT);
+    const config = {
+      requestHandler: {
+        requestTimeout,
+        connectionTimeout: Math.min(AWS_CONNECT_TIMEOUT_MS, requestTimeout),
+        // Without it this SDK version only logs a warning when the request timeout passes.
+        throwOnRequestTimeout: true,
+      },
+      ...options.clientConfig,
+    };
+    this.elb = new ElasticLoadBalancingV2Client(config);
+    this.cloudwatch = new CloudWatchClient(config);
     this.readinessTimeoutMs = options.readinessTimeoutMs ?? 120_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 5000;
   }
