@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import { Color } from "../components/core/conventions";
 import { RefusedError } from "./errors";
+import { requestsToPass } from "./engine/window";
 import type { InsufficientDataAction } from "./ports";
 import {
   parseColor,
@@ -504,6 +505,22 @@ export function refuseUnjudgeable(b: BakeSettings, steps: number[], stepPauseMs:
       b.windowMs,
       `a --bake-window of at least ${formatDuration(need * b.intervalMs)}`,
     );
+    // The bake passes only when all its answers show the error rate at or below the limit at 95 % confidence.
+    const enough = requestsToPass(b.maxErrorRate, need);
+    const holds = windowCapacity(b.durationMs, b.intervalMs);
+    if (holds < enough) {
+      const rate = `${+(b.maxErrorRate * 100).toFixed(3)}%`;
+      throw new RefusedError(
+        `--bake ${formatDuration(b.durationMs)} at --bake-interval ${iv} can never pass --max-error-rate ${rate}: ` +
+          `it holds at most ${holds} answers, and ` +
+          (Number.isFinite(enough)
+            ? `showing an error rate at or below ${rate} at 95% confidence takes at least ${enough} answers without ` +
+              `an error. Allowed: a --bake of at least ${formatDuration(enough * b.intervalMs)}, a shorter ` +
+              "--bake-interval, a higher --max-error-rate, or --bake 0s to skip the bake"
+            : "no number of answers shows an error rate of 0%. Allowed: a --max-error-rate above 0%"),
+        "--bake",
+      );
+    }
   }
   if (b.baseline) {
     check(

@@ -274,6 +274,11 @@ export interface MetricReading {
    * `--consecutive-error-limit` of them in a row make the bake inconclusive.
    */
   error?: string;
+  /**
+   * Real requests the color served since the source's previous reading (the router's own counters), judged by the
+   * engine like the probes: Wilson bounds against `--max-error-rate` in the bake window and over the whole bake.
+   */
+  traffic?: { requests: number; errors: number; meanMs?: number };
 }
 
 export interface MetricContext {

@@ -8,7 +8,16 @@ import type { MetricSource, ProbeResult } from "../ports";
 import type { RunContext } from "./context";
 import { judgeBaseline, warnIfNoBaseline } from "./baseline";
 import { decideInconclusive, MeasurementErrors, readMeasured } from "./inconclusive";
-import { answerAccepted, breachOf, SampleWindow, statsFigures } from "./window";
+import {
+  answerAccepted,
+  breachOf,
+  CountWindow,
+  pct,
+  rateVerdict,
+  requestsToPass,
+  SampleWindow,
+  statsFigures,
+} from "./window";
 
 export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, "") + path;
@@ -278,9 +287,11 @@ export async function watch(
   let failure: Error | undefined;
   const inflight = new Set<Promise<void>>();
   let metricsBusy = false;
-  // Whether any window held enough answers for a verdict, and the most any window held.
-  let judged = false;
+  // The most answers any window held, and every answer of the watch: the bake passes only on the whole sample.
   let most = 0;
+  const all = { answers: 0, errors: 0 };
+  // The router's counters per source: a sliding window and the whole bake.
+  const traffic = new Map<string, { window: CountWindow; requests: number; errors: number }>();
   const measurementErrors = new MeasurementErrors(b.consecutiveErrorLimit);
   warnIfNoBaseline(ctx);
 
@@ -292,7 +303,8 @@ export async function watch(
     if (bad && firstBadAt === undefined) firstBadAt = now;
     const stats = window.stats(now);
     most = Math.max(most, stats.samples);
-    if (stats.samples >= b.minSamples) judged = true;
+    all.answers++;
+    if (!p.ok) all.errors++;
     // A window with nothing bad in it ends an episode: the next bad sample starts a new one.
     if (stats.errors === 0 && stats.p95Ms <= b.maxLatencyMs) firstBadAt = undefined;
     const breach = breachOf(stats, thresholds) ?? judgeBaseline(ctx, stats);
@@ -335,6 +347,37 @@ export async function watch(
       if (reading.breached && !result) {
         result = { breach: `${reading.source}: ${reading.detail}`, firstBadAt: clock.now(), detectedAt: clock.now() };
       }
+      const t = reading.traffic && reading.error === undefined ? reading.traffic : undefined;
+      if (t && !result) {
+        const seen = traffic.get(reading.source) ?? { window: new CountWindow(b.windowMs), requests: 0, errors: 0 };
+        traffic.set(reading.source, seen);
+        seen.window.add(clock.now(), t.requests, t.errors);
+        seen.requests += t.requests;
+        seen.errors += t.errors;
+        const w = seen.window.totals(clock.now());
+        const v = rateVerdict(w.errors, w.requests, b.maxErrorRate, b.minSamples);
+        ctx.emit({
+          type: "check",
+          phase,
+          name: "bake.traffic",
+          ok: v.verdict !== "breach",
+          target: reading.source,
+          figures: {
+            requests: w.requests,
+            errors: w.errors,
+            errorRate: w.requests === 0 ? 0 : Number((w.errors / w.requests).toFixed(4)),
+            verdict: v.verdict,
+            ...(t.meanMs === undefined ? {} : { meanMs: t.meanMs }),
+          },
+        });
+        if (v.verdict === "breach") {
+          const breach =
+            `${reading.source}: error rate ${pct(w.errors / w.requests)} of real requests (${w.errors}/${w.requests} ` +
+            `in the last ${b.windowMs / 1000}s; at 95% confidence at least ${pct(v.lower)}) is above ` +
+            `--max-error-rate ${pct(b.maxErrorRate)}`;
+          result = { breach, firstBadAt: clock.now(), detectedAt: clock.now() };
+        }
+      }
       const inconclusive = result ? undefined : measurementErrors.verdict(reading);
       if (inconclusive) {
         const out = decideInconclusive(ctx, phase, inconclusive);
@@ -369,18 +412,71 @@ export async function watch(
     }
   }
   if (!result && failure === undefined) await Promise.all([...inflight]);
-  if (!result && failure === undefined && mustJudge && !judged) {
-    const out = decideInconclusive(
-      ctx,
-      phase,
-      `no window was judged: the most answers in a --bake-window ${b.windowMs / 1000}s were ${most}, ` +
-        `below --min-samples ${b.minSamples}`,
-    );
-    result = "breach" in out ? { breach: out.breach, detectedAt: clock.now() } : { paused: out.paused };
+  if (!result && failure === undefined && mustJudge) {
+    const end = wholeBakeVerdict(ctx, most, all, traffic);
+    if (end && "breach" in end) result = { breach: end.breach, detectedAt: clock.now() };
+    else if (end) {
+      const out = decideInconclusive(ctx, phase, end.inconclusive);
+      result = "breach" in out ? { breach: out.breach, detectedAt: clock.now() } : { paused: out.paused };
+    }
   }
   if (failure !== undefined && !result) throw failure;
   if (result?.paused) throw result.paused;
   return result ?? {};
+}
+
+/**
+ * A bake passes only on the whole of what it saw: every probe answer of the bake must show, at 95 % confidence, an
+ * error rate at or below --max-error-rate (its Wilson upper bound), and so must the router's counters of real traffic
+ * once they hold enough requests to show it. A breach over the whole bake is a breach; too little evidence is
+ * inconclusive, never a pass. Undefined: passed.
+ */
+function wholeBakeVerdict(
+  ctx: RunContext,
+  most: number,
+  all: { answers: number; errors: number },
+  traffic: Map<string, { requests: number; errors: number }>,
+): { breach: string } | { inconclusive: string } | undefined {
+  const b = ctx.settings.bake;
+  const limit = `--max-error-rate ${pct(b.maxErrorRate)}`;
+  if (most < b.minSamples) {
+    return {
+      inconclusive:
+        `no window was judged: the most answers in a --bake-window ${b.windowMs / 1000}s were ${most}, ` +
+        `below --min-samples ${b.minSamples}`,
+    };
+  }
+  const v = rateVerdict(all.errors, all.answers, b.maxErrorRate, b.minSamples);
+  const seen = `${all.errors} errors in the bake's ${all.answers} answers`;
+  if (v.verdict === "breach") {
+    return { breach: `${seen}: at 95% confidence the error rate is at least ${pct(v.lower)}, above ${limit}` };
+  }
+  if (v.verdict === "undecided") {
+    return {
+      inconclusive: `${seen} cannot show an error rate at or below ${limit} (95% upper bound ${pct(v.upper)})`,
+    };
+  }
+  const enough = requestsToPass(b.maxErrorRate, b.minSamples);
+  for (const [source, t] of traffic) {
+    const tv = rateVerdict(t.errors, t.requests, b.maxErrorRate, b.minSamples);
+    const what = `${source}: ${t.errors} errors in ${t.requests} real requests`;
+    if (tv.verdict === "breach") {
+      return { breach: `${what}: at 95% confidence the error rate is at least ${pct(tv.lower)}, above ${limit}` };
+    }
+    if (tv.verdict === "undecided" && t.requests >= enough) {
+      return {
+        inconclusive: `${what} cannot show an error rate at or below ${limit} (95% upper bound ${pct(tv.upper)})`,
+      };
+    }
+    if (tv.verdict === "undecided") {
+      ctx.emit({
+        type: "log",
+        level: "info",
+        message: `${what}: too few to judge on their own (${enough} needed); the probes judged the bake`,
+      });
+    }
+  }
+  return undefined;
 }
 
 function asError(err: unknown): Error {

@@ -1,6 +1,7 @@
 /**
- * Sliding-window figures of our own probes (error rate, latency percentiles) and the threshold rule that decides a
- * breach. Pure, so the rule is unit-tested without time or network.
+ * Sliding-window figures of our own probes (error rate, latency percentiles), of the router's request counters, and
+ * the statistical rule that judges a rate (Wilson bounds, below). Pure, so the rule is unit-tested and benchmarked
+ * (test/bench/judgement.bench.ts) without time or network.
  */
 import type { Figures } from "../events";
 import type { ProbeResult } from "../ports";
@@ -81,15 +82,55 @@ function percentile(sorted: number[], q: number): number {
   return Math.round(sorted[Math.max(0, idx)]);
 }
 
+/**
+ * The one-sided 95 % normal quantile. A rate is judged by its Wilson score interval at this level: a breach when even
+ * the lower bound is above the limit, a pass only when the upper bound is at or below it, otherwise not judged yet.
+ * "1 error in 8 requests" is no evidence either way: only enough requests make a verdict sound.
+ */
+export const CONFIDENCE_Z = 1.645;
+
+/** Wilson score bounds of an error rate observed as `errors` of `n` (0..1 each). */
+export function wilsonBounds(errors: number, n: number, z = CONFIDENCE_Z): { lower: number; upper: number } {
+  if (n <= 0) return { lower: 0, upper: 1 };
+  const p = errors / n;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
+  return { lower: Math.max(0, centre - half), upper: Math.min(1, centre + half) };
+}
+
+export type RateVerdict = { verdict: "breach" | "pass" | "undecided"; lower: number; upper: number };
+
+/** The verdict on `errors` of `n` against `limit`; undecided below `minSamples` whatever the bounds say. */
+export function rateVerdict(errors: number, n: number, limit: number, minSamples: number): RateVerdict {
+  const { lower, upper } = wilsonBounds(errors, n);
+  const verdict = n < minSamples ? "undecided" : lower > limit ? "breach" : upper <= limit ? "pass" : "undecided";
+  return { verdict, lower, upper };
+}
+
+/** The fewest requests, all good, that can show an error rate at or below `limit` (Infinity for a limit of 0). */
+export function requestsToPass(limit: number, minSamples = 1): number {
+  if (limit <= 0) return Infinity;
+  let n = Math.max(1, minSamples);
+  while (wilsonBounds(0, n).upper > limit) n++;
+  return n;
+}
+
+export function pct(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}
+
 /** The breach, if any, as a reason naming the figure and the threshold. */
 export function breachOf(stats: WindowStats, t: Thresholds): string | undefined {
   if (stats.samples < t.minSamples) {
     return undefined;
   }
-  if (stats.errorRate > t.maxErrorRate) {
+  const rate = rateVerdict(stats.errors, stats.samples, t.maxErrorRate, t.minSamples);
+  if (rate.verdict === "breach") {
     return (
-      `error rate ${(stats.errorRate * 100).toFixed(1)}% (${stats.errors}/${stats.samples} requests in the last ` +
-      `${t.windowMs / 1000}s) is above --max-error-rate ${(t.maxErrorRate * 100).toFixed(1)}%`
+      `error rate ${pct(stats.errorRate)} (${stats.errors}/${stats.samples} requests in the last ` +
+      `${t.windowMs / 1000}s; at 95% confidence at least ${pct(rate.lower)}) is above --max-error-rate ` +
+      `${pct(t.maxErrorRate)}`
     );
   }
   if (stats.p95Ms > t.maxLatencyMs) {
@@ -107,4 +148,23 @@ export function statsFigures(s: WindowStats): Figures {
     p95Ms: s.p95Ms,
     maxMs: s.maxMs,
   };
+}
+
+/** Request counts in a sliding window (the router's counters: deltas of requests and errors at each read). */
+export class CountWindow {
+  private chunks: { at: number; requests: number; errors: number }[] = [];
+
+  constructor(private readonly windowMs: number) {}
+
+  add(at: number, requests: number, errors: number): void {
+    this.chunks.push({ at, requests, errors });
+  }
+
+  totals(now: number): { requests: number; errors: number } {
+    this.chunks = this.chunks.filter((c) => c.at >= now - this.windowMs);
+    return this.chunks.reduce((t, c) => ({ requests: t.requests + c.requests, errors: t.errors + c.errors }), {
+      requests: 0,
+      errors: 0,
+    });
+  }
 }

@@ -459,7 +459,7 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       const { world, platform } = awsWorld();
       const err: string[] = [];
       const code = await runCli(
-        ["deploy", "--stack", "prod", "--service", "web", "--version", "1.1.0", "--bake", "10s"],
+        ["deploy", "--stack", "prod", "--service", "web", "--version", "1.1.0", "--bake", "15s"],
         {
           io: { out: () => undefined, err: (l) => err.push(l) },
           runOptions: world.runOptions([], { platform }),

@@ -11,7 +11,7 @@ const FAST_FLAGS = [
   "--poll-interval",
   "200ms",
   "--bake",
-  "5s",
+  "6s",
   "--bake-interval",
   "100ms",
   "--bake-window",

@@ -359,7 +359,10 @@ describe("deploy: bake and automatic rollback (exit 3)", () => {
     const r = await deploy(REL, w.runOptions(events));
     assert.equal(r.exitCode, EXIT.rolledBack, r.message);
     assert.equal(r.outcome, "rolled-back");
-    assert.match(r.message, /error rate \d+\.\d% \(\d+\/\d+ requests in the last 2s\) is above --max-error-rate 5\.0%/);
+    assert.match(
+      r.message,
+      /error rate \d+\.\d% \(\d+\/\d+ requests in the last 2s; at 95% confidence at least \d+\.\d%\) is above --max-error-rate 5\.0%/,
+    );
     assert.equal(w.state.config.liveColor, "blue");
     assert.equal(w.state.deployed!.liveColor, "blue");
     assert.equal(w.activeRelease, undefined);
@@ -390,7 +393,7 @@ describe("deploy: bake and automatic rollback (exit 3)", () => {
   it("rolls back at an intermediate weighted step", async () => {
     const w = new World();
     w.behaviors["1.1.0"] = { errorRate: 1, errorsAfterLiveMs: 0 };
-    const r = await deploy({ ...REL, steps: "10,50,100", maxErrorRate: "1%" }, w.runOptions([]));
+    const r = await deploy({ ...REL, steps: "10,50,100", maxErrorRate: "1%", bake: "30s" }, w.runOptions([]));
     assert.equal(r.exitCode, EXIT.rolledBack, r.message);
     assert.match(r.message, /at 10% on green/);
     assert.equal(w.state.config.services.web.weights, undefined);

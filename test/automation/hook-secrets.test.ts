@@ -14,7 +14,7 @@ import { Redactor } from "../../automation/redact";
 import { baseConfig, World } from "./fakes";
 
 const TOKEN = "ci-7f3a9c2e51b84d06aa";
-const FLAGS = ["--verify-timeout", "10s", "--poll-interval", "200ms", "--bake", "2s", "--bake-interval", "100ms"];
+const FLAGS = ["--verify-timeout", "10s", "--poll-interval", "200ms", "--bake", "6s", "--bake-interval", "100ms"];
 const FLAGS_BAKE = ["--bake-window", "1s", "--min-samples", "5"];
 
 function worldWith(hooks: unknown): World {

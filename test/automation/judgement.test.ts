@@ -349,3 +349,46 @@ describe("judgement: redirects are not health", () => {
     assert.equal(r.exitCode, EXIT.ok, r.message);
   });
 });
+
+describe("judgement: a rate is judged only when the sample makes the verdict sound (Wilson bounds, 95%)", () => {
+  it("1 error in a 10-request window is no evidence: a version with 2 % errors is released", async () => {
+    const w = new World();
+    w.behaviors["1.1.0"] = { errorRate: 0.02, errorsAfterLiveMs: 0 };
+    const r = await deploy({ ...REL, bake: "30s", bakeWindow: "1s", minSamples: 8 }, w.runOptions([]));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.equal(w.state.config.liveColor, "green");
+  });
+
+  it("a version failing 5 % (at the limit) is never released: its bake cannot show <= 5 %, so it is inconclusive", async () => {
+    const w = new World();
+    w.behaviors["1.1.0"] = { errorRate: 0.05, errorsAfterLiveMs: 0 };
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.match(
+      r.message,
+      /inconclusive: 5 errors in the bake's 10\d answers cannot show an error rate at or below --max-error-rate 5\.0% \(95% upper bound \d+\.\d%\)/,
+    );
+    assert.equal(w.state.config.liveColor, "blue");
+  });
+
+  it("a version failing 10 % is rolled back", async () => {
+    const w = new World();
+    w.behaviors["1.1.0"] = { errorRate: 0.1, errorsAfterLiveMs: 0 };
+    const r = await deploy(REL, w.runOptions([]));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.equal(w.state.config.liveColor, "blue");
+  });
+
+  it("refuses a bake too short to ever show the error rate is below the limit, and a 0 % limit", () => {
+    assert.throws(
+      () => normalizeDeploy({ ...REL, bake: "2s" }),
+      /--bake 2s at --bake-interval 100ms can never pass --max-error-rate 5%: it holds at most 20 answers, and .* at least 52 answers without an error\. Allowed: a --bake of at least 5\.2s/,
+    );
+    assert.throws(
+      () => normalizeDeploy({ ...REL, maxErrorRate: "0%" }),
+      /no number of answers shows an error rate of 0%/,
+    );
+    normalizeDeploy({ ...REL, bake: "6s" });
+  });
+});

@@ -134,7 +134,7 @@ describe("observability: the release report", () => {
     const opts = { ...w.runOptions([], { metrics: [monitoring] }), workDir, report: true };
     const first = await deploy({ ...rel, onInconclusive: "pause", consecutiveErrorLimit: 3 }, opts);
     assert.equal(first.exitCode, EXIT.paused, first.message);
-    const second = await deploy({ ...rel, bake: "3s" }, opts);
+    const second = await deploy({ ...rel, bake: "6s" }, opts);
     assert.equal(second.exitCode, EXIT.ok, second.message);
     assert.equal(second.report, first.report, "the same page");
     const r = buildReport(readEvents(first.report!.replace(/\.html$/, ".events.jsonl")));

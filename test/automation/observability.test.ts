@@ -193,7 +193,7 @@ describe("observability: monitoring outages are not silence", () => {
     // Monitoring is back: the same command resumes, bakes and finishes.
     const again: BlueGreenEvent[] = [];
     const r2 = await deploy(
-      { ...REL, bake: "3s", metricInterval: "1s" },
+      { ...REL, bake: "6s", metricInterval: "1s" },
       w.runOptions(again, { metrics: [flakySource(99)] }),
     );
     assert.equal(r2.exitCode, EXIT.ok, r2.message);

@@ -56,7 +56,7 @@ describe("bluegreen switch", () => {
   it("rolls back automatically when an optional bake breaches", async () => {
     const w = new World();
     w.behaviors["0.9.0"] = { errorRate: 1, errorsAfterLiveMs: 0 };
-    const r = await switchColor({ ...FAST, to: "green", bake: "5s" }, w.runOptions([]));
+    const r = await switchColor({ ...FAST, to: "green", bake: "6s" }, w.runOptions([]));
     assert.equal(r.exitCode, EXIT.rolledBack);
     assert.equal(w.state.deployed!.liveColor, "blue");
   });

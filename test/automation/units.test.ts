@@ -91,14 +91,16 @@ describe("sliding window and breach rule", () => {
       undefined,
     );
   });
-  it("breaches on error rate strictly above the threshold", () => {
+  it("breaches only when the error rate is above the threshold at 95% confidence (Wilson lower bound)", () => {
     const w = new SampleWindow(10_000);
     for (let i = 0; i < 19; i++) w.add(i, probe(true));
     w.add(19, probe(false));
     const t = { windowMs: 10_000, minSamples: 5, maxErrorRate: 0.05, maxLatencyMs: 1000 };
-    assert.equal(breachOf(w.stats(20), t), undefined, "5% is not above 5%");
+    assert.equal(breachOf(w.stats(20), t), undefined, "1/20 is no evidence of more than 5%");
     w.add(20, probe(false));
-    assert.match(breachOf(w.stats(21), t)!, /error rate 9\.5% \(2\/21 requests/);
+    assert.equal(breachOf(w.stats(21), t), undefined, "2/21 = 9.5% is not yet evidence either");
+    for (let i = 21; i < 25; i++) w.add(i, probe(false));
+    assert.match(breachOf(w.stats(25), t)!, /error rate 24\.0% \(6\/25 requests .*at 95% confidence at least 13\.0%\)/);
   });
   it("forgets samples older than the window", () => {
     const w = new SampleWindow(1000);

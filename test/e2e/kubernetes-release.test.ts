@@ -543,7 +543,7 @@ describe("bluegreen deploy on the project's control plane (Pulumi Kubernetes pro
   let gateway: SliceGateway | undefined;
   const ns = `bg-deploy-${process.pid}`;
 
-  const cliArgs = (version: string, bake = "4s"): string[] => [
+  const cliArgs = (version: string, bake = "6s"): string[] => [
     "deploy",
     "--stack",
     stack!.name,

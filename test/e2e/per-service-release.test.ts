@@ -97,7 +97,7 @@ describe("per-service release in a two-service stack on the local platform (real
       "--version",
       "1.1.0",
       "--bake",
-      "4s",
+      "6s",
       ...CLI_FLAGS,
       ...CLI_POLICY,
     ]);
@@ -181,7 +181,7 @@ describe("per-service release in a two-service stack on the local platform (real
         version: "1.2.0",
         verifyTimeout: "30s",
         pollInterval: "250ms",
-        bake: "2s",
+        bake: "6s",
         bakeInterval: "100ms",
         bakeWindow: "2s",
         minSamples: 4,

@@ -127,7 +127,7 @@ describe("e2e: a release of a service with a secret env value leaves the value i
       "--poll-interval",
       "250ms",
       "--bake",
-      "4s",
+      "6s",
       "--bake-interval",
       "100ms",
       "--bake-window",

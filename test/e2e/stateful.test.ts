@@ -28,7 +28,7 @@ import { createRig, failed, ReleaseRig, Traffic, TrafficSample } from "../automa
 const FLAGS = {
   verifyTimeout: "30s",
   pollInterval: "250ms",
-  bake: "5s",
+  bake: "6s",
   bakeInterval: "100ms",
   bakeWindow: "3s",
   minSamples: 8,

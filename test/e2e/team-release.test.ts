@@ -61,7 +61,7 @@ async function statusOf(c: Checkout, stack: string): Promise<StatusReport> {
   return JSON.parse(r.out.trim().split("\n").pop()!) as StatusReport;
 }
 
-const FAST = ["--bake-interval", "250ms", "--bake-window", "3s", "--min-samples", "8", "--poll-interval", "300ms"];
+const FAST = ["--bake-interval", "100ms", "--bake-window", "3s", "--min-samples", "8", "--poll-interval", "300ms"];
 
 /** The project folder of the rig as a git repository, and a second clone of it with its own HOME. */
 function twoCheckouts(rig: ReleaseRig): { a: Checkout; b: Checkout } {
@@ -216,7 +216,7 @@ for (const backend of backends()) {
 
     it("A and B start releases at the same moment: exactly one proceeds, the other exits 2 naming the owner", async () => {
       assert.equal((await bluegreen(a, ["sync", "--stack", stack])).code, 0);
-      const args = ["deploy", "--stack", stack, "--service", "web", "--version", "1.3.0", "--bake", "2s", ...FAST];
+      const args = ["deploy", "--stack", stack, "--service", "web", "--version", "1.3.0", "--bake", "6s", ...FAST];
       const [ra, rb] = await Promise.all([bluegreen(a, args), bluegreen(b, args)]);
       const codes = [ra.code, rb.code].sort();
       assert.deepEqual(codes, [0, 2], `A: ${ra.out}\nB: ${rb.out}`);
