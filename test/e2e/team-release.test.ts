@@ -153,7 +153,7 @@ for (const backend of backends()) {
         "--version",
         "1.1.0",
         "--bake",
-        "3s",
+        "6s",
         ...FAST,
       ]);
       assert.equal(r.code, 0, r.out);
@@ -204,7 +204,7 @@ for (const backend of backends()) {
         "--version",
         "1.2.0",
         "--bake",
-        "3s",
+        "6s",
         ...FAST,
       ]);
       assert.equal(r.code, 0, r.out);
