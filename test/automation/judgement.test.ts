@@ -13,6 +13,8 @@ import * as path from "path";
 import { deploy } from "../../automation";
 import { cloudWatchAlarms } from "../../automation/adapters/cloudwatch";
 import { HttpProber } from "../../automation/adapters/http-prober";
+import { LocalPlatform } from "../../automation/adapters/local";
+import { colorCounters, haproxyTraffic, parseShowStat } from "../../automation/adapters/local/traffic";
 import { prometheusSource } from "../../automation/adapters/prometheus";
 import { readMeasured } from "../../automation/engine/inconclusive";
 import { runCli } from "../../automation/cli";
@@ -21,7 +23,7 @@ import type { RunContext } from "../../automation/engine/context";
 import { EXIT, PausedError, RefusedError } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import { normalizeBake, normalizeChecks, normalizeDeploy } from "../../automation/options";
-import type { MetricContext, ProbeRequest, ProbeResult } from "../../automation/ports";
+import type { MetricContext, ProbeRequest, ProbeResult, StackOutputsView } from "../../automation/ports";
 import { FAST, HOST, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };
@@ -390,5 +392,111 @@ describe("judgement: a rate is judged only when the sample makes the verdict sou
       /no number of answers shows an error rate of 0%/,
     );
     normalizeDeploy({ ...REL, bake: "6s" });
+  });
+});
+
+describe("judgement: the new color's real traffic, from HAProxy's counters", () => {
+  const fixture = fs.readFileSync(path.join(__dirname, "support", "haproxy-show-stat.csv"), "utf8");
+  const ctx: MetricContext = { service: "web", color: "green", version: "1.1.0" };
+
+  it("reads requests and errors per color from a real `show stat` (HAProxy 2.6)", () => {
+    const rows = parseShowStat(fixture);
+    assert.deepEqual(colorCounters(rows, "green"), { requests: 9, errors: 3, rtimeMs: 2 });
+    assert.deepEqual(colorCounters(rows, "blue"), { requests: 0, errors: 0, rtimeMs: 0 });
+  });
+
+  /** `show stat` of a live backend whose green server has served `requests`, `errors` of them 5xx. */
+  const stat = (requests: number, errors: number): string => {
+    const header = "# pxname,svname,hrsp_5xx,eresp,req_tot,rtime";
+    return [header, `live,blue-0,0,0,0,0`, `live,green-0,${errors},0,${requests},3`, `live,BACKEND,0,0,0,0`].join("\n");
+  };
+
+  it("reports the delta since its previous reading, and starts again after a reload", async () => {
+    const answers = [stat(50, 1), stat(150, 21), stat(10, 2)];
+    const src = haproxyTraffic("/sock", "web", "green", 1000, async () => answers.shift()!);
+    assert.deepEqual((await src.read(ctx)).traffic, { requests: 0, errors: 0, meanMs: 3 });
+    assert.deepEqual((await src.read(ctx)).traffic, { requests: 100, errors: 20, meanMs: 3 });
+    assert.deepEqual((await src.read(ctx)).traffic, { requests: 10, errors: 2, meanMs: 3 }, "after a reload");
+    const none = haproxyTraffic("/sock", "web", "green", 1000, async () => "# pxname,svname\nlive,blue-0\n");
+    assert.match((await none.read(ctx)).error ?? "", /no green server in backend "live"/);
+  });
+
+  it("a version failing 20 % of real user requests is rolled back even when the probe path is healthy", async () => {
+    const w = new World();
+    let served = 0;
+    // Users: 100 requests between two reads, 20 of them 5xx; the probes (the fake world) all succeed.
+    const counters = async (): Promise<string> => {
+      served += 100;
+      return stat(served, served / 5);
+    };
+    w.platform.bakeSignals = async (c, color) => [haproxyTraffic("/sock", c.service, color, 1000, counters)];
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy({ ...REL, metricInterval: "1s" }, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.match(r.message, /haproxy web green traffic: error rate 20\.0% of real requests \(20\/100 in the last 2s/);
+    const probeErrors = events.filter((e) => e.type === "check" && e.name === "bake.window" && !e.ok);
+    assert.equal(probeErrors.length, 0, "the probes saw nothing wrong");
+    assert.equal(w.state.config.liveColor, "blue");
+  });
+
+  it("too little real traffic to judge on its own: the probes decide, and a log line says so", async () => {
+    const w = new World();
+    w.platform.bakeSignals = async (c, color) => [
+      haproxyTraffic("/sock", c.service, color, 1000, async () => stat(0, 0)),
+    ];
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.ok(events.some((e) => e.type === "log" && /0 errors in 0 real requests: too few to judge/.test(e.message)));
+  });
+
+  it("the local platform's bake signal reads a real HAProxy's counters over its admin socket", async function () {
+    if (spawnSync("haproxy", ["-v"]).status !== 0) this.skip();
+    this.timeout(20_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bg-hap-"));
+    let n = 0;
+    const app = http.createServer((_req, res) => res.writeHead(++n % 5 === 0 ? 500 : 200).end("x"));
+    await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
+    const appPort = (app.address() as AddressInfo).port;
+    const probe = http.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const socket = path.join(dir, "admin.sock");
+    const cfg = [
+      "global",
+      `  stats socket ${socket} mode 600 level admin`,
+      "defaults",
+      "  mode http",
+      "  timeout connect 1s",
+      "  timeout client 5s",
+      "  timeout server 5s",
+      "frontend fe",
+      `  bind 127.0.0.1:${port}`,
+      "  default_backend live",
+      "backend live",
+      `  server blue-0 127.0.0.1:${appPort} weight 0`,
+      `  server green-0 127.0.0.1:${appPort} weight 100`,
+      "",
+    ].join("\n");
+    fs.writeFileSync(path.join(dir, "h.cfg"), cfg);
+    const pidFile = path.join(dir, "h.pid");
+    const started = spawnSync("haproxy", ["-f", path.join(dir, "h.cfg"), "-D", "-p", pidFile], { encoding: "utf8" });
+    assert.equal(started.status, 0, started.stderr);
+    try {
+      for (let i = 0; i < 50 && !fs.existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+      const outputs = { platform: "local", services: { web: { adminSocket: socket } } } as unknown as StackOutputsView;
+      const [src] = await new LocalPlatform().bakeSignals({ stack: "dev", outputs, service: "web" }, "green");
+      await src.read(ctx);
+      for (let i = 0; i < 50; i++) await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+      const r = await src.read(ctx);
+      assert.deepEqual([r.traffic?.requests, r.traffic?.errors, r.error], [50, 10, undefined]);
+    } finally {
+      const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
+      if (pid > 0) process.kill(pid, "SIGTERM");
+      app.closeAllConnections();
+      app.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,8 @@
  * The local platform's adapter: each service's router is an HAProxy whose admin socket (stack output
  * `services.<name>.adminSocket`) takes weight changes in milliseconds, without a reload. A switch or rollback moves
  * production traffic there first; the `pulumi up` after it finds the live backend already routed and writes the same
- * weights into the router's state and config file (and moves the preview backend).
+ * weights into the router's state and config file (and moves the preview backend). During the bake the router's own
+ * counters of the live color's real traffic are a bake signal (./traffic.ts).
  */
 import { Color, COLORS } from "../../../components/core/conventions";
 import {
@@ -14,8 +15,9 @@ import {
 } from "../../../components/local/haproxy";
 import { socketCommand } from "../../../components/local/proc";
 import { RefusedError } from "../../errors";
-import type { PlatformAdapter, PlatformContext, ServiceEndpoints, StackOutputsView } from "../../ports";
+import type { MetricSource, PlatformAdapter, PlatformContext, ServiceEndpoints, StackOutputsView } from "../../ports";
 import type { PlatformAdapterOptions } from "../platforms";
+import { haproxyTraffic } from "./traffic";
 
 type ServersState = Record<string, { weight: number; up: boolean }>;
 
@@ -126,8 +128,10 @@ export class LocalPlatform implements PlatformAdapter {
     return Promise.resolve([]);
   }
 
-  bakeSignals(): Promise<[]> {
-    return Promise.resolve([]);
+  /** The live color's real traffic from the router's counters (`show stat`), judged like the probes. */
+  bakeSignals(ctx: PlatformContext, color: Color): Promise<MetricSource[]> {
+    const socket = adminSocketOf(ctx.outputs, ctx.service);
+    return Promise.resolve(socket ? [haproxyTraffic(socket, ctx.service, color, this.socketTimeoutMs)] : []);
   }
 
   private async liveState(socket: string): Promise<ServersState> {
