@@ -5,6 +5,8 @@
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as http from "http";
+import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { shellCommands } from "../../automation/adapters/system";
@@ -101,6 +103,37 @@ describe("secrets through hooks and smoke commands (the CLI, a real sh)", functi
       }
     });
   }
+
+  it("the Slack and webhook notifications of that release do not carry it either", async () => {
+    const bodies: string[] = [];
+    const sink = http.createServer((req, res) => {
+      let text = "";
+      req.on("data", (d: Buffer) => (text += d.toString()));
+      req.on("end", () => {
+        bodies.push(text);
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    process.env.BLUEGREEN_NOTIFY_SLACK = `${base}/slack`;
+    process.env.BLUEGREEN_NOTIFY_WEBHOOK = `${base}/json`;
+    try {
+      const w = worldWith({ preSwitch: { name: "announce", command: 'echo "token=$CI_DEPLOY_TOKEN"; exit 3' } });
+      const r = await cli(w, ["deploy", "--stack", "dev", "--service", "web", "--version", "1.1.0", ...FLAGS]);
+      assert.equal(r.code, EXIT.verificationFailed, r.out);
+      assert.ok(
+        bodies.some((b) => b.includes("verification-failed") || b.includes("finished")),
+        bodies.join("\n"),
+      );
+      for (const b of bodies) assert.ok(!b.includes(TOKEN), b);
+    } finally {
+      delete process.env.BLUEGREEN_NOTIFY_SLACK;
+      delete process.env.BLUEGREEN_NOTIFY_WEBHOOK;
+      sink.closeAllConnections();
+      await new Promise<void>((r) => sink.close(() => r()));
+    }
+  });
 
   it("a hook named by its URL shows neither its credentials nor its query string", async () => {
     const w = worldWith({ preSwitch: { url: `http://ops:${TOKEN}@127.0.0.1:9/hook?token=${TOKEN}&x=1` } });
