@@ -10,6 +10,7 @@ import { judgeBaseline, warnIfNoBaseline } from "./baseline";
 import { decideInconclusive, MeasurementErrors, readMeasured } from "./inconclusive";
 import {
   answerAccepted,
+  BREACH_Z,
   breachOf,
   CountWindow,
   pct,
@@ -355,7 +356,7 @@ export async function watch(
         seen.requests += t.requests;
         seen.errors += t.errors;
         const w = seen.window.totals(clock.now());
-        const v = rateVerdict(w.errors, w.requests, b.maxErrorRate, b.minSamples);
+        const v = rateVerdict(w.errors, w.requests, b.maxErrorRate, b.minSamples, BREACH_Z);
         ctx.emit({
           type: "check",
           phase,
@@ -373,7 +374,7 @@ export async function watch(
         if (v.verdict === "breach") {
           const breach =
             `${reading.source}: error rate ${pct(w.errors / w.requests)} of real requests (${w.errors}/${w.requests} ` +
-            `in the last ${b.windowMs / 1000}s; at 95% confidence at least ${pct(v.lower)}) is above ` +
+            `in the last ${b.windowMs / 1000}s; at 99% confidence at least ${pct(v.lower)}) is above ` +
             `--max-error-rate ${pct(b.maxErrorRate)}`;
           result = { breach, firstBadAt: clock.now(), detectedAt: clock.now() };
         }

@@ -89,6 +89,13 @@ function percentile(sorted: number[], q: number): number {
  */
 export const CONFIDENCE_Z = 1.645;
 
+/**
+ * A sliding window is looked at after every answer (hundreds of overlapping looks per bake), so a breach needs 99 %
+ * (one-sided z = 2.326): at 95 % a version with 1 % errors was rolled back in 1.8 % of simulated bakes, at 99 % in
+ * far fewer (test/bench/judgement.bench.ts). The bake's single verdict at its end keeps 95 %.
+ */
+export const BREACH_Z = 2.326;
+
 /** Wilson score bounds of an error rate observed as `errors` of `n` (0..1 each). */
 export function wilsonBounds(errors: number, n: number, z = CONFIDENCE_Z): { lower: number; upper: number } {
   if (n <= 0) return { lower: 0, upper: 1 };
@@ -102,8 +109,15 @@ export function wilsonBounds(errors: number, n: number, z = CONFIDENCE_Z): { low
 export type RateVerdict = { verdict: "breach" | "pass" | "undecided"; lower: number; upper: number };
 
 /** The verdict on `errors` of `n` against `limit`; undecided below `minSamples` whatever the bounds say. */
-export function rateVerdict(errors: number, n: number, limit: number, minSamples: number): RateVerdict {
-  const { lower, upper } = wilsonBounds(errors, n);
+export function rateVerdict(
+  errors: number,
+  n: number,
+  limit: number,
+  minSamples: number,
+  breachZ = CONFIDENCE_Z,
+): RateVerdict {
+  const { upper } = wilsonBounds(errors, n);
+  const { lower } = wilsonBounds(errors, n, breachZ);
   const verdict = n < minSamples ? "undecided" : lower > limit ? "breach" : upper <= limit ? "pass" : "undecided";
   return { verdict, lower, upper };
 }
@@ -125,11 +139,11 @@ export function breachOf(stats: WindowStats, t: Thresholds): string | undefined 
   if (stats.samples < t.minSamples) {
     return undefined;
   }
-  const rate = rateVerdict(stats.errors, stats.samples, t.maxErrorRate, t.minSamples);
+  const rate = rateVerdict(stats.errors, stats.samples, t.maxErrorRate, t.minSamples, BREACH_Z);
   if (rate.verdict === "breach") {
     return (
       `error rate ${pct(stats.errorRate)} (${stats.errors}/${stats.samples} requests in the last ` +
-      `${t.windowMs / 1000}s; at 95% confidence at least ${pct(rate.lower)}) is above --max-error-rate ` +
+      `${t.windowMs / 1000}s; at 99% confidence at least ${pct(rate.lower)}) is above --max-error-rate ` +
       `${pct(t.maxErrorRate)}`
     );
   }

@@ -361,7 +361,7 @@ describe("deploy: bake and automatic rollback (exit 3)", () => {
     assert.equal(r.outcome, "rolled-back");
     assert.match(
       r.message,
-      /error rate \d+\.\d% \(\d+\/\d+ requests in the last 2s; at 95% confidence at least \d+\.\d%\) is above --max-error-rate 5\.0%/,
+      /error rate \d+\.\d% \(\d+\/\d+ requests in the last 2s; at 99% confidence at least \d+\.\d%\) is above --max-error-rate 5\.0%/,
     );
     assert.equal(w.state.config.liveColor, "blue");
     assert.equal(w.state.deployed!.liveColor, "blue");

@@ -91,7 +91,7 @@ describe("sliding window and breach rule", () => {
       undefined,
     );
   });
-  it("breaches only when the error rate is above the threshold at 95% confidence (Wilson lower bound)", () => {
+  it("breaches only when the error rate is above the threshold at 99% confidence (Wilson lower bound)", () => {
     const w = new SampleWindow(10_000);
     for (let i = 0; i < 19; i++) w.add(i, probe(true));
     w.add(19, probe(false));
@@ -100,7 +100,7 @@ describe("sliding window and breach rule", () => {
     w.add(20, probe(false));
     assert.equal(breachOf(w.stats(21), t), undefined, "2/21 = 9.5% is not yet evidence either");
     for (let i = 21; i < 25; i++) w.add(i, probe(false));
-    assert.match(breachOf(w.stats(25), t)!, /error rate 24\.0% \(6\/25 requests .*at 95% confidence at least 13\.0%\)/);
+    assert.match(breachOf(w.stats(25), t)!, /error rate 24\.0% \(6\/25 requests .*at 99% confidence at least 10\.0%\)/);
   });
   it("forgets samples older than the window", () => {
     const w = new SampleWindow(1000);
