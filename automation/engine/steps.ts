@@ -516,7 +516,10 @@ export async function bake(ctx: RunContext, until: number): Promise<Breach | und
   const b = ctx.settings.bake;
   const end = Math.max(until, ctx.deps.clock.now() + (b.minSamples + 1) * b.intervalMs);
   const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, end, ctx.interrupts.soft, true);
-  return w.breach ? new Breach(w.breach, w.firstBadAt, w.detectedAt) : undefined;
+  if (w.breach) return new Breach(w.breach, w.firstBadAt, w.detectedAt);
+  // Baked means the new version answered to the end: confirm it once more before the record says so.
+  const c = await confirmVersion(ctx, "bake", so.liveEndpoint, r.version, ctx.interrupts.soft);
+  return c.ok ? undefined : new Breach(`after the bake: ${c.why}`);
 }
 
 /** Finish: keep the previous color warm, then (if asked) scale it down. */
@@ -601,7 +604,9 @@ export async function moveTrafficBack(ctx: RunContext, reason: string): Promise<
     const intent =
       r.routing?.to === r.fromColor ? r.routing : { to: r.fromColor, state: "route" as const, at: iso(ctx) };
     await ctx.status.set({ phase: "rollback", reason, routing: intent });
-    const fastRoutedAt = await fastRoute(ctx, r.fromColor);
+    // Not even an earlier hard stop cuts the router call (its adapter's own request timeouts bound it).
+    const uncut = { ...ctx, interrupts: { ...ctx.interrupts, hard: new AbortController().signal } };
+    const fastRoutedAt = await fastRoute(uncut, r.fromColor);
     // Weights go with liveColor in one write (any weights left from a gradual switch are dropped with it).
     await ctx.status.write(
       [{ kind: "weights", service: r.service, weights: undefined }, liveColorChange(r, r.fromColor)],

@@ -95,6 +95,12 @@ describe("Ctrl-C: stop cleanly, traffic on a verified color", () => {
   it("twice during the bake: the second stop does not leave traffic on the new color", async () => {
     const w = new World();
     const c = controllers();
+    // Like the AWS and Kubernetes adapters, this router gives up on an aborted signal: the move back gets a live one.
+    const route = w.platform.route.bind(w.platform);
+    w.platform.route = async (ctx, color) => {
+      if (ctx.signal?.aborted) throw new Error("aborted");
+      return route(ctx, color);
+    };
     let liveProbes = 0;
     w.onProbe = (x, req) => {
       if (x.state.deployed!.liveColor === "green" && req.url.startsWith("http://web.live") && ++liveProbes === 20) {
