@@ -253,6 +253,16 @@ export interface WatchResult {
 }
 
 /**
+ * With version checks on, an answer from anything but `version` is a failed request: the router moved back, a stale
+ * pool, another color. The bake judges the version it releases, not just "something answered".
+ */
+function fromExpectedVersion(ctx: RunContext, p: ProbeResult, version: string): ProbeResult {
+  if (!ctx.settings.checks.expectVersion || !p.ok || p.version === version) return p;
+  const seen = p.version === undefined ? "no version" : `version ${p.version}`;
+  return { ...p, ok: false, error: `answered with ${seen}, not ${version}` };
+}
+
+/**
  * Watches the live endpoint until `until` (ms): launches a probe every bake interval without waiting for earlier ones
  * (open loop: a slow or hanging endpoint must not slow the sampling down), keeps answers in a sliding window, reads
  * metric sources every metric interval in the background, and stops at the first breach. Emits a `check` with the
@@ -296,8 +306,11 @@ export async function watch(
   const measurementErrors = new MeasurementErrors(b.consecutiveErrorLimit);
   warnIfNoBaseline(ctx);
 
-  const onAnswer = (p: ProbeResult): void => {
+  const onAnswer = (answer: ProbeResult): void => {
     if (result) return;
+    // The pause of a weighted step watches mixed traffic by design: only the bake (all traffic on the new color)
+    // counts another version's answer as a failure.
+    const p = mustJudge ? fromExpectedVersion(ctx, answer, version) : answer;
     const now = clock.now();
     window.add(now, p);
     const bad = !p.ok || (p.status !== undefined && p.latencyMs > b.maxLatencyMs);
