@@ -22,6 +22,7 @@ import { HttpProber } from "./adapters/http-prober";
 import { prometheusSource } from "./adapters/prometheus";
 import { stackPlatformAdapter } from "./adapters/platforms";
 import { fileLogs } from "./adapters/logs";
+import { checkTimeoutsEnv, PROMETHEUS_TIMEOUT, timeoutFromEnv } from "./adapters/timeouts";
 import { fileMutex, shellCommands, systemClock, thisHost } from "./adapters/system";
 import { Deps, Emit, RunContext } from "./engine/context";
 import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
@@ -100,6 +101,7 @@ function defaultPolicyPacks(workDir: string): string[] {
 export function defaultDeps(stack: string, opts: RunOptions = {}, access?: PlatformAccess, redactor?: Redactor): Deps {
   const envVars = opts.envVars ?? (process.env as Record<string, string>);
   const workDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
+  const prometheusTimeoutMs = timeoutFromEnv(envVars, PROMETHEUS_TIMEOUT);
   const base: Deps = {
     driver: new PulumiStackDriver({
       stack,
@@ -115,7 +117,7 @@ export function defaultDeps(stack: string, opts: RunOptions = {}, access?: Platf
     commands: shellCommands,
     logs: fileLogs(workDir, redactor),
     mutex: fileMutex(path.join(workDir, ".bluegreen", "locks")),
-    prometheus: prometheusSource,
+    prometheus: (url, rule) => prometheusSource(url, rule, prometheusTimeoutMs),
     newId: () => `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${crypto.randomBytes(3).toString("hex")}`,
     heartbeatMs: HEARTBEAT_MS,
     defaultPolicyPacks: defaultPolicyPacks(workDir),
@@ -172,6 +174,8 @@ async function run(
     settings = normalize();
     // Release notifications (BLUEGREEN_NOTIFY_*): a malformed URL is refused before any change.
     notifier = Notifier.fromEnv(opts.envVars ?? process.env);
+    // A malformed BLUEGREEN_*_TIMEOUT is refused here, not when the call it bounds is first made.
+    checkTimeoutsEnv({ ...process.env, ...(opts.envVars ?? {}) });
     opts = notifier.observing(opts);
   } catch (err) {
     const c = classifyError(err);

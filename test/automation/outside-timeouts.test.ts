@@ -9,9 +9,13 @@ import * as http from "http";
 import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
+import { deploy } from "../../automation";
 import { AwsPlatform } from "../../automation/adapters/aws";
+import { kubernetesPlatform } from "../../automation/adapters/kubernetes";
+import { EXIT } from "../../automation/errors";
 import { runPulumi } from "../../automation/adapters/pulumi-cli";
 import type { StackOutputsView } from "../../automation/ports";
+import { FAST, World } from "./fakes";
 
 describe("outside calls time out instead of hanging", function () {
   this.timeout(20_000);
@@ -118,5 +122,58 @@ describe("outside calls time out instead of hanging", function () {
       await assert.rejects(adapter.routedColor({ stack: "prod", outputs, service: "web" }), /timed out|timeout/i);
       assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
     });
+  });
+
+  describe("Kubernetes API", () => {
+    let silent: http.Server;
+    let dir = "";
+    before(async function () {
+      this.timeout(30_000);
+      // Loading the client takes seconds on a busy machine: not part of what is timed.
+      await import("@kubernetes/client-node");
+      silent = http.createServer(() => undefined);
+      await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-kube-"));
+      const server = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      fs.writeFileSync(
+        path.join(dir, "config"),
+        [
+          "apiVersion: v1",
+          "kind: Config",
+          "current-context: t",
+          `clusters: [{name: t, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
+          "users: [{name: t, user: {token: abc}}]",
+          "contexts: [{name: t, context: {cluster: t, user: t}}]",
+        ].join("\n"),
+      );
+    });
+    after(async () => {
+      silent.closeAllConnections();
+      await new Promise<void>((r) => silent.close(() => r()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("an API server that never answers is refused after BLUEGREEN_KUBE_REQUEST_TIMEOUT", async () => {
+      const adapter = kubernetesPlatform({
+        env: { KUBECONFIG: path.join(dir, "config"), BLUEGREEN_KUBE_REQUEST_TIMEOUT: "300ms" },
+      });
+      const started = Date.now();
+      await assert.rejects(
+        adapter.preflight({ platform: "kubernetes", liveColor: "blue", services: {} }, []),
+        /cannot reach the API server.*no answer within 300 ms/,
+      );
+      assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+    });
+  });
+
+  it("a malformed timeout variable is refused before any change, naming it", async () => {
+    const w = new World();
+    const r = await deploy(
+      { ...FAST, service: "web", version: "1.1.0" },
+      w.runOptions([], {}, { envVars: { BLUEGREEN_AWS_REQUEST_TIMEOUT: "forever" } }),
+    );
+    assert.equal(r.exitCode, EXIT.refused, r.message);
+    assert.match(r.message, /BLUEGREEN_AWS_REQUEST_TIMEOUT: got "forever"/);
+    assert.deepEqual(w.log, []);
   });
 });

@@ -2,6 +2,7 @@
  * The `kubernetes` platform adapter (see adapter.ts), made from the tool's environment and the command's flags.
  */
 import type { PlatformAccess } from "../../options";
+import { KUBE_REQUEST_TIMEOUT, timeoutFromEnv } from "../timeouts";
 import { KubernetesAdapter } from "./adapter";
 
 export { KubernetesAdapter, KubeApiError, describeApiError, serviceObjects } from "./adapter";
@@ -24,5 +25,6 @@ export function kubernetesPlatform(o: {
     liveUrl: a.liveUrl,
     previewUrl: a.previewUrl,
     urlService: a.service,
+    requestTimeoutMs: timeoutFromEnv(o.env, KUBE_REQUEST_TIMEOUT),
   });
 }
