@@ -11,6 +11,7 @@ import type { ConfigChange, ResourceStep } from "../ports";
 import type { ReleaseRecord } from "../release";
 import { sampleBaseline } from "./baseline";
 import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
+import { requestsToPass } from "./window";
 import { killedText, type RunContext } from "./context";
 import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
 import { judgeScope, Scope } from "./scope";
@@ -512,9 +513,12 @@ export async function bake(ctx: RunContext, until: number): Promise<Breach | und
     const c = await confirmVersion(ctx, "bake", so.liveEndpoint, r.version, ctx.interrupts.soft);
     return c.ok ? undefined : new Breach(c.why);
   }
-  // A resumed bake with little of its window left still watches long enough to judge one window.
+  // A resumed bake with little of its window left still watches long enough to pass: the answers a clean bake needs
+  // to show the error rate at or below the limit (engine/window.ts), and one interval more.
   const b = ctx.settings.bake;
-  const end = Math.max(until, ctx.deps.clock.now() + (b.minSamples + 1) * b.intervalMs);
+  const pass = requestsToPass(b.maxErrorRate, b.minSamples);
+  const enough = Number.isFinite(pass) ? pass : b.minSamples;
+  const end = Math.max(until, ctx.deps.clock.now() + (enough + 1) * b.intervalMs);
   const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, end, ctx.interrupts.soft, true);
   if (w.breach) return new Breach(w.breach, w.firstBadAt, w.detectedAt);
   // Baked means the new version answered to the end: confirm it once more before the record says so.

@@ -154,6 +154,26 @@ describe("judgement: a bake that ends without a judged window is inconclusive, n
     );
   });
 
+  it("a good release resumed with 300 ms of its bake left watches long enough to pass: released, not inconclusive", async () => {
+    const first = new World();
+    let captured: { state: WorldState; t: number } | undefined;
+    first.onWrite = (x) => {
+      if (!captured && x.record?.phase === "bake") captured = { state: x.snapshot(), t: x.clock.t };
+    };
+    await deploy(REL, first.runOptions([]));
+    assert.ok(captured);
+    const w = new World();
+    w.state = JSON.parse(JSON.stringify(captured.state)) as WorldState;
+    w.clock.t = Date.parse(w.record!.bakeUntil!) - 300;
+    w.alivePids = new Set([5001]);
+    const r = await deploy(
+      REL,
+      w.runOptions([], { host: { pid: 5001, host: HOST, isAlive: (p) => w.alivePids.has(p) } }),
+    );
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.equal(w.state.config.liveColor, "green");
+  });
+
   it("a resumed bake with 300 ms of its window left still judges a window: a 60 %-failing version is rolled back", async () => {
     // The world the moment the record entered the bake, as a kill -9 left it.
     const first = new World();
