@@ -240,7 +240,10 @@ describe("stateful releases on the local platform (real PostgreSQL, Redis, HAPro
     const { r, events } = await release("2.0.0-unsafe");
     await load.stop();
     assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
-    assert.match(r.message, /preStage hook "expand" failed: exited 1: .*live version 1\.1\.0 would fail against it/s);
+    // The hook's output is in its check event and its log, never in the message (which the record keeps).
+    assert.match(r.message, /preStage hook "expand" failed: exited 1 \(output: \.bluegreen\/logs\/\S+\.log\)/);
+    const expand = events.find((e): e is CheckEvent => e.type === "check" && e.name === "hook.preStage");
+    assert.match(expand?.detail ?? "", /live version 1\.1\.0 would fail against it/);
     assert.ok(!events.some((e) => e.type === "engine"), "nothing was staged");
     assert.deepEqual(failed(load.samples), [], "the live version never saw the broken schema");
     assert.equal(
@@ -346,10 +349,12 @@ describe("stateful releases on the local platform (real PostgreSQL, Redis, HAPro
       (svc) => (svc.hooks = { preSwitch: { name: "approval", command: "echo not approved; exit 1" } }),
     );
     load = notesTraffic(rig!.liveUrl);
-    const { r } = await release("2.1.0");
+    const { r, events } = await release("2.1.0");
     await load.stop();
     assert.equal(r.exitCode, EXIT.verificationFailed, r.message);
-    assert.match(r.message, /preSwitch hook "approval" failed: exited 1: not approved/);
+    assert.match(r.message, /preSwitch hook "approval" failed: exited 1 \(output: \.bluegreen\/logs\/\S+\.log\)/);
+    const approval = events.find((e): e is CheckEvent => e.type === "check" && e.name === "hook.preSwitch");
+    assert.match(approval?.detail ?? "", /exited 1:\nnot approved/);
     assert.deepEqual(failed(load.samples), []);
     assert.ok(load.samples.every((s) => s.version === undefined || s.version === "2.0.0"));
     assert.equal((await live()).version, "2.0.0");
