@@ -6,16 +6,32 @@
  *                    as a user types it (preview included; no PULUMI_NODEJS_TRANSPILE_ONLY or other project env
  *                    beyond the backend, passphrase and toolchain on PATH)
  *   bluegreen-switch `bluegreen switch --stack S --service web --to X --bake 0s` (the CLI as a child process)
+ *   status           `bluegreen status --stack S` (the CLI as a child process): wall time, no flip; max(5, BENCH_FLIPS)
+ *                    runs per block
  *   in-process       SHORTCUT, not a user path: the Automation API's `up` of an inline program already loaded in this
- *                    process, config written before the clock starts, no preview (what this bench reported before)
+ *                    process, config written before the clock starts, no preview (what this bench reported before);
+ *                    file backend only
  *
  * each quiet (only the color poller) and under load (autocannon, keep-alive, BENCH_RATE req/s, default 500), with
- * BENCH_FLIPS flips (default 5) per path and mode. The clock runs from the command start (or the `up` call) until
- * every answer of a poller (fresh connection every 10 ms, in a child process so this process's work does not
- * disturb it) comes from the new version. Failed requests (non-2xx, connection errors, poller errors) are counted
- * throughout; any failure makes the bench exit 1.
+ * BENCH_FLIPS flips (default 5) per path and mode, and per backend of the project-folder stack (BENCH_BACKENDS):
  *
- * Environment: BLUEGREEN_TOOLCHAIN_BIN (scripts/with-env.sh sets it), BENCH_FLIPS, BENCH_RATE, BENCH_PATHS (comma list).
+ *   file             a `file://` folder (the throwaway one of test/support/engine.ts)
+ *   s3               the real S3-compatible store of scripts/s3.sh (SeaweedFS on 127.0.0.1:34700, started if it is not
+ *                    running and then stopped at the end), the stack in a prefix of its own
+ *                    (`s3://bluegreen-state/bench-<pid>-<time>?<the query s3.sh printed>`, removed at the end), the AWS
+ *                    keys of `s3.sh env` in every engine and CLI run
+ *
+ * Within a mode the backends take turns path by path, so both see the same machine load. The clock runs from the
+ * command start (or the `up` call) until every answer of a poller (fresh connection every 10 ms, in a child process
+ * so this process's work does not disturb it) comes from the new version. Failed requests (non-2xx, connection
+ * errors, poller errors) are counted throughout; any failure makes the bench exit 1.
+ *
+ * Then, unless BENCH_TRACE=0, a traced pass per backend (outside the figures): `bluegreen status` ×3, `bluegreen
+ * switch` ×2 and the `pulumi up` flip ×2 with every `pulumi` run timed (a logging wrapper) and, on s3, every S3
+ * request counted through a proxy (test/bench/s3-backend.ts): where each command's time goes.
+ *
+ * Environment: BLUEGREEN_TOOLCHAIN_BIN (scripts/with-env.sh sets it), BENCH_FLIPS, BENCH_RATE, BENCH_PATHS (comma list),
+ * BENCH_BACKENDS (comma list of file, s3; default both when scripts/s3.sh exists), BENCH_TRACE.
  * Ports 31400-31799.
  */
 import { ChildProcess, fork, spawn } from "child_process";
@@ -33,18 +49,45 @@ import {
   killLeftovers,
   LocalStackHandle,
 } from "../e2e/local-harness";
+import {
+  CountingProxy,
+  makePulumiWrapper,
+  PulumiWrapper,
+  removePrefix,
+  requestSummary,
+  S3_SCRIPT,
+  S3Request,
+  S3Store,
+  shortArgs,
+  startCountingProxy,
+  startS3Store,
+  withEndpoint,
+  withKeyPrefix,
+} from "./s3-backend";
 
-type PathName = "pulumi-up" | "bluegreen-switch" | "in-process";
+type PathName = "pulumi-up" | "bluegreen-switch" | "status" | "in-process";
 type Mode = "quiet" | "loaded";
-const ALL_PATHS: PathName[] = ["pulumi-up", "bluegreen-switch", "in-process"];
+type BackendName = "file" | "s3";
+const ALL_PATHS: PathName[] = ["pulumi-up", "bluegreen-switch", "status", "in-process"];
 const MODES: Mode[] = ["quiet", "loaded"];
+const ALL_BACKENDS: BackendName[] = ["file", "s3"];
 
 const FLIPS = Number(process.env.BENCH_FLIPS ?? 5);
+const STATUS_RUNS = Math.max(5, FLIPS);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const PATHS = (process.env.BENCH_PATHS ?? ALL_PATHS.join(",")).split(",") as PathName[];
+const BACKENDS = (process.env.BENCH_BACKENDS ?? (fs.existsSync(S3_SCRIPT) ? "file,s3" : "file")).split(
+  ",",
+) as BackendName[];
+const TRACE = process.env.BENCH_TRACE !== "0";
+for (const p of PATHS) if (!ALL_PATHS.includes(p)) throw new Error(`BENCH_PATHS: unknown path "${p}"`);
+for (const b of BACKENDS) if (!ALL_BACKENDS.includes(b)) throw new Error(`BENCH_BACKENDS: unknown backend "${b}"`);
 const VERSIONS: Record<Color, string> = { blue: "1.0.0", green: "1.1.0" };
-/** Live ports: the project-folder stack (pulumi-up, bluegreen-switch) and the inline one (in-process). */
-const PROJECT_PORTS = { web: 31400, api: 31500 };
+/** Live ports: the project-folder stacks (pulumi-up, bluegreen-switch, status; one per backend) and the inline one. */
+const PROJECT_PORTS: Record<BackendName, { web: number; api: number }> = {
+  file: { web: 31400, api: 31500 },
+  s3: { web: 31450, api: 31550 },
+};
 const INLINE_PORTS = { web: 31600, api: 31700 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,6 +199,10 @@ function settledAt(polls: Poll[], version: string, from: number, until: number):
 // runs it, without writing a bench stack into the checkout's stacks/.
 
 interface ProjectStack {
+  backend: BackendName;
+  /** The stack's backend URL (PULUMI_BACKEND_URL of every run). */
+  backendUrl: string;
+  ports: { web: number; api: number };
   dir: string;
   stackName: string;
   engine: EngineEnv;
@@ -186,8 +233,8 @@ function stackServices(ports: { web: number; api: number }, stateDir: string): R
   };
 }
 
-async function createProjectStack(): Promise<ProjectStack> {
-  const engine = makeEngineEnv("bluegreen-bench-switch-");
+async function createProjectStack(backend: BackendName, s3?: S3Store): Promise<ProjectStack> {
+  const engine = makeEngineEnv(`bluegreen-bench-switch-${backend}-`);
   const dir = path.join(engine.workDir, "project");
   fs.mkdirSync(path.join(dir, "stacks"), { recursive: true });
   for (const f of ["Pulumi.yaml", "package.json", "tsconfig.json"]) {
@@ -203,15 +250,31 @@ async function createProjectStack(): Promise<ProjectStack> {
   for (const [k, v] of Object.entries(engine.env)) {
     if (!/^PULUMI_NODEJS_|^TS_NODE_|^BLUEGREEN_/.test(k)) env[k] = v;
   }
-  const stackName = `bench-${process.pid}`;
+  if (backend === "s3") {
+    if (!s3) throw new Error("the s3 backend needs the store");
+    // The stack and its release state in a prefix of the bucket of this run's own; the AWS keys for every run.
+    Object.assign(env, s3.env);
+    env.PULUMI_BACKEND_URL = withKeyPrefix(s3.url, `bench-${process.pid}-${Date.now().toString(36)}`);
+  }
+  const stackName = `bench-${process.pid}-${backend}`;
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: true });
   const stack = await LocalWorkspace.createStack(
     { stackName, workDir: dir },
     { workDir: dir, envVars: env, pulumiCommand },
   );
-  await stack.setAllConfig(stackServices(PROJECT_PORTS, stateDir));
+  await stack.setAllConfig(stackServices(PROJECT_PORTS[backend], stateDir));
   await stack.up();
-  return { dir, stackName, engine, env, stack, stateDir };
+  return {
+    backend,
+    backendUrl: env.PULUMI_BACKEND_URL,
+    ports: PROJECT_PORTS[backend],
+    dir,
+    stackName,
+    engine,
+    env,
+    stack,
+    stateDir,
+  };
 }
 
 function run(
@@ -234,6 +297,7 @@ function run(
 
 interface Flip {
   path: PathName;
+  backend: BackendName;
   mode: Mode;
   to: Color;
   start: number;
@@ -244,24 +308,31 @@ interface Flip {
   routedAfterMs?: number;
 }
 
-async function flipPulumiUp(p: ProjectStack, to: Color): Promise<Omit<Flip, "path" | "mode">> {
+type FlipResult = Omit<Flip, "path" | "mode" | "backend">;
+
+async function flipPulumiUp(p: ProjectStack, to: Color, env = p.env): Promise<FlipResult> {
   const start = Date.now();
-  const r = await run("bash", ["-c", `pulumi config set bluegreen:liveColor ${to} && pulumi up --yes`], p.dir, p.env);
+  const r = await run("bash", ["-c", `pulumi config set bluegreen:liveColor ${to} && pulumi up --yes`], p.dir, env);
   const end = Date.now();
   if (r.code !== 0) throw new Error(`pulumi up to ${to} failed:\n${r.out.slice(-3000)}`);
   return { to, start, end };
 }
 
-async function flipBluegreen(p: ProjectStack, to: Color): Promise<Omit<Flip, "path" | "mode">> {
-  const env = {
-    ...p.env,
-    BLUEGREEN_TOOLCHAIN_BIN: p.engine.binDir,
-    BLUEGREEN_PROJECT_DIR: p.dir,
-  };
-  const bin = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
-  const args = [bin, "switch", "--stack", p.stackName, "--service", "web", "--to", to, "--bake", "0s", "--json"];
+/** The environment of a `bluegreen` run on the project stack (`binDir`: the toolchain, or the tracing wrapper). */
+function bluegreenEnv(p: ProjectStack, env = p.env, binDir = p.engine.binDir): Record<string, string> {
+  return { ...env, BLUEGREEN_TOOLCHAIN_BIN: binDir, BLUEGREEN_PROJECT_DIR: p.dir };
+}
+
+const BLUEGREEN_BIN = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
+
+async function flipBluegreen(
+  p: ProjectStack,
+  to: Color,
+  env = bluegreenEnv(p),
+): Promise<FlipResult & { verifyEnd?: number; routed?: number }> {
+  const args = [BLUEGREEN_BIN, "switch", "--stack", p.stackName, "--service", "web", "--to", to, "--bake", "0s"];
   const start = Date.now();
-  const r = await run(process.execPath, args, PROJECT_ROOT, env);
+  const r = await run(process.execPath, [...args, "--json"], PROJECT_ROOT, env);
   const end = Date.now();
   if (r.code !== 0) throw new Error(`bluegreen switch to ${to} failed (exit ${r.code}):\n${r.out.slice(-3000)}`);
   const events = r.out
@@ -270,16 +341,28 @@ async function flipBluegreen(p: ProjectStack, to: Color): Promise<Omit<Flip, "pa
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   const verify = events.find((e) => e.type === "phase.end" && e.phase === "verify");
   const route = events.find((e) => e.type === "decision" && e.decision === "route");
+  const routed = route ? Date.parse(route.ts as string) : undefined;
   return {
     to,
     start,
     end,
     verifyMs: verify?.durationMs as number | undefined,
-    routedAfterMs: route ? Date.parse(route.ts as string) - start : undefined,
+    routedAfterMs: routed !== undefined ? routed - start : undefined,
+    verifyEnd: verify ? Date.parse(verify.ts as string) : undefined,
+    routed,
   };
 }
 
-async function flipInProcess(h: LocalStackHandle, to: Color, stateDir: string): Promise<Omit<Flip, "path" | "mode">> {
+/** `bluegreen status --stack S`: its wall time (start → exit). */
+async function runStatus(p: ProjectStack, env = bluegreenEnv(p)): Promise<{ start: number; end: number }> {
+  const start = Date.now();
+  const r = await run(process.execPath, [BLUEGREEN_BIN, "status", "--stack", p.stackName], PROJECT_ROOT, env);
+  const end = Date.now();
+  if (r.code !== 0) throw new Error(`bluegreen status failed (exit ${r.code}):\n${r.out.slice(-3000)}`);
+  return { start, end };
+}
+
+async function flipInProcess(h: LocalStackHandle, to: Color, stateDir: string): Promise<FlipResult> {
   const cfg = stackServices(INLINE_PORTS, stateDir);
   cfg["bluegreen:liveColor"] = { value: to };
   await h.stack.setAllConfig(cfg);
@@ -292,16 +375,20 @@ async function flipInProcess(h: LocalStackHandle, to: Color, stateDir: string): 
 
 interface Block {
   path: PathName;
+  backend: BackendName;
   mode: Mode;
   flips: Flip[];
+  /** status: wall times (ms) of the runs. */
+  runs: number[];
   report: WorkerReport;
 }
 
 async function runBlock(
   pathName: PathName,
+  backend: BackendName,
   mode: Mode,
   url: string,
-  flip: (to: Color) => Promise<Omit<Flip, "path" | "mode">>,
+  flip: (to: Color) => Promise<FlipResult>,
   live: { color: Color },
 ): Promise<void> {
   const worker = await startWorker(url, mode);
@@ -312,7 +399,7 @@ async function runBlock(
       const to = otherColor(live.color);
       const f = await flip(to);
       live.color = to;
-      flips.push({ ...f, path: pathName, mode });
+      flips.push({ ...f, path: pathName, backend, mode });
       // Let the poller see the settled state for a while before the next flip.
       await sleep(1500);
     }
@@ -323,10 +410,31 @@ async function runBlock(
     });
     const times = flips.map((f) => (f.settled ? `${f.settled - f.start}` : "never")).join(" / ");
     console.log(
-      `  ${pathName.padEnd(16)} ${mode.padEnd(6)} ms to 100% new: ${times}; ${report.requests} requests ` +
-        `(${Math.round(report.requests / report.seconds)}/s), failed ${report.failed}`,
+      `  ${pathName.padEnd(16)} ${backend.padEnd(4)} ${mode.padEnd(6)} ms to 100% new: ${times}; ` +
+        `${report.requests} requests (${Math.round(report.requests / report.seconds)}/s), failed ${report.failed}`,
     );
-    blocks.push({ path: pathName, mode, flips, report });
+    blocks.push({ path: pathName, backend, mode, flips, runs: [], report });
+  }
+}
+
+/** `bluegreen status` STATUS_RUNS times while the poller (and, loaded, autocannon) runs: no flip. */
+async function runStatusBlock(p: ProjectStack, mode: Mode): Promise<void> {
+  const worker = await startWorker(`http://127.0.0.1:${p.ports.web}/`, mode);
+  const runs: number[] = [];
+  try {
+    await sleep(1500);
+    for (let i = 0; i < STATUS_RUNS; i++) {
+      const r = await runStatus(p);
+      runs.push(r.end - r.start);
+      await sleep(300);
+    }
+  } finally {
+    const report = await worker.stop();
+    console.log(
+      `  ${"status".padEnd(16)} ${p.backend.padEnd(4)} ${mode.padEnd(6)} ms: ${runs.join(" / ")}; ` +
+        `${report.requests} requests (${Math.round(report.requests / report.seconds)}/s), failed ${report.failed}`,
+    );
+    blocks.push({ path: "status", backend: p.backend, mode, flips: [], runs, report });
   }
 }
 
@@ -341,6 +449,7 @@ function median(values: (number | undefined)[]): number {
 const LABEL: Record<PathName, string> = {
   "pulumi-up": "`pulumi config set bluegreen:liveColor X && pulumi up --yes` (shell, preview included)",
   "bluegreen-switch": "`bluegreen switch --service web --to X --bake 0s` (command start)",
+  status: "`bluegreen status --stack S` (wall time of the CLI)",
   "in-process": "SHORTCUT: in-process Automation API `up`, program loaded, no preview",
 };
 
@@ -348,45 +457,65 @@ function printTable(): void {
   const rows: string[][] = [
     [
       "path",
-      "quiet: start → 100% new (median ms)",
+      "backend",
+      "quiet: median ms",
       "loaded",
       "loaded / quiet",
-      "flips",
+      "flips (runs)",
       "failed requests",
       "load req/s",
     ],
   ];
-  for (const p of PATHS) {
-    const of = (m: Mode) => blocks.filter((b) => b.path === p && b.mode === m);
-    const ms = (m: Mode) => median(of(m).flatMap((b) => b.flips.map((f) => (f.settled ?? NaN) - f.start)));
+  const push = (label: string, backend: string, of: (m: Mode) => Block[], value: (b: Block) => number[]) => {
+    const ms = (m: Mode) => median(of(m).flatMap(value));
     const q = ms("quiet");
     const l = ms("loaded");
-    const flips = MODES.map((m) => of(m).flatMap((b) => b.flips)).map(
-      (fs) => `${fs.filter((f) => f.settled).length}/${fs.length}`,
+    const counts = MODES.map((m) => of(m).flatMap((b) => (b.path === "status" ? b.runs : b.flips)));
+    const settled = MODES.map((m) =>
+      of(m).flatMap((b) => (b.path === "status" ? b.runs : b.flips.filter((f) => f.settled))),
     );
     const failed = MODES.map((m) => of(m).reduce((a, b) => a + b.report.failed, 0));
     const rate = of("loaded").map((b) => Math.round(b.report.requests / b.report.seconds));
     rows.push([
-      LABEL[p],
+      label,
+      backend,
       String(q),
       String(l),
       (l / q).toFixed(2),
-      flips.join(" + "),
+      counts.map((c, i) => `${settled[i].length}/${c.length}`).join(" + "),
       failed.join(" + "),
       rate.join(","),
     ]);
+  };
+  for (const p of PATHS) {
+    for (const backend of p === "in-process" ? (["file"] as BackendName[]) : BACKENDS) {
+      const of = (m: Mode) => blocks.filter((b) => b.path === p && b.backend === backend && b.mode === m);
+      if (MODES.every((m) => of(m).length === 0)) continue;
+      if (p === "status") {
+        push(LABEL[p], backend, of, (b) => b.runs);
+        continue;
+      }
+      push(LABEL[p], backend, of, (b) => b.flips.map((f) => (f.settled ?? NaN) - f.start));
+      if (p === "bluegreen-switch") {
+        push("  … of which after verification (start → 100% new, minus verification)", backend, of, (b) =>
+          b.flips.map((f) => (f.settled ?? NaN) - f.start - (f.verifyMs ?? NaN)),
+        );
+      }
+    }
   }
-  const bg = blocks.filter((b) => b.path === "bluegreen-switch");
-  if (bg.length > 0) {
+  for (const backend of BACKENDS) {
+    const bg = blocks.filter((b) => b.path === "bluegreen-switch" && b.backend === backend);
     for (const m of MODES) {
       const flips = bg.filter((b) => b.mode === m).flatMap((b) => b.flips);
+      if (flips.length === 0) continue;
       const verify = median(flips.map((f) => f.verifyMs));
       const total = median(flips.map((f) => (f.settled ?? NaN) - f.start));
       const afterVerify = median(flips.map((f) => (f.settled ?? NaN) - f.start - (f.verifyMs ?? NaN)));
       const routed = median(flips.map((f) => f.routedAfterMs));
+      const ended = median(flips.map((f) => f.end - f.start));
       console.log(
-        `bluegreen switch (${m}): ${total} ms in all, of which verification ${verify} ms; without it ${afterVerify} ms; ` +
-          `router moved ${routed} ms after the command started`,
+        `bluegreen switch (${backend}, ${m}): ${total} ms in all, of which verification ${verify} ms; without it ` +
+          `${afterVerify} ms; router moved ${routed} ms after the command started; command ended after ${ended} ms`,
       );
     }
   }
@@ -398,27 +527,144 @@ function printTable(): void {
   rows.slice(1).forEach((r) => console.log(line(r)));
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// The traced pass: where each command's time goes (not part of the figures above).
+
+/** Milliseconds covered by the union of the intervals. */
+function unionMs(intervals: { start: number; end: number }[]): number {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  let total = 0;
+  let cur: { start: number; end: number } | undefined;
+  for (const i of sorted) {
+    if (cur && i.start <= cur.end) cur.end = Math.max(cur.end, i.end);
+    else {
+      if (cur) total += cur.end - cur.start;
+      cur = { ...i };
+    }
+  }
+  if (cur) total += cur.end - cur.start;
+  return total;
+}
+
+/** One line on a stretch of a traced command: `pulumi` runs and S3 requests that started in it. */
+function traceSegment(
+  label: string,
+  from: number,
+  to: number,
+  wrapper: PulumiWrapper,
+  proxy: CountingProxy | undefined,
+): string {
+  const runs = wrapper.runs().filter((r) => r.start >= from && r.start < to);
+  const reqs: S3Request[] = (proxy?.requests ?? []).filter((r) => r.start >= from && r.start < to);
+  const js = reqs.filter((r) => r.client === "js");
+  // The CLI's own S3 requests happen inside its runs; the JS store's outside them. What neither covers is the
+  // command's own work (Node start, module load, files, the router).
+  const waited = unionMs([...runs, ...js].map((x) => ({ start: x.start, end: Math.min(x.end, to) })));
+  const pulumi = runs.length
+    ? runs.map((r) => `${shortArgs(r.args)} ${r.end - r.start} ms @+${r.start - from}`).join(", ")
+    : "none";
+  return (
+    `    ${label}: ${to - from} ms; pulumi runs ${runs.length} (${pulumi}); ` +
+    `S3 requests ${reqs.length}${proxy ? ` (${requestSummary(reqs)})` : " (file backend)"}; ` +
+    `not waiting on pulumi or S3: ${to - from - waited} ms`
+  );
+}
+
+async function traceBackend(p: ProjectStack, live: { color: Color }): Promise<void> {
+  const wrapper = makePulumiWrapper(p.engine.binDir, path.join(p.engine.workDir, "trace"));
+  let proxy: CountingProxy | undefined;
+  const env = { ...p.env, PATH: `${wrapper.binDir}${path.delimiter}${p.env.PATH ?? ""}` };
+  if (p.backend === "s3") {
+    const endpoint = new URL(p.backendUrl).searchParams.get("endpoint");
+    if (!endpoint) throw new Error(`no endpoint= in ${p.backendUrl}`);
+    proxy = await startCountingProxy(endpoint);
+    env.PULUMI_BACKEND_URL = withEndpoint(p.backendUrl, proxy.endpoint);
+  }
+  const bgEnv = bluegreenEnv(p, env, wrapper.binDir);
+  console.log(
+    `\ntraced pass, ${p.backend} backend${proxy ? ` (S3 through a counting proxy at ${proxy.endpoint})` : ""}:`,
+  );
+  try {
+    for (let i = 1; i <= 3; i++) {
+      const r = await runStatus(p, bgEnv);
+      console.log(`  bluegreen status #${i}: ${r.end - r.start} ms`);
+      console.log(traceSegment("start → exit", r.start, r.end, wrapper, proxy));
+    }
+    for (let i = 1; i <= 2; i++) {
+      const to = otherColor(live.color);
+      const f = await flipBluegreen(p, to, bgEnv);
+      live.color = to;
+      console.log(
+        `  bluegreen switch #${i} → ${to}: ${f.end - f.start} ms (verification ${f.verifyMs} ms, router moved ` +
+          `@+${f.routedAfterMs})`,
+      );
+      const verifyEnd = f.verifyEnd ?? f.start;
+      const routed = f.routed ?? verifyEnd;
+      console.log(traceSegment("start → verification ends", f.start, verifyEnd, wrapper, proxy));
+      console.log(traceSegment("verification ends → router moved", verifyEnd, routed, wrapper, proxy));
+      console.log(traceSegment("router moved → exit (the update)", routed, f.end + 1, wrapper, proxy));
+      await sleep(500);
+    }
+    for (let i = 1; i <= 2; i++) {
+      const to = otherColor(live.color);
+      const f = await flipPulumiUp(p, to, env);
+      live.color = to;
+      console.log(`  pulumi config set + pulumi up #${i} → ${to}: ${f.end - f.start} ms`);
+      console.log(traceSegment("start → exit", f.start, f.end + 1, wrapper, proxy));
+      await sleep(500);
+    }
+  } finally {
+    await proxy?.close();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(
-    `bench:switch — paths ${PATHS.join(", ")}; ${FLIPS} flips each, quiet and under ${RATE} req/s (keep-alive); ` +
+    `bench:switch — paths ${PATHS.join(", ")}; backends ${BACKENDS.join(", ")}; ${FLIPS} flips each ` +
+      `(status: ${STATUS_RUNS} runs), quiet and under ${RATE} req/s (keep-alive); ` +
       `${os.cpus().length} CPUs, load average ${os
         .loadavg()
         .map((x) => x.toFixed(1))
         .join(" ")}`,
   );
-  let project: ProjectStack | undefined;
+  let s3: S3Store | undefined;
+  const projects: ProjectStack[] = [];
   let inline: LocalStackHandle | undefined;
   try {
     const needProject = PATHS.some((p) => p !== "in-process");
-    if (needProject) project = await createProjectStack();
-    const projectLive = { color: "blue" as Color };
-    const projectUrl = `http://127.0.0.1:${PROJECT_PORTS.web}/`;
-    for (const mode of MODES) {
-      if (PATHS.includes("pulumi-up")) {
-        await runBlock("pulumi-up", mode, projectUrl, (to) => flipPulumiUp(project!, to), projectLive);
+    if (needProject) {
+      for (const backend of BACKENDS) {
+        if (backend === "s3") {
+          const t = Date.now();
+          s3 = startS3Store();
+          console.log(
+            `s3: ${s3.startedHere ? "started" : "already running"} (${Date.now() - t} ms): ${s3.url.split("?")[0]}`,
+          );
+        }
+        const t = Date.now();
+        const p = await createProjectStack(backend, s3);
+        projects.push(p);
+        console.log(
+          `${backend}: stack ${p.stackName} created and up (${Date.now() - t} ms) in ${p.backendUrl.split("?")[0]}`,
+        );
       }
-      if (PATHS.includes("bluegreen-switch")) {
-        await runBlock("bluegreen-switch", mode, projectUrl, (to) => flipBluegreen(project!, to), projectLive);
+    }
+    const live = new Map<ProjectStack, { color: Color }>(projects.map((p) => [p, { color: "blue" }]));
+    for (const mode of MODES) {
+      for (const p of projects) {
+        if (PATHS.includes("pulumi-up")) {
+          const url = `http://127.0.0.1:${p.ports.web}/`;
+          await runBlock("pulumi-up", p.backend, mode, url, (to) => flipPulumiUp(p, to), live.get(p)!);
+        }
+      }
+      for (const p of projects) {
+        if (PATHS.includes("bluegreen-switch")) {
+          const url = `http://127.0.0.1:${p.ports.web}/`;
+          await runBlock("bluegreen-switch", p.backend, mode, url, (to) => flipBluegreen(p, to), live.get(p)!);
+        }
+      }
+      for (const p of projects) {
+        if (PATHS.includes("status")) await runStatusBlock(p, mode);
       }
     }
     if (PATHS.includes("in-process")) {
@@ -430,6 +676,7 @@ async function main(): Promise<void> {
       for (const mode of MODES) {
         await runBlock(
           "in-process",
+          "file",
           mode,
           `http://127.0.0.1:${INLINE_PORTS.web}/`,
           (to) => flipInProcess(inline!, to, stateDir),
@@ -437,14 +684,21 @@ async function main(): Promise<void> {
         );
       }
     }
+    if (TRACE) {
+      for (const p of projects) await traceBackend(p, live.get(p)!);
+    }
   } finally {
     printTable();
     if (inline) await cleanupLocalStack(inline);
-    if (project) {
-      await project.stack.destroy().catch((err: Error) => console.error(`cleanup: ${err.message.split("\n")[0]}`));
-      killLeftovers(project.stateDir);
-      project.engine.cleanup();
+    for (const p of projects) {
+      await p.stack.destroy().catch((err: Error) => console.error(`cleanup: ${err.message.split("\n")[0]}`));
+      killLeftovers(p.stateDir);
+      if (p.backend === "s3" && s3) {
+        await removePrefix(p.backendUrl, s3.env).catch((err: Error) => console.error(`cleanup: ${err.message}`));
+      }
+      p.engine.cleanup();
     }
+    s3?.stop();
   }
   const failed = blocks.reduce((a, b) => a + b.report.failed, 0);
   if (failed > 0) {
