@@ -142,7 +142,15 @@ export async function promote(input: PromoteInput, opts: PromotionOptions = {}):
         promotedFrom: rule.from,
         ...(verdict.missing.length > 0 ? { forced: { reason: input.reason!.trim(), missing: verdict.missing } } : {}),
       },
-      ...(rule.approval ? { approval: { autoPromoteMs: rule.autoPromoteMs } } : {}),
+      ...(rule.approval
+        ? {
+            approval: {
+              autoPromoteMs: rule.autoPromoteMs,
+              ...(rule.approvers ? { approvers: rule.approvers } : {}),
+              ...(rule.separateApprover ? { separateApprover: true } : {}),
+            },
+          }
+        : {}),
     });
   } catch (err) {
     return refusedResult(target ?? "?", err, opts);
@@ -204,6 +212,8 @@ async function control(
     });
     const r = out.release;
     let message = `${action} of release ${r.id} (${r.service} ${r.version} on ${stack}): ${out.ack}`;
+    // The owner judged who may approve (bluegreen:promotion.approvers / separateApprover) and did not count this one.
+    if (out.ack.startsWith("refused:")) return { outcome: "refused", exitCode: EXIT.refused, message, releaseId: r.id };
     const ended = out.ended;
     if (ended) {
       message +=

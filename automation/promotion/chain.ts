@@ -9,6 +9,8 @@
  *     minSoakMinutes: 30       # default 0: and have been live there at least this long
  *     approval: true           # default false: pause after verify until `bluegreen approve` (or abort)
  *     autoPromoteSeconds: 600  # optional, only with approval: approve by itself after this long
+ *     approvers: [alice, bob]  # optional, only with approval: who may approve (the CI's identity: $GITHUB_ACTOR, ...)
+ *     separateApprover: true   # default false: the approver must differ from who runs the release
  *
  * Each rule is validated alone (key, value, what is allowed) and the chain as a whole (the `from` stack exists, no
  * cycle) by reading every stack file of the project's stackConfigDir.
@@ -31,9 +33,22 @@ export interface PromotionRule {
   approval: boolean;
   /** With approval: approve automatically after this long (ms); absent: wait for a person. */
   autoPromoteMs?: number;
+  /** With approval: the only identities whose approval counts; absent: anyone with access to the stack. */
+  approvers?: string[];
+  /** With approval: an approval by the identity that runs the release does not count [false]. */
+  separateApprover?: true;
 }
 
-const RULE_KEYS = ["from", "requireBaked", "minSoakMinutes", "approval", "autoPromoteSeconds"] as const;
+const RULE_KEYS = [
+  "from",
+  "requireBaked",
+  "minSoakMinutes",
+  "approval",
+  "autoPromoteSeconds",
+  "approvers",
+  "separateApprover",
+] as const;
+const IDENTITY = /^[A-Za-z0-9_.@+\-]{1,100}$/;
 const STACK_NAME = /^[A-Za-z0-9_.\-/]{1,100}$/;
 
 function describe(value: unknown): string {
@@ -79,12 +94,26 @@ export function parsePromotionRule(stack: string, value: unknown): PromotionRule
   if (autoPromoteSeconds !== undefined && !approval) {
     bad("autoPromoteSeconds", autoPromoteSeconds, "only with approval: true (it bounds the wait for an approval)");
   }
+  let approvers: string[] | undefined;
+  if (obj.approvers !== undefined) {
+    const list = obj.approvers;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((a) => typeof a === "string" && IDENTITY.test(a))) {
+      bad("approvers", list, "a non-empty list of identities (CI user names such as alice or release-bot)");
+    }
+    approvers = list as string[];
+  }
+  const separateApprover = bool("separateApprover", false);
+  if ((approvers || separateApprover) && !approval) {
+    bad(approvers ? "approvers" : "separateApprover", approvers ?? separateApprover, "only with approval: true");
+  }
   return {
     from: from as string,
     requireBaked: bool("requireBaked", true),
     minSoakMs: (num("minSoakMinutes", 30 * 24 * 60) ?? 0) * 60_000,
     approval,
     ...(autoPromoteSeconds !== undefined ? { autoPromoteMs: autoPromoteSeconds * 1000 } : {}),
+    ...(approvers ? { approvers } : {}),
+    ...(separateApprover ? { separateApprover: true as const } : {}),
   };
 }
 

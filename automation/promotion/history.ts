@@ -4,7 +4,6 @@
  * end hook), so a release that ended is never missing from the history; `promote` reads it to decide what may enter
  * the next environment, `bluegreen history` shows it.
  */
-import * as os from "os";
 import type { BlueGreenEvent } from "../events";
 import type { ConfigChange, StackDriver } from "../ports";
 import type { ReleaseKind, ReleaseOutcome, ReleaseRecord } from "../release";
@@ -81,16 +80,8 @@ export function appendHistory(list: HistoryEntry[], entry: HistoryEntry, limit =
   return all.filter((e) => keep.has(e));
 }
 
-/** The actor recorded with a release: $BLUEGREEN_ACTOR, else the CI's ($GITHUB_ACTOR, $GITLAB_USER_LOGIN), else $USER. */
-export function actorName(env: Record<string, string | undefined> = process.env): string {
-  const fromEnv = env.BLUEGREEN_ACTOR ?? env.GITHUB_ACTOR ?? env.GITLAB_USER_LOGIN ?? env.USER ?? env.USERNAME;
-  if (fromEnv) return fromEnv;
-  try {
-    return os.userInfo().username;
-  } catch {
-    return "unknown";
-  }
-}
+/** The actor recorded with a release and an approval (the CI's identity first: components/core/state-store). */
+export { actorName } from "../../components/core/state-store/release-state";
 
 /** What a release run adds to its history entry beyond the record: set by `promote` and the approval gate. */
 export interface HistoryNotes {
@@ -113,7 +104,7 @@ export class HistoryRecorder {
   constructor(
     private readonly stack: string,
     private readonly bakeDurationMs: number,
-    private readonly ranBy: { user: string; host: string; pid: number },
+    readonly ranBy: { user: string; host: string; pid: number },
   ) {}
 
   observe(e: BlueGreenEvent): void {

@@ -21,6 +21,10 @@ const ACK_BACKOFF_MS = 500;
 export interface ApprovalGate {
   /** Approve by itself after this long (ms); absent: wait for `bluegreen approve` or `abort`. */
   autoPromoteMs?: number;
+  /** Only these identities' approvals count (`bluegreen:promotion.approvers`). */
+  approvers?: string[];
+  /** An approval by the identity that runs the release does not count (`bluegreen:promotion.separateApprover`). */
+  separateApprover?: boolean;
 }
 
 /** What a release command adds to the plain release: set by `promote` (notes, approval gate). */
@@ -101,6 +105,7 @@ export class ReleaseControl {
     const request = await readControl(this.ctx.deps.driver);
     if (!request || request.releaseId !== record.id || request.ack) return;
     // Act first: a request seen is never dropped, whatever happens to its acknowledgement.
+    let refusal: string | undefined;
     if (!this.handled.has(request.id)) {
       this.handled.add(request.id);
       if (request.action === "abort") {
@@ -114,15 +119,42 @@ export class ReleaseControl {
         });
         this.aborter.abort(new AbortRequested(request));
       } else {
-        this.approvedBy = request;
+        refusal = this.approvalRefusal(request.by);
+        if (refusal) {
+          this.ctx.emit({
+            type: "log",
+            level: "warn",
+            message: `approval by ${request.by}@${request.host} ${refusal}`,
+          });
+        } else {
+          this.approvedBy = request;
+        }
       }
     }
     // Then acknowledge; a request still unacknowledged on the tag is acknowledged again at the next poll.
     const note =
       request.action === "abort"
         ? "aborting: stopping the release (rolling back if traffic moved)"
-        : `approved: ${record.service} ${record.version} switches to ${record.toColor}`;
+        : refusal
+          ? `refused: ${refusal}; still waiting`
+          : `approved: ${record.service} ${record.version} switches to ${record.toColor}`;
     await this.acknowledge(request, note);
+  }
+
+  /**
+   * Why an approval by `by` does not count, or undefined when it does. Identities are the CI's own (see actorName):
+   * the approver must be listed in `approvers` when set, and differ from who runs the release with `separateApprover`.
+   */
+  private approvalRefusal(by: string): string | undefined {
+    const gate = this.extras.approval;
+    if (!gate) return undefined;
+    if (gate.approvers && !gate.approvers.includes(by)) {
+      return `${by} is not in promotion.approvers (${gate.approvers.join(", ")})`;
+    }
+    if (gate.separateApprover && by === this.recorder.ranBy.user) {
+      return `${by} runs this release (promotion.separateApprover)`;
+    }
+    return undefined;
   }
 
   /** Writes the acknowledgement, retried with backoff: a backend error must not leave the requester waiting. */

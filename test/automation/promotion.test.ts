@@ -8,7 +8,7 @@ import type { Clock, ConfigChange, HostInfo, StackConfigView } from "../../autom
 import { decodeBeacon } from "../../automation/promotion/beacon";
 import { loadChain, validateChain, type Chain } from "../../automation/promotion/chain";
 import { judgeEvidence } from "../../automation/promotion/evidence";
-import { appendHistory, decodeHistory, type HistoryEntry } from "../../automation/promotion/history";
+import { actorName, appendHistory, decodeHistory, type HistoryEntry } from "../../automation/promotion/history";
 import { baseConfig, decisions, FAST, HOST, World } from "./fakes";
 
 const { stack: _stack, ...OPTS } = FAST;
@@ -501,5 +501,68 @@ describe("promotion: the CLI", () => {
     });
     assert.equal(p, EXIT.refused);
     assert.match(out.join("\n"), /--reason: got "why" without --force; allowed: only with --force/);
+  });
+});
+
+describe("promotion: who may approve (bluegreen:promotion.approvers, separateApprover)", () => {
+  async function waitingFor(rule: Record<string, unknown>) {
+    const staging = stackWorld();
+    const prod = stackWorld();
+    await deploy({ ...FAST, stack: "staging", service: "web", version: "1.1.0" }, staging.runOptions([]));
+    const events: BlueGreenEvent[] = [];
+    const worlds: Record<string, World> = { staging, prod };
+    const chain = validateChain({ dev: undefined, staging: { from: "dev" }, prod: { from: "staging", ...rule } });
+    const done = promote(
+      { ...OPTS, to: "prod", service: "web" },
+      { ...prod.runOptions(events), chain, stackDriver: (s) => worlds[s].driver },
+    );
+    await until(() => decisions(events).includes("await-approval"), "the approval wait");
+    const approveAs = (who: string) =>
+      approve(
+        { stack: "prod", service: "web" },
+        { deps: { driver: prod.driver, ...otherProcess(prod) }, envVars: { BLUEGREEN_ACTOR: who } },
+      );
+    return { prod, done, approveAs };
+  }
+
+  it("an approval by someone not in approvers does not count (exit 2); a listed approver's does", async () => {
+    const { prod, done, approveAs } = await waitingFor({ approval: true, approvers: ["alice", "carol"] });
+    const mallory = await approveAs("mallory");
+    assert.equal(mallory.exitCode, EXIT.refused, mallory.message);
+    assert.match(mallory.message, /refused: mallory is not in promotion\.approvers \(alice, carol\)/);
+    assert.equal(prod.activeRelease?.phase, "verify", "still waiting, no traffic moved");
+    assert.ok(!prod.log.some((l) => l.startsWith("route")));
+    const carol = await approveAs("carol");
+    assert.equal(carol.exitCode, EXIT.ok, carol.message);
+    const r = await done;
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.equal(stored(prod)[0].approval?.by, `carol@${HOST}`);
+  });
+
+  it("with separateApprover, the identity running the release cannot approve it", async () => {
+    const releaser = actorName();
+    const { done, approveAs } = await waitingFor({ approval: true, separateApprover: true });
+    const self = await approveAs(releaser);
+    assert.equal(self.exitCode, EXIT.refused, self.message);
+    assert.match(self.message, /refused: \S+ runs this release \(promotion\.separateApprover\)/);
+    const other = await approveAs(`${releaser}-reviewer`);
+    assert.equal(other.exitCode, EXIT.ok, other.message);
+    assert.equal((await done).exitCode, EXIT.ok);
+  });
+
+  it("validates approvers and separateApprover, and refuses them without approval", () => {
+    assert.throws(
+      () => validateChain({ dev: undefined, prod: { from: "dev", approval: true, approvers: [] } }),
+      /bluegreen:promotion\.approvers: got \[\]; allowed: a non-empty list of identities/,
+    );
+    assert.throws(
+      () => validateChain({ dev: undefined, prod: { from: "dev", separateApprover: true } }),
+      /bluegreen:promotion\.separateApprover: got true; allowed: only with approval: true/,
+    );
+  });
+
+  it("the CI's own identity comes before BLUEGREEN_ACTOR", () => {
+    assert.equal(actorName({ GITHUB_ACTOR: "octocat", BLUEGREEN_ACTOR: "someone-else", USER: "runner" }), "octocat");
+    assert.equal(actorName({ BLUEGREEN_ACTOR: "alice", USER: "runner" }), "alice");
   });
 });

@@ -226,8 +226,18 @@ const GEN_DIGITS = 12;
 const KEEP_GENERATIONS = 40;
 const MAX_ATTEMPTS = 25;
 
+/**
+ * Who acts: the CI's own identity first ($GITHUB_ACTOR, $GITLAB_USER_LOGIN, $BUILDKITE_BUILD_CREATOR, set by the CI,
+ * not by the job), then $BLUEGREEN_ACTOR, then the OS user. Recorded with every state change, release and approval.
+ */
 export function actorName(env: Record<string, string | undefined> = process.env): string {
-  const fromEnv = env.BLUEGREEN_ACTOR ?? env.GITHUB_ACTOR ?? env.GITLAB_USER_LOGIN ?? env.USER ?? env.USERNAME;
+  const fromEnv =
+    env.GITHUB_ACTOR ??
+    env.GITLAB_USER_LOGIN ??
+    env.BUILDKITE_BUILD_CREATOR ??
+    env.BLUEGREEN_ACTOR ??
+    env.USER ??
+    env.USERNAME;
   if (fromEnv) return fromEnv;
   try {
     return os.userInfo().username;
