@@ -12,7 +12,7 @@ PATH="$(bash scripts/node.sh):$PATH"
 [[ -d policy/node_modules ]] || (cd policy && npm ci --no-audit --no-fund)
 bash scripts/install-system-deps.sh
 
-say "Pulumi toolchain (the first run builds the CLI and the language host from Go modules: ~5 min on 2 cores)"
+say "Pulumi toolchain (the first run builds the CLI and the language host from Go modules: ~6 min on 2 quiet cores)"
 # Only what the dev stack (local platform) needs: no Kubernetes provider (a kubernetes stack brings it on first use).
 . scripts/env.sh
 echo "pulumi $(pulumi version) from $BLUEGREEN_TOOLCHAIN_BIN; state in $BLUEGREEN_STATE_DIR"
