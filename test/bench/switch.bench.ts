@@ -470,9 +470,11 @@ function printTable(): void {
     const ms = (m: Mode) => median(of(m).flatMap(value));
     const q = ms("quiet");
     const l = ms("loaded");
-    const counts = MODES.map((m) => of(m).flatMap((b) => (b.path === "status" ? b.runs : b.flips)));
+    const counts = MODES.map((m) =>
+      of(m).reduce((n, b) => n + (b.path === "status" ? b.runs.length : b.flips.length), 0),
+    );
     const settled = MODES.map((m) =>
-      of(m).flatMap((b) => (b.path === "status" ? b.runs : b.flips.filter((f) => f.settled))),
+      of(m).reduce((n, b) => n + (b.path === "status" ? b.runs.length : b.flips.filter((f) => f.settled).length), 0),
     );
     const failed = MODES.map((m) => of(m).reduce((a, b) => a + b.report.failed, 0));
     const rate = of("loaded").map((b) => Math.round(b.report.requests / b.report.seconds));
@@ -482,7 +484,7 @@ function printTable(): void {
       String(q),
       String(l),
       (l / q).toFixed(2),
-      counts.map((c, i) => `${settled[i].length}/${c.length}`).join(" + "),
+      counts.map((c, i) => `${settled[i]}/${c}`).join(" + "),
       failed.join(" + "),
       rate.join(","),
     ]);
@@ -573,7 +575,7 @@ function traceSegment(
 async function traceBackend(p: ProjectStack, live: { color: Color }): Promise<void> {
   const wrapper = makePulumiWrapper(p.engine.binDir, path.join(p.engine.workDir, "trace"));
   let proxy: CountingProxy | undefined;
-  const env = { ...p.env, PATH: `${wrapper.binDir}${path.delimiter}${p.env.PATH ?? ""}` };
+  const env: Record<string, string> = { ...p.env, PATH: `${wrapper.binDir}${path.delimiter}${p.env.PATH ?? ""}` };
   if (p.backend === "s3") {
     const endpoint = new URL(p.backendUrl).searchParams.get("endpoint");
     if (!endpoint) throw new Error(`no endpoint= in ${p.backendUrl}`);

@@ -9,7 +9,15 @@ import { deploy, ReleaseResult, RunOptions } from "../../automation";
 import type { BlueGreenEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
 import { PROJECT_ROOT } from "../support/engine";
-import { createRig, failed, ReleaseRig, runBluegreen, traffic, Traffic } from "../automation/support/e2e";
+import {
+  createRig,
+  failed,
+  ReleaseRig,
+  runBluegreen,
+  storedRelease,
+  traffic,
+  Traffic,
+} from "../automation/support/e2e";
 
 const FLAGS = {
   verifyTimeout: "30s",
@@ -167,10 +175,7 @@ describe("bluegreen releases on the local platform (real engine, real HAProxy, l
       );
       assert.equal((await getJson(`${rig!.liveUrl}/`)).version, version);
       assert.deepEqual(failed(load.samples), [], "no failed request on the live endpoint");
-      const record = JSON.parse((await rig!.stack.getConfig("bluegreen:release")).value) as {
-        phase: string;
-        outcome: string;
-      };
+      const record = (await storedRelease(rig!)) as { phase: string; outcome: string };
       assert.deepEqual([record.phase, record.outcome], ["done", "released"], "the release ended");
     });
   }

@@ -23,7 +23,7 @@ import { deploy, ReleaseResult, RunOptions } from "../../automation";
 import type { BlueGreenEvent, CheckEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
 import { PROJECT_ROOT } from "../support/engine";
-import { createRig, failed, ReleaseRig, Traffic, TrafficSample } from "../automation/support/e2e";
+import { createRig, failed, ReleaseRig, storedRelease, Traffic, TrafficSample } from "../automation/support/e2e";
 
 const FLAGS = {
   verifyTimeout: "30s",
@@ -336,7 +336,7 @@ describe("stateful releases on the local platform (real PostgreSQL, Redis, HAPro
     // Rows written by 1.1.0 during the release read back with their author under 2.0.0.
     const notes = (await (await fetch(`${rig!.liveUrl}/notes`)).json()) as { notes: { author: string | null }[] };
     assert.ok(notes.notes.every((n) => typeof n.author === "string" && n.author !== ""));
-    const rec = JSON.parse((await rig!.stack.getConfig("bluegreen:release")).value) as { hooks: { name: string }[] };
+    const rec = (await storedRelease(rig!)) as { hooks: { name: string }[] };
     assert.deepEqual(
       rec.hooks.map((h) => h.name),
       ["expand", "contract", "mark"],

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "assert";
 import { Color, otherColor } from "../../components/core/conventions";
-import { createRig, failed, ReleaseRig, runBluegreen, traffic } from "../automation/support/e2e";
+import { createRig, failed, ReleaseRig, runBluegreen, storedRelease, traffic } from "../automation/support/e2e";
 
 /** Production port of this file's stack (new tests use 31000-31999; the stack takes livePort .. livePort + 30). */
 const LIVE_PORT = 31300;
@@ -60,7 +60,7 @@ describe("kill -9 during a traffic-first switch on the local platform (real engi
     assert.equal((await r.stack.getConfig("bluegreen:liveColor")).value, color, "bluegreen:liveColor");
     const outs = await r.stack.outputs();
     assert.equal(outs.liveColor.value, color, "the stack outputs");
-    const record = JSON.parse((await r.stack.getConfig("bluegreen:release")).value) as Record<string, unknown>;
+    const record = await storedRelease(r);
     assert.equal(record.phase, "done", `the release ended: ${JSON.stringify(record)}`);
     assert.equal(record.routing, undefined, "no traffic move left recorded");
   }

@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { Color } from "../../../components/core/conventions";
+import { openReleaseState } from "../../../components/core/state-store";
 import { EngineEnv, makeEngineEnv, PROJECT_ROOT } from "../../support/engine";
 
 export interface ReleaseRig {
@@ -256,4 +257,18 @@ export function runBluegreen(rig: ReleaseRig, args: string[]): CliRun {
         });
       }),
   };
+}
+
+/** The release record the stack's backend holds for the rig's stack (components/core/state-store/), parsed. */
+export async function storedRelease(rig: ReleaseRig): Promise<Record<string, unknown>> {
+  const store = openReleaseState({
+    backendUrl: rig.envVars.PULUMI_BACKEND_URL,
+    project: "bluegreen",
+    stack: rig.stackName,
+    env: rig.envVars,
+  });
+  const doc = await store?.read();
+  if (!doc?.release)
+    throw new Error(`no release recorded for stack ${rig.stackName} in ${rig.envVars.PULUMI_BACKEND_URL}`);
+  return JSON.parse(doc.release) as Record<string, unknown>;
 }
