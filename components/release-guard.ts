@@ -23,6 +23,7 @@ import {
   displayBackend,
   judgeCheckout,
   openReleaseState,
+  projectDirOf,
   ReleaseStateDoc,
   releaseStateOf,
   stageAndSwitchProblems,
@@ -57,7 +58,7 @@ function releaseInProgress(doc: ReleaseStateDoc | undefined): string | undefined
 
 export async function guardReleaseState(
   config = new pulumi.Config("bluegreen"),
-  projectDir = process.cwd(),
+  projectDir = projectDirOf(process.cwd()),
 ): Promise<void> {
   const url = backendUrlFor(projectDir);
   const stack = pulumi.getStack();

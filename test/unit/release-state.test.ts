@@ -15,6 +15,7 @@ import {
   stateDifferences,
 } from "../../components/core/state-store/release-state";
 import { readCheckoutRevision, writeCheckoutRevision } from "../../components/core/state-store/checkout-marker";
+import { projectDirOf } from "../../components/core/state-store";
 
 const origin = { kind: "deploy", by: "alice", host: "runner-1", at: "2026-12-03T10:00:00.000Z" };
 
@@ -205,5 +206,13 @@ process.send("ready");`,
       "liveColor: blue → green",
       "services.web.versions.green: 1 → 2",
     ]);
+  });
+});
+
+describe("the program's project folder", () => {
+  it("is the folder holding Pulumi.yaml, also when Pulumi starts the program in the folder of its main (bin/)", () => {
+    const root = path.resolve(__dirname, "..", "..");
+    assert.equal(projectDirOf(path.join(root, "bin")), root);
+    assert.equal(projectDirOf(root), root);
   });
 });

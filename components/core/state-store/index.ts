@@ -48,15 +48,25 @@ export function backendUrlFor(
 export function blobStoreFor(
   url: string,
   env: Record<string, string | undefined> = process.env,
+  s3Root?: string,
 ): BlobStore | undefined {
   if (url.startsWith("file://")) return fileStoreFromBackendUrl(url);
   if (url.startsWith("s3://")) {
-    const { s3StoreFromBackendUrl } = require("./s3") as {
-      s3StoreFromBackendUrl: (u: string, e: Record<string, string | undefined>) => BlobStore;
-    };
-    return s3StoreFromBackendUrl(url, env);
+    const { s3StoreFromBackendUrl } = require("./s3") as typeof import("./s3");
+    return s3StoreFromBackendUrl(url, env, s3Root ? { root: s3Root } : {});
   }
   return undefined;
+}
+
+/**
+ * The project folder for a program run: the nearest folder holding Pulumi.yaml from `dir` up. Pulumi starts the
+ * program in the folder of its `main` (bin/ here), not always the project's.
+ */
+export function projectDirOf(dir: string): string {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, "Pulumi.yaml"))) return d;
+    if (path.dirname(d) === d) return path.resolve(dir);
+  }
 }
 
 /** Removes credentials and query strings from a backend URL for messages. */

@@ -45,6 +45,11 @@ export interface S3Backend {
 export interface S3StoreOptions {
   /** Limit of each call, retries included, in milliseconds (default BLUEGREEN_STATE_TIMEOUT_MS, else 10 000). */
   timeoutMs?: number;
+  /**
+   * Folder of the bucket, under the URL's key prefix, that the store is rooted at [`.pulumi/bluegreen/`]. The stack
+   * driver reads Pulumi's own checkpoint and tags with a store rooted at `.pulumi/`.
+   */
+  root?: string;
 }
 
 /** Go's strconv.ParseBool, which the CLI uses for every boolean parameter. */
@@ -218,7 +223,7 @@ export function s3StoreFromBackendUrl(url: string, env: Env = process.env, optio
       );
     }
   }
-  return new S3BlobStore(url, backend, env, timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return new S3BlobStore(url, backend, env, timeoutMs ?? DEFAULT_TIMEOUT_MS, options.root);
 }
 
 /** A failure as the SDK reports it: a service error carries a name and an HTTP status. */
@@ -246,8 +251,9 @@ export class S3BlobStore implements BlobStore {
     private readonly backend: S3Backend,
     private readonly env: Env,
     private readonly timeoutMs: number,
+    root = ".pulumi/bluegreen/",
   ) {
-    this.root = `${backend.keyPrefix}.pulumi/bluegreen/`;
+    this.root = `${backend.keyPrefix}${root}`;
     this.location = `s3://${backend.bucket}/${this.root.replace(/\/$/, "")}`;
   }
 
