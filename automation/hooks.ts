@@ -187,6 +187,37 @@ export function bindHooks(ctx: RunContext, svc: ServiceConfig): HooksConfig {
   return hooks;
 }
 
+/**
+ * For an emergency rollback: binds the hook points of `svc` that parse and skips the broken ones with a warning, so a
+ * typo in an unrelated hook never blocks taking traffic back (a release still refuses them up front: bindHooks).
+ */
+export function bindHooksLeniently(ctx: RunContext, svc: ServiceConfig): HooksConfig {
+  try {
+    return bindHooks(ctx, svc);
+  } catch (err) {
+    if (!(err instanceof RefusedError)) throw err;
+    const key = `bluegreen:services.${svc.spec.name}.hooks`;
+    const raw = (typeof svc.hooks === "object" && svc.hooks !== null ? svc.hooks : {}) as Record<string, unknown>;
+    const hooks: HooksConfig = { ...NO_HOOKS };
+    const skipped: string[] = [];
+    for (const point of HOOK_POINTS) {
+      if (raw[point] === undefined) continue;
+      const parsed = parseHooks(new Reader(), key, { [point]: raw[point] });
+      if (parsed) hooks[point] = parsed[point];
+      else skipped.push(point);
+    }
+    ctx.emit({
+      type: "log",
+      level: "warn",
+      message:
+        `rollback: ${err.message.split("\n").join(" ")}; the rollback goes on without the broken hook point(s)` +
+        `${skipped.length ? ` (${skipped.join(", ")})` : ""}. Fix them before the next release`,
+    });
+    bound.set(ctx, { svc, hooks });
+    return hooks;
+  }
+}
+
 /** The JSON body every hook receives. */
 export interface HookPayload {
   event: "bluegreen.hook";

@@ -20,7 +20,7 @@ import {
   ReleaseRecord,
 } from "../release";
 import type { MetricSource } from "../ports";
-import { bindHooks, refuseAfterContract, runHooks } from "../hooks";
+import { bindHooks, bindHooksLeniently, refuseAfterContract, runHooks } from "../hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
 import {
@@ -593,7 +593,9 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
     refuseIfOwned(ctx, snap.record);
     const existing = snap.record;
     svc = serviceOf(snap, s.service ?? existing?.service);
-    bindHooks(ctx, svc);
+    // A rollback is the emergency path: a typo in a hook must not stop it (broken hook points are skipped, warned).
+    if (kind === "rollback") bindHooksLeniently(ctx, svc);
+    else bindHooks(ctx, svc);
     if (existing && kind === "rollback") {
       // `bluegreen rollback` with an unfinished release: abandon it, returning traffic to where it started.
       abandon = existing;
