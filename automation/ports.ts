@@ -23,6 +23,11 @@ export interface StackConfigView {
    * absent for backends without a release-state store. `backendState`: the state the backend holds.
    */
   sync?: { judgement: CheckoutJudgement; where: string; backendState?: ReleaseState };
+  /**
+   * The last ended release of each service (record JSON strings), so guards judge a service by its own last release
+   * rather than the stack's (another service may have released since). Absent where the store keeps none.
+   */
+  lastReleases?: Record<string, string>;
 }
 
 export interface WriteOptions {

@@ -213,7 +213,12 @@ export class PulumiStackDriver implements StackDriver {
       if (doc.history !== undefined) values.history = doc.history;
       release = doc.release;
     }
-    return { values, release, sync: { judgement, where: backend.where, backendState: doc?.state } };
+    return {
+      values,
+      release,
+      sync: { judgement, where: backend.where, backendState: doc?.state },
+      ...(doc?.lastReleases ? { lastReleases: doc.lastReleases } : {}),
+    };
   }
 
   /** The release-state store of this stack's backend, or undefined for a backend without one (state stays in the file). */
@@ -328,12 +333,16 @@ export class PulumiStackDriver implements StackDriver {
       if (current && stateChanges.length === 0 && release === current.release && history === current.history) {
         return undefined;
       }
+      const lastReleases = { ...(current?.lastReleases ?? {}) };
+      const ended = endedService(release);
+      if (ended && release) lastReleases[ended] = release;
       const state = applyStateChanges(fileState, stateChanges);
       return {
         state,
         madeBy: originOf(release),
         ...(release !== undefined ? { release } : {}),
         ...(history !== undefined ? { history } : {}),
+        ...(Object.keys(lastReleases).length > 0 ? { lastReleases } : {}),
       };
     });
     const legacyKeys = [RELEASE, `${NS}:history`].filter((k) => legacy.has(k));
@@ -735,5 +744,15 @@ function originOf(release: string | undefined): ReleaseStateDoc["madeBy"] {
     };
   } catch {
     return { kind: "bluegreen", ...base };
+  }
+}
+
+/** The service of a release record that has ended (phase done), else undefined. */
+function endedService(release: string | undefined): string | undefined {
+  try {
+    const r = release ? (JSON.parse(release) as { phase?: string; service?: string }) : undefined;
+    return r?.phase === "done" && typeof r.service === "string" ? r.service : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -39,6 +39,7 @@ import { LiveColorMove, planLiveColorMove } from "./live-color";
 import {
   loadSnapshot,
   recoverEngine,
+  lastReleaseOf,
   refuseIfOwned,
   refuseUnappliedConfig,
   serviceOf,
@@ -639,7 +640,7 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
         }
       }
       refuseFailedTarget(snap, svc, to, flag);
-      refuseAfterContract(snap.last, svc, to, flag);
+      refuseAfterContract(lastReleaseOf(snap, svc.spec.name), svc, to, flag);
       await platformPreflight(ctx, snap);
       await checkSettled(ctx, snap, svc);
       refuseUnappliedConfig(ctx, snap.config, await currentOutputs(ctx));
@@ -659,7 +660,7 @@ export async function switchFlow(ctx: RunContext, kind: "switch" | "rollback"): 
  * failed verification, interrupted, abandoned) is not a rollback target: it would bring the bad version back.
  */
 function refuseFailedTarget(snap: Snapshot, svc: ServiceConfig, to: Color, flag: string): void {
-  const last = snap.last;
+  const last = lastReleaseOf(snap, svc.spec.name);
   if (!last || last.outcome === "released" || last.toColor !== to || svc.versions[to] !== last.version) return;
   throw new RefusedError(
     `${flag}: ${to} runs ${svc.spec.name} ${last.version}, which the last release (${last.id}) left ${last.outcome}` +

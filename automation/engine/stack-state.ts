@@ -21,6 +21,16 @@ export interface Snapshot {
   last: ReleaseRecord | undefined;
   /** How the checkout compares with the release state in the stack's backend (absent: no such store). */
   sync?: StackConfigView["sync"];
+  /** Per service, its last release that ended (see lastReleaseOf). */
+  lastBy: Record<string, ReleaseRecord>;
+}
+
+/**
+ * The last ended release of `service`: its own, kept per service by the store, else the stack's last one when it was
+ * of this service. Switch and rollback guards judge a service by this, not by whatever the stack released last.
+ */
+export function lastReleaseOf(snap: Snapshot, service: string): ReleaseRecord | undefined {
+  return snap.lastBy[service] ?? (snap.last?.service === service ? snap.last : undefined);
 }
 
 /**
@@ -52,7 +62,18 @@ export async function loadSnapshot(
   }
   const stored = decodeRecord(view.release);
   const record = activeRecord(stored);
-  return { config, record, last: record ? undefined : stored, ...(sync ? { sync } : {}) };
+  const lastBy: Record<string, ReleaseRecord> = {};
+  for (const [service, text] of Object.entries(view.lastReleases ?? {})) {
+    // A damaged per-service copy only loses a guard's memory; the current record is validated strictly above.
+    try {
+      const r = decodeRecord(text);
+      if (r) lastBy[service] = r;
+    } catch {
+      // ignored, see above
+    }
+  }
+  if (stored && stored.phase === "done") lastBy[stored.service] = stored;
+  return { config, record, last: record ? undefined : stored, lastBy, ...(sync ? { sync } : {}) };
 }
 
 /** Config values with the release state of the backend in place of the checkout's (for a stale checkout's status). */

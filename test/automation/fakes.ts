@@ -45,6 +45,8 @@ export interface WorldConfig {
   liveColor: Color;
   services: Record<string, ServiceCfg>;
   release?: string;
+  /** Per service, its last ended release record (as the backend store keeps them). */
+  lastReleases?: Record<string, string>;
 }
 
 export interface Deployed {
@@ -204,6 +206,7 @@ export class World {
       return {
         values: { platform: c.platform, liveColor: c.liveColor, services: clone(c.services) },
         ...(c.release !== undefined ? { release: c.release } : {}),
+        ...(c.lastReleases ? { lastReleases: { ...c.lastReleases } } : {}),
       };
     },
     writeConfig: async (changes: ConfigChange[]): Promise<void> => {
@@ -236,10 +239,14 @@ export class World {
             else delete c.services[ch.service].idleScaleDown;
             this.log.push(`config ${ch.service}.idleScaleDown=${ch.value ? ch.value.color : "none"}`);
             break;
-          case "release":
+          case "release": {
             if (ch.value === undefined) delete c.release;
             else c.release = ch.value;
+            // Like the backend store: each service's last ended release is kept (the guards judge per service).
+            const r = ch.value ? (JSON.parse(ch.value) as { phase?: string; service?: string }) : undefined;
+            if (r?.phase === "done" && r.service) (c.lastReleases ??= {})[r.service] = ch.value!;
             break;
+          }
         }
       }
       this.onWrite?.(this);

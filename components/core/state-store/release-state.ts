@@ -60,6 +60,8 @@ export interface ReleaseStateDoc {
   release?: string;
   /** The release history (automation/promotion/history.ts), newest last. */
   history?: unknown[];
+  /** Per service, the record of its last release that ended (JSON strings): the guards of switch and rollback. */
+  lastReleases?: Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
