@@ -32,16 +32,7 @@ import {
   StoreError,
   writeCheckoutRevision,
 } from "./core/state-store";
-
-function readStructured(config: pulumi.Config, key: string): unknown {
-  const text = config.get(key);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
+import { readStructured } from "./stack";
 
 /** True when the stored record is a release that has not ended (its owner may be moving traffic right now). */
 function releaseInProgress(doc: ReleaseStateDoc | undefined): string | undefined {

@@ -128,7 +128,7 @@ export function deployStack(config: StackConfig): StackOutputs {
 }
 
 /** Reads a structured config value leniently, so a non-JSON value reaches validation instead of crashing. */
-function readStructured(config: pulumi.Config, key: string): unknown {
+export function readStructured(config: pulumi.Config, key: string): unknown {
   const text = config.get(key);
   if (text === undefined) {
     return undefined;

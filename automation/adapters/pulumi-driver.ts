@@ -345,14 +345,20 @@ export class PulumiStackDriver implements StackDriver {
         ...(Object.keys(lastReleases).length > 0 ? { lastReleases } : {}),
       };
     });
-    const legacyKeys = [RELEASE, `${NS}:history`].filter((k) => legacy.has(k));
-    if (stateChanges.length > 0 || legacyKeys.length > 0) {
-      this.applyChanges(stateChanges);
-      // The backend holds them now: a stale copy in a tracked file would only mislead a reader.
-      if (legacyKeys.length > 0)
-        this.configFile.update((config, keyOf) => legacyKeys.forEach((k) => config.delete(keyOf(k))));
-    }
+    if (stateChanges.length > 0) this.applyChanges(stateChanges);
+    this.dropLegacyKeys();
     if (written) writeCheckoutRevision(this.opts.workDir, this.opts.stack, backend.where, written.rev);
+  }
+
+  /**
+   * Removes `bluegreen:release` / `bluegreen:history` from the stack file once the backend holds them: a stale copy in
+   * a tracked file would only mislead a reader.
+   */
+  private dropLegacyKeys(): void {
+    const values = this.configFile.values();
+    const legacyKeys = [RELEASE, `${NS}:history`].filter((k) => values.has(k));
+    if (legacyKeys.length === 0) return;
+    this.configFile.update((config, keyOf) => legacyKeys.forEach((k) => config.delete(keyOf(k))));
   }
 
   /**
@@ -379,10 +385,7 @@ export class PulumiStackDriver implements StackDriver {
       edits.push({ kind: "idleScaleDown", service: name, value: s.idleScaleDown });
     }
     if (changes.length > 0) this.applyChanges(edits);
-    const legacy = this.configFile.values();
-    const legacyKeys = [RELEASE, `${NS}:history`].filter((k) => legacy.has(k));
-    if (legacyKeys.length > 0)
-      this.configFile.update((config, keyOf) => legacyKeys.forEach((k) => config.delete(keyOf(k))));
+    this.dropLegacyKeys();
     writeCheckoutRevision(this.opts.workDir, this.opts.stack, backend.where, doc.rev);
     return { where: backend.where, rev: doc.rev, madeBy: doc.madeBy, changes };
   }

@@ -13,8 +13,9 @@
  *   (Pulumi Cloud, S3, ...) goes through `pulumi stack export`.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { fileBackendDir } from "../../components/core/state-store/file";
+import { stackLeaf } from "../../components/core/state-store/release-state";
 import * as zlib from "zlib";
 import { Document, isMap, isScalar, parseDocument, YAMLMap } from "yaml";
 import { isSecureLeaf } from "../../components/core/secure-leaves";
@@ -41,9 +42,7 @@ export function readProjectFile(workDir: string): ProjectFile {
 }
 
 /** `organization/project/dev` → `dev`: stack files and checkpoints are named by the stack's own name. */
-export function stackLeaf(stack: string): string {
-  return stack.split("/").pop()!;
-}
+export { stackLeaf };
 
 // ---------------------------------------------------------------------------------------------------------------
 // The stack config file
@@ -161,13 +160,9 @@ export interface Deployment {
   pending_operations?: { resource: { urn: string }; type: string }[];
 }
 
-/** The folder of a `file://` backend URL (`~` expanded, query dropped); undefined for any other backend. */
+/** The directory of a `file://` backend URL (the state store's reader), or undefined for other backends. */
 export function fileBackendRoot(url: string | undefined): string | undefined {
-  if (!url?.startsWith("file://")) return undefined;
-  return url
-    .slice("file://".length)
-    .replace(/^~(?=\/|$)/, os.homedir())
-    .split("?")[0];
+  return url === undefined ? undefined : fileBackendDir(url);
 }
 
 /** The stack's checkpoint file in a file backend (project-scoped layout, or the legacy one), or undefined. */

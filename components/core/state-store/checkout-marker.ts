@@ -6,6 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { stackLeaf } from "./release-state";
 
 interface Marker {
   v: 1;
@@ -15,8 +16,7 @@ interface Marker {
 }
 
 function markerFile(projectDir: string, stack: string): string {
-  const leaf = stack.split("/").pop() ?? stack;
-  return path.join(projectDir, ".bluegreen", "release-state", `${leaf}.json`);
+  return path.join(projectDir, ".bluegreen", "release-state", `${stackLeaf(stack)}.json`);
 }
 
 export function readCheckoutRevision(projectDir: string, stack: string, backend: string): number {

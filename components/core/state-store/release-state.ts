@@ -18,6 +18,7 @@
  * same generation exactly one wins, the other re-reads and re-applies its change (or is refused by it: a claim).
  */
 import * as os from "os";
+import { isObject } from "../secure-leaves";
 import { BlobStore, StoreError } from "./blob";
 
 export type Color = "blue" | "green";
@@ -66,10 +67,6 @@ export interface ReleaseStateDoc {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The state as a stack file holds it
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function asColor(v: unknown): Color | undefined {
   return v === "blue" || v === "green" ? v : undefined;
@@ -249,7 +246,7 @@ export function actorName(env: Record<string, string | undefined> = process.env)
 }
 
 /** Stack names in a file or S3 backend may be `org/project/stack`; the store keys by the last part. */
-function stackLeaf(stack: string): string {
+export function stackLeaf(stack: string): string {
   return stack.split("/").pop() ?? stack;
 }
 
