@@ -3,7 +3,7 @@
  * them to an `onEvent` callback. Every event has `type`, `ts` (ISO time) and `stack`.
  */
 import type { Outcome, ExitCode } from "./errors";
-import type { ReleaseRecord } from "./release";
+import type { ReleaseRecord } from "./engine/record/record";
 
 /** Steps of a release, in order. `rollback` and `recover` run only when needed. */
 export type Phase = "preflight" | "recover" | "stage" | "verify" | "switch" | "bake" | "finish" | "rollback";

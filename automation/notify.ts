@@ -13,7 +13,7 @@
  */
 import { RefusedError } from "./errors";
 import type { BlueGreenEvent } from "./events";
-import type { ReleaseRecord } from "./release";
+import type { ReleaseRecord } from "./engine/record/record";
 
 export type NotifyFormat = "json" | "slack";
 

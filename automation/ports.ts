@@ -148,7 +148,7 @@ export interface StackDriver {
   sync?(): Promise<SyncResult>;
   /**
    * The stack's tags, kept by the backend (`pulumi stack tag`): what other hosts see of a release
-   * (automation/promotion/beacon.ts). Throws `RefusedError` if the stack does not exist.
+   * (automation/engine/record/beacon.ts). Throws `RefusedError` if the stack does not exist.
    */
   readTags(): Promise<Record<string, string>>;
   /** Sets a stack tag (undefined removes it). */

@@ -14,7 +14,7 @@ import type {
   StackDriver,
   StackOutputsView,
 } from "../ports";
-import type { StatusWriter } from "./status-writer";
+import type { StatusWriter } from "./record/status-writer";
 
 export type Emit = (event: EventInput) => void;
 

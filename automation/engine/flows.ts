@@ -18,9 +18,9 @@ import {
   ReleaseKind,
   ReleaseOutcome,
   ReleaseRecord,
-} from "../release";
+} from "./record/record";
 import type { MetricSource } from "../ports";
-import { bindHooks, bindHooksLeniently, refuseAfterContract, runHooks } from "../hooks";
+import { bindHooks, bindHooksLeniently, refuseAfterContract, runHooks } from "./hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
 import {

@@ -16,18 +16,18 @@
  * stdout/stderr, a webhook's reply) never goes into the record: it is written, redacted, to a log file under
  * `.bluegreen/logs/` that the record names; events carry a short redacted excerpt.
  */
-import { Color, otherColor } from "../components/core/conventions";
-import { Reader, describe } from "../components/core/config";
-import type { ServiceConfig } from "../components/core/spec";
-import { RefusedError, VerificationFailedError } from "./errors";
-import type { Phase } from "./events";
-import { parseDuration } from "./parse";
-import { redactUrls } from "./redact";
-import type { ReleaseRecord } from "./release";
-import { confirmVersion, smokeCheck } from "./engine/checks";
-import { killedText, type RunContext } from "./engine/context";
-import { serviceOutputs } from "./engine/stack-state";
-import { smokeCommand } from "./engine/steps";
+import { Color, otherColor } from "../../components/core/conventions";
+import { Reader, describe } from "../../components/core/config";
+import type { ServiceConfig } from "../../components/core/spec";
+import { RefusedError, VerificationFailedError } from "../errors";
+import type { Phase } from "../events";
+import { parseDuration } from "../parse";
+import { redactUrls } from "../redact";
+import type { ReleaseRecord } from "./record/record";
+import { confirmVersion, smokeCheck } from "./checks";
+import { killedText, type RunContext } from "./context";
+import { serviceOutputs } from "./stack-state";
+import { smokeCommand } from "./steps";
 
 export const HOOK_POINTS = ["preStage", "preSwitch", "postSwitch", "postBake", "rollback"] as const;
 export type HookPoint = (typeof HOOK_POINTS)[number];

@@ -13,7 +13,7 @@
 import { Color } from "../../components/core/conventions";
 import { effectiveLiveColor, ServiceConfig, StackConfig } from "../../components/core/spec";
 import type { ConfigChange } from "../ports";
-import type { ReleaseRecord } from "../release";
+import type { ReleaseRecord } from "./record/record";
 
 export interface LiveColorMove {
   /** Set when the service moves alone through its own override (see ReleaseRecord.perService). */

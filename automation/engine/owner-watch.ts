@@ -5,7 +5,7 @@
  * and an owner whose record did not change for `--stale-after` (≥ 2 heartbeats) is gone. Two hosts whose clocks
  * disagree by hours judge the same way: neither reads the other's timestamps as times.
  */
-import { decodeRecord, ReleaseRecord } from "../release";
+import { decodeRecord, ReleaseRecord } from "./record/record";
 import type { RunContext } from "./context";
 
 /** Records whose owner was watched and found gone, by release id and heartbeat token. */

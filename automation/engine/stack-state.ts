@@ -9,7 +9,7 @@ import { RefusedError } from "../errors";
 import type { Phase } from "../events";
 import { ReleaseState, staleMessage } from "../../components/core/state-store";
 import type { EngineOpOptions, EngineOpResult, ServiceOutputsView, StackConfigView, StackOutputsView } from "../ports";
-import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
+import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "./record/record";
 import type { RunContext } from "./context";
 import { isRemoteOwner, watchedGone } from "./owner-watch";
 

@@ -4,10 +4,10 @@
  */
 import { Color, otherColor } from "../../components/core/conventions";
 import { effectiveLiveColor } from "../../components/core/spec";
-import { readBeacon } from "../promotion/beacon";
-import { ControlRequest, readControl } from "../promotion/control";
+import { readBeacon } from "./record/beacon";
+import { ControlRequest, readControl } from "./record/control";
 import type { EngineState, StackOutputsView } from "../ports";
-import { describeRecord, ownerState, ReleaseRecord } from "../release";
+import { describeRecord, ownerState, ReleaseRecord } from "./record/record";
 import type { RunContext } from "./context";
 import { routedColors } from "./platform";
 import { describeOrigin } from "../../components/core/state-store";

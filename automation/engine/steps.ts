@@ -8,7 +8,7 @@ import { ServiceConfig } from "../../components/core/spec";
 import { RefusedError, VerificationFailedError } from "../errors";
 import type { Phase } from "../events";
 import type { ConfigChange, ResourceStep } from "../ports";
-import type { ReleaseRecord } from "../release";
+import type { ReleaseRecord } from "./record/record";
 import { sampleBaseline } from "./baseline";
 import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
 import { requestsToPass } from "./window";

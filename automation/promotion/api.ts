@@ -12,9 +12,9 @@ import type { BlueGreenEvent } from "../events";
 import { defaultDeps, deploy, PROJECT_ROOT, ReleaseResult, RunOptions } from "../index";
 import type { DeployInput } from "../options";
 import type { StackDriver } from "../ports";
-import type { ReleaseRecord } from "../release";
+import type { ReleaseRecord } from "../engine/record/record";
 import { Chain, loadChain, ruleFor } from "./chain";
-import { requestControl } from "./control";
+import { requestControl } from "../engine/record/control";
 import { judgeEvidence } from "./evidence";
 import { actorName, decodeHistory, HistoryEntry, selectHistory } from "./history";
 

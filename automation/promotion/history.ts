@@ -6,7 +6,7 @@
  */
 import type { BlueGreenEvent } from "../events";
 import type { ConfigChange, StackDriver } from "../ports";
-import type { ReleaseKind, ReleaseOutcome, ReleaseRecord } from "../release";
+import type { ReleaseKind, ReleaseOutcome, ReleaseRecord } from "../engine/record/record";
 
 export const HISTORY_KEY = "bluegreen:history";
 /** Entries kept per service and stack. */

@@ -10,8 +10,8 @@
 import type { RunContext } from "../engine/context";
 import type { BlueGreenEvent } from "../events";
 import type { Clock } from "../ports";
-import type { ReleaseRecord } from "../release";
-import { AbortRequested, ControlRequest, readControl, writeControl } from "./control";
+import type { ReleaseRecord } from "../engine/record/record";
+import { AbortRequested, ControlRequest, readControl, writeControl } from "../engine/record/control";
 import { actorName, HistoryNotes, HistoryRecorder } from "./history";
 
 /** Acknowledgement writes per poll, with backoff 500 ms, 1 s, 2 s between them. */

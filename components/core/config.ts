@@ -398,7 +398,7 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   if (liveColorOverride) service.liveColor = liveColorOverride;
   if (weights) service.weights = weights;
   if (idleScaleDown) service.idleScaleDown = idleScaleDown;
-  // Release hooks belong to the release tool, which validates them before a release (automation/hooks.ts).
+  // Release hooks belong to the release tool, which validates them before a release (automation/engine/hooks.ts).
   if (obj.hooks !== undefined) service.hooks = obj.hooks;
   return service;
 }

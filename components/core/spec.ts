@@ -91,7 +91,7 @@ export interface ServiceConfig {
   idleScaleDown?: IdleScaleDown;
   /** Percent of production traffic per color (sums to 100). Default: 100 to the live color. */
   weights?: Record<Color, number>;
-  /** Release lifecycle hooks, read and validated by the release tool (automation/hooks.ts). Default: none. */
+  /** Release lifecycle hooks, read and validated by the release tool (automation/engine/hooks.ts). Default: none. */
   hooks?: unknown;
 }
 

@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { deploy } from "../../automation";
 import { EXIT } from "../../automation/errors";
-import { decodeRecord } from "../../automation/release";
+import { decodeRecord } from "../../automation/engine/record/record";
 import { FAST, World, WorldState } from "./fakes";
 
 const ROOT = path.resolve(__dirname, "..", "..");

@@ -15,9 +15,9 @@ import {
   decodeBeacon,
   encodeBeacon,
   TAG_VALUE_LIMIT,
-} from "../../automation/promotion/beacon";
-import { decodeControl, requestControl, writeControl, type ControlRequest } from "../../automation/promotion/control";
-import { encodeRecord, type ReleaseRecord } from "../../automation/release";
+} from "../../automation/engine/record/beacon";
+import { decodeControl, requestControl, writeControl, type ControlRequest } from "../../automation/engine/record/control";
+import { encodeRecord, type ReleaseRecord } from "../../automation/engine/record/record";
 import { decisions, FAST, HOST, PID, World } from "./fakes";
 
 function otherProcess(w: World): { clock: Clock; host: HostInfo } {

@@ -23,7 +23,7 @@ import type {
 import { RefusedError } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import type { RunOptions } from "../../automation";
-import { decodeRecord, ReleaseRecord } from "../../automation/release";
+import { decodeRecord, ReleaseRecord } from "../../automation/engine/record/record";
 
 export const T0 = Date.parse("2026-01-01T00:00:00Z");
 export const HOST = "testhost";
@@ -84,7 +84,7 @@ export interface Behavior {
 export interface WorldState {
   config: WorldConfig;
   deployed: Deployed | undefined;
-  /** Stack tags, kept by the backend (the beacon and approve/abort requests: automation/promotion/beacon.ts). */
+  /** Stack tags, kept by the backend (the beacon and approve/abort requests: automation/engine/record/beacon.ts). */
   tags?: Record<string, string>;
   /**
    * Where the router sends each service's production traffic when a direct route (runtime API, selector patch)

@@ -10,7 +10,7 @@ import * as path from "path";
 import { fileMutex } from "../../automation/adapters/system";
 import { RefusedError } from "../../automation/errors";
 import { normalizeDeploy } from "../../automation/options";
-import { ownerState, ReleaseRecord } from "../../automation/release";
+import { ownerState, ReleaseRecord } from "../../automation/engine/record/record";
 
 const WORKER = path.join(__dirname, "support", "lock-worker.ts");
 const ROOT = path.join(__dirname, "..", "..");

@@ -11,7 +11,7 @@ import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent, DecisionEvent } from "../../automation/events";
 import type { Clock, ConfigChange, HostInfo } from "../../automation/ports";
-import { decodeRecord, encodeRecord, ReleaseRecord } from "../../automation/release";
+import { decodeRecord, encodeRecord, ReleaseRecord } from "../../automation/engine/record/record";
 import { baseConfig, decisions, deployedLive, FAST, HOST, PID, T0, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };

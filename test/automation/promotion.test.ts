@@ -5,7 +5,7 @@ import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import type { Clock, ConfigChange, HostInfo, StackConfigView } from "../../automation/ports";
-import { decodeBeacon } from "../../automation/promotion/beacon";
+import { decodeBeacon } from "../../automation/engine/record/beacon";
 import { loadChain, validateChain, type Chain } from "../../automation/promotion/chain";
 import { judgeEvidence } from "../../automation/promotion/evidence";
 import { actorName, appendHistory, decodeHistory, type HistoryEntry } from "../../automation/promotion/history";

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { deploy, rollback } from "../../automation";
 import type { BlueGreenEvent, DecisionEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
-import { encodeRecord, RecordPhase, ReleaseRecord } from "../../automation/release";
+import { encodeRecord, RecordPhase, ReleaseRecord } from "../../automation/engine/record/record";
 import { decisions, FAST, HOST, phasesRun, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };

@@ -4,7 +4,7 @@ import { deploy, rollback, status, switchColor } from "../../automation";
 import type { BlueGreenEvent } from "../../automation/events";
 import { EXIT, RefusedError } from "../../automation/errors";
 import { baseConfig, FAST, phasesRun, PID, HOST, World } from "./fakes";
-import { encodeRecord } from "../../automation/release";
+import { encodeRecord } from "../../automation/engine/record/record";
 
 describe("bluegreen switch", () => {
   it("verifies the target color, then switches all traffic to it", async () => {

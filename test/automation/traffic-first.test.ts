@@ -8,7 +8,7 @@ import { deploy, rollback, status, switchColor } from "../../automation";
 import type { BlueGreenEvent, CheckEvent, DecisionEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
 import type { ConfigChange } from "../../automation/ports";
-import { decodeRecord } from "../../automation/release";
+import { decodeRecord } from "../../automation/engine/record/record";
 import { baseConfig, decisions, FAST, HOST, metricSource, World, WorldState } from "./fakes";
 
 const NEW_PID = 5001;

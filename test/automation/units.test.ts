@@ -23,7 +23,7 @@ import {
   parseStatusSet,
   parseSteps,
 } from "../../automation/parse";
-import { decodeRecord, encodeRecord, ownerState, ReleaseRecord } from "../../automation/release";
+import { decodeRecord, encodeRecord, ownerState, ReleaseRecord } from "../../automation/engine/record/record";
 import type { ResourceStep, StackOutputsView } from "../../automation/ports";
 
 describe("automation: formatDuration", () => {

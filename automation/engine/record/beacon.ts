@@ -6,15 +6,15 @@
  * - `bluegreen:release`, the beacon: a short summary of the release in progress (id, service, version, colors,
  *   phase, owner, last heartbeat), written by the owner after each record write and heartbeat. Another host's
  *   `bluegreen approve|abort|status` finds the release there when its own checkout does not hold it.
- * - `bluegreen:control`: an approve/abort request and the owner's acknowledgement (automation/promotion/control.ts).
+ * - `bluegreen:control`: an approve/abort request and the owner's acknowledgement (automation/engine/record/control.ts).
  *
  * Pulumi Cloud allows 256 characters per tag value: both stay under it for the longest values validation accepts
  * (a 63-character version, a 15-character service) and any host or user name: a long host name, user name, reason
  * or note is shortened (test/automation/control.test.ts measures the worst case).
  */
 import * as crypto from "crypto";
-import type { StackDriver } from "../ports";
-import type { ReleaseRecord } from "../release";
+import type { StackDriver } from "../../ports";
+import type { ReleaseRecord } from "./record";
 
 export const BEACON_TAG = "bluegreen:release";
 export const CONTROL_TAG = "bluegreen:control";

@@ -11,9 +11,9 @@
  * acknowledgement never drops an abort.
  */
 import * as crypto from "crypto";
-import { RefusedError } from "../errors";
-import type { Clock, HostInfo, StackDriver } from "../ports";
-import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "../release";
+import { RefusedError } from "../../errors";
+import type { Clock, HostInfo, StackDriver } from "../../ports";
+import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "./record";
 import { CONTROL_TAG, decodeBeacon, BEACON_TAG, shortenTo, TAG_VALUE_LIMIT } from "./beacon";
 
 /** The approve/abort request on the stack, if any. */

@@ -2,10 +2,10 @@
  * The release record: where an unfinished release stands, stored with the stack in `bluegreen:release` (a JSON
  * string) so any process - a rerun after kill -9, `bluegreen status`, another internal tool - can read it.
  */
-import { Color, isColor } from "../components/core/conventions";
-import { RefusedError } from "./errors";
-import type { HookResult } from "./hooks";
-import type { HostInfo } from "./ports";
+import { Color, isColor } from "../../../components/core/conventions";
+import { RefusedError } from "../../errors";
+import type { HookResult } from "../hooks";
+import type { HostInfo } from "../../ports";
 
 export const RELEASE_KEY = "bluegreen:release";
 
@@ -90,7 +90,7 @@ export interface ReleaseRecord {
   scaleDown?: { capacity: number };
   /** Why a rollback is running (or ran). */
   reason?: string;
-  /** Results of the lifecycle hooks run so far, in order (automation/hooks.ts). */
+  /** Results of the lifecycle hooks run so far, in order (automation/engine/hooks.ts). */
   hooks?: HookResult[];
   /** Set with phase `done`. */
   outcome?: ReleaseOutcome;

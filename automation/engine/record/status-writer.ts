@@ -3,16 +3,16 @@
  * two `pulumi config set` processes editing the same stack file at once could lose a write, and the order of writes
  * is what makes a killed release resumable (the record's phase is written before the phase acts).
  */
-import type { ConfigChange, StackDriver, WriteOptions } from "../ports";
-import { BEACON_TAG, encodeBeacon } from "../promotion/beacon";
-import { encodeRecord, ReleaseOutcome, ReleaseRecord } from "../release";
-import type { Emit } from "./context";
+import type { ConfigChange, StackDriver, WriteOptions } from "../../ports";
+import { BEACON_TAG, encodeBeacon } from "./beacon";
+import { encodeRecord, ReleaseOutcome, ReleaseRecord } from "./record";
+import type { Emit } from "../context";
 
 export class StatusWriter {
   private chain: Promise<unknown> = Promise.resolve();
   private current: ReleaseRecord | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** The newest beacon not yet written, and the loop writing it (stack tags for other hosts: promotion/beacon.ts). */
+  /** The newest beacon not yet written, and the loop writing it (stack tags for other hosts: engine/record/beacon.ts). */
   private beacon: string | undefined;
   private beaconWriting: Promise<void> | undefined;
   private beaconWarned = false;

@@ -6,7 +6,7 @@
  *   color, the version on each color, weights and a declared idle scale-down;
  * - `rev`: the revision of `state`, bumped whenever `state` changes;
  * - `madeBy`: the release (or `pulumi up`) that made today's state: who, when, from which host;
- * - `release`: the release record (automation/release.ts) and `history`: the stack's release history (promotion
+ * - `release`: the release record (automation/engine/record/record.ts) and `history`: the stack's release history (promotion
  *   evidence). Neither lives in a git-tracked file any more, so a file edit cannot forge evidence.
  *
  * The git-tracked stack file keeps what people edit and review (images, capacity, health checks, hooks, promotion)
@@ -57,7 +57,7 @@ export interface ReleaseStateDoc {
   rev: number;
   state: ReleaseState;
   madeBy: StateOrigin;
-  /** The release record as a JSON string (automation/release.ts), absent when the stack never had one. */
+  /** The release record as a JSON string (automation/engine/record/record.ts), absent when the stack never had one. */
   release?: string;
   /** The release history (automation/promotion/history.ts), newest last. */
   history?: unknown[];
