@@ -24,7 +24,7 @@ import { stackPlatformAdapter } from "./adapters/platforms";
 import { fileLogs } from "./adapters/logs";
 import { checkTimeoutsEnv, PROMETHEUS_TIMEOUT, timeoutFromEnv } from "./adapters/timeouts";
 import { fileMutex, shellCommands, systemClock, thisHost } from "./adapters/system";
-import { Deps, Emit, RunContext } from "./engine/context";
+import type { RunContext } from "./engine/context";
 import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
 import { HardGate } from "./engine/interrupts";
@@ -46,7 +46,7 @@ import {
   StatusInput,
   SwitchColorInput,
 } from "./options";
-import type { MetricSource, SyncResult } from "./ports";
+import type { Deps, Emit, MetricSource, SyncResult } from "./ports";
 
 export * from "./events";
 export * from "./errors";

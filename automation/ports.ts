@@ -4,7 +4,7 @@
  */
 import { Color } from "../components/core/conventions";
 import type { CheckoutJudgement, ReleaseState, StateOrigin } from "../components/core/state-store";
-import type { BlueGreenEvent } from "./events";
+import type { BlueGreenEvent, EventInput } from "./events";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Stack
@@ -323,4 +323,62 @@ export interface HostInfo {
   host: string;
   /** True if a process with this pid runs on this host. Only meaningful for `host === this host`. */
   isAlive(pid: number): boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands, logs, locks, and the bundle of ports a release runs with
+
+export type Emit = (event: EventInput) => void;
+
+export interface CommandResult {
+  exitCode: number | null;
+  /** Last part of stdout+stderr. */
+  output: string;
+  timedOut: boolean;
+  /** Set when the command was stopped (timeout, interrupt): its process group and the signals it got, in order. */
+  killed?: { pgid: number; signals: string[]; graceMs: number };
+}
+
+/** Runs the user's smoke command and hook commands (a port so unit tests need no shell). */
+export interface CommandRunner {
+  run(command: string, env: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<CommandResult>;
+}
+
+/**
+ * Keeps a command's or webhook's output out of the release record: written (redacted, 0600) under the work dir's
+ * `.bluegreen/logs/`, which git ignores; the record and messages name the file instead.
+ */
+export interface LogSink {
+  /** Writes `text` to the log named by `parts` (stack, release, hook...); returns its path, or undefined if it could not. */
+  write(parts: string[], text: string): string | undefined;
+}
+
+/** Serializes claims of a stack on this host (closes the read-check-write race of two `deploy`s started at once). */
+export interface ClaimMutex {
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface Deps {
+  driver: StackDriver;
+  prober: Prober;
+  /** Pluggable bake signals besides our own probes (Prometheus rules are added from the settings). */
+  metrics: MetricSource[];
+  clock: Clock;
+  host: HostInfo;
+  commands: CommandRunner;
+  /** Where hook and smoke-command output goes [none: output is dropped]. */
+  logs?: LogSink;
+  mutex: ClaimMutex;
+  /** Builds a Prometheus source for the settings' rules (a port so tests can fake it). */
+  prometheus?: (baseUrl: string, rule: { query: string; op: string; threshold: number }) => MetricSource;
+  newId(): string;
+  /** Heartbeat period of the release record; 0 disables it (tests). */
+  heartbeatMs: number;
+  /** Default policy packs when the settings name none. */
+  defaultPolicyPacks: string[];
+  /**
+   * The stack's platform (router moves, where traffic is, readiness, bake signals); the CLI's default picks the
+   * adapter by the stack's `platform` output. Absent: no direct traffic path, the `up` alone moves traffic.
+   */
+  platform?: PlatformAdapter;
 }

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { LogSink } from "../engine/context";
+import type { LogSink } from "../ports";
 import type { Redactor } from "../redact";
 
 const safe = (part: string): string => part.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 80) || "_";

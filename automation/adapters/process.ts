@@ -4,7 +4,7 @@
  * grace period. Signalling only `sh` left grandchildren running, and `close` waited for them (they hold the pipes).
  */
 import { spawn } from "child_process";
-import type { CommandResult, CommandRunner } from "../engine/context";
+import type { CommandResult, CommandRunner } from "../ports";
 import { abortError } from "./http-prober";
 
 /** How long a command may take to stop after SIGTERM before it gets SIGKILL. */

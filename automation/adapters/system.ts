@@ -5,10 +5,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { ClaimMutex, CommandRunner } from "../engine/context";
 import { RefusedError } from "../errors";
 import { MAX_TIMER_MS } from "../parse";
-import type { Clock, HostInfo } from "../ports";
+import type { ClaimMutex, Clock, CommandRunner, HostInfo } from "../ports";
 import { abortError } from "./http-prober";
 import { shellRunner } from "./process";
 

@@ -23,14 +23,15 @@ import { RefusedError, VerificationFailedError } from "../errors";
 import type { Phase } from "../events";
 import { parseDuration } from "../parse";
 import { redactUrls } from "../redact";
-import type { ReleaseRecord } from "./record/record";
+import { HOOK_POINTS, type HookPoint, type HookResult, type ReleaseRecord } from "./record/record";
+
+export { HOOK_POINTS };
+export type { HookPoint, HookResult };
 import { confirmVersion, smokeCheck } from "./checks";
 import { killedText, type RunContext } from "./context";
 import { serviceOutputs } from "./stack-state";
 import { smokeCommand } from "./steps";
 
-export const HOOK_POINTS = ["preStage", "preSwitch", "postSwitch", "postBake", "rollback"] as const;
-export type HookPoint = (typeof HOOK_POINTS)[number];
 
 /** One configured hook. Exactly one of `command` / `url`. */
 export interface HookSpec {
@@ -53,20 +54,6 @@ export type HooksConfig = Record<HookPoint, HookSpec[]>;
 
 export const NO_HOOKS: HooksConfig = { preStage: [], preSwitch: [], postSwitch: [], postBake: [], rollback: [] };
 
-/** What the record keeps of one hook run. */
-export interface HookResult {
-  point: HookPoint;
-  name: string;
-  ok: boolean;
-  attempts: number;
-  ms: number;
-  /** When it ended (ISO). */
-  at: string;
-  /** Why it failed (no output: that is in `log`). */
-  detail?: string;
-  /** Its output, relative to the project folder (`.bluegreen/logs/...`), when it had any. */
-  log?: string;
-}
 
 const HOOK_KEYS = ["name", "command", "url", "timeout", "retries"] as const;
 const HOOK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;

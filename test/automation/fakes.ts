@@ -5,7 +5,7 @@
  * clock that advances only when slept on, and a snapshot of the whole world to simulate kill -9 at any point.
  */
 import { Color, otherColor } from "../../components/core/conventions";
-import type { Deps } from "../../automation/engine/context";
+import type { Deps } from "../../automation/ports";
 import type {
   ConfigChange,
   EngineOpOptions,

@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { deploy, rollback } from "../../automation";
-import type { CommandRunner } from "../../automation/engine/context";
+import type { CommandRunner } from "../../automation/ports";
 import type { BlueGreenEvent, CheckEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
 import { shellRunner } from "../../automation/adapters/process";

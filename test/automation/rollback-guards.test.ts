@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { deploy, rollback } from "../../automation";
 import type { BlueGreenEvent } from "../../automation/events";
 import { EXIT } from "../../automation/errors";
-import type { CommandResult } from "../../automation/engine/context";
+import type { CommandResult } from "../../automation/ports";
 import { baseConfig, FAST, World } from "./fakes";
 
 const { stack: _stack, ...OPTS } = FAST;

@@ -4,8 +4,6 @@
  */
 import { Color, isColor } from "../../../components/core/conventions";
 import { RefusedError } from "../../errors";
-import type { HookResult } from "../hooks";
-import type { HostInfo } from "../../ports";
 
 export const RELEASE_KEY = "bluegreen:release";
 
@@ -36,6 +34,25 @@ export interface RoutingIntent {
   state: "route" | "converge";
   /** When the move was first recorded (ISO). */
   at: string;
+}
+
+/** Where in a release the lifecycle hooks run (automation/engine/hooks.ts runs them; the record keeps results). */
+export const HOOK_POINTS = ["preStage", "preSwitch", "postSwitch", "postBake", "rollback"] as const;
+export type HookPoint = (typeof HOOK_POINTS)[number];
+
+/** What the record keeps of one hook run. */
+export interface HookResult {
+  point: HookPoint;
+  name: string;
+  ok: boolean;
+  attempts: number;
+  ms: number;
+  /** When it ended (ISO). */
+  at: string;
+  /** Why it failed (no output: that is in `log`). */
+  detail?: string;
+  /** Its output, relative to the project folder (`.bluegreen/logs/...`), when it had any. */
+  log?: string;
 }
 
 export interface ReleaseOwner {
@@ -169,7 +186,13 @@ export type OwnerState =
  * time leaves the owner's liveness unknown: neither alive forever nor dead (a takeover could run beside a live
  * owner), so it is refused with what to check.
  */
-export function ownerState(record: ReleaseRecord, host: HostInfo, nowMs: number, staleAfterMs: number): OwnerState {
+/** `host`: this process (the HostInfo port fits); the record names no port, so it stays below them. */
+export function ownerState(
+  record: ReleaseRecord,
+  host: ReleaseOwner & { isAlive(pid: number): boolean },
+  nowMs: number,
+  staleAfterMs: number,
+): OwnerState {
   const owner = record.owner;
   if (!owner) {
     return { kind: "none" };

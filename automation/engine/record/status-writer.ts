@@ -3,10 +3,9 @@
  * two `pulumi config set` processes editing the same stack file at once could lose a write, and the order of writes
  * is what makes a killed release resumable (the record's phase is written before the phase acts).
  */
-import type { ConfigChange, StackDriver, WriteOptions } from "../../ports";
+import type { ConfigChange, Emit, StackDriver, WriteOptions } from "../../ports";
 import { BEACON_TAG, encodeBeacon } from "./beacon";
 import { encodeRecord, ReleaseOutcome, ReleaseRecord } from "./record";
-import type { Emit } from "../context";
 
 export class StatusWriter {
   private chain: Promise<unknown> = Promise.resolve();
