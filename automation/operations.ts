@@ -1,130 +1,33 @@
 /**
- * The TypeScript API of the release tool, for internal tools:
- *
- *   import { deploy } from "./automation";
- *   const result = await deploy(
- *     { stack: "prod", service: "web", version: "1.5.0", bake: "5m", maxErrorRate: "1%" },
- *     { onEvent: (e) => log(e) },
- *   );
- *   if (result.outcome === "rolled-back") page(result.message);
- *
- * Every function resolves with a `ReleaseResult` (never rejects for a release outcome): `exitCode` is the CLI's.
- * Aborting `signal` is a Ctrl-C (stop at a safe point, rolling back if traffic moved); aborting `hardSignal` stops
- * at once and leaves the release recorded for a rerun.
+ * The release tool's operations (deploy, switch, rollback, status, sync): each validates its input, builds a run
+ * context from the composition root (root.ts) and runs one engine flow. The public facade is index.ts.
  */
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import { PulumiStackDriver } from "./adapters/pulumi-driver";
-import { ReleaseExtras, withReleaseControl } from "./promotion/runtime";
+import { withReleaseControl } from "./promotion/runtime";
+import type { ReleaseExtras } from "./promotion/runtime";
 import { Redactor } from "./redact";
-import { HttpProber } from "./adapters/http-prober";
-import { prometheusSource } from "./adapters/prometheus";
-import { stackPlatformAdapter } from "./adapters/platforms";
-import { fileLogs } from "./adapters/logs";
-import { checkTimeoutsEnv, PROMETHEUS_TIMEOUT, timeoutFromEnv } from "./adapters/timeouts";
-import { fileMutex, shellCommands, systemClock, thisHost } from "./adapters/system";
+import { checkTimeoutsEnv } from "./adapters/timeouts";
 import type { RunContext } from "./engine/context";
 import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
 import { HardGate } from "./engine/interrupts";
 import { StatusWriter } from "./engine/record/status-writer";
-import { classifyError, ExitCode, Outcome } from "./errors";
+import { classifyError } from "./errors";
 import { Notifier } from "./notify";
 import { keepReleaseReport } from "./report/store";
 import type { BlueGreenEvent, EventInput } from "./events";
 import {
   DeployInput,
-  HEARTBEAT_MS,
   normalizeDeploy,
   normalizeRollback,
   normalizeStatus,
   normalizeSwitchColor,
-  PlatformAccess,
   ReleaseSettings,
   RollbackInput,
   StatusInput,
   SwitchColorInput,
 } from "./options";
-import type { Deps, Emit, MetricSource, SyncResult } from "./ports";
-
-export * from "./events";
-export * from "./errors";
-export type * from "./ports";
-export type { DeployInput, SwitchColorInput, RollbackInput, StatusInput } from "./options";
-export type { ApprovalStatus, StatusReport, ServiceStatus } from "./engine/status";
-export type { ReleaseRecord, RecordPhase } from "./engine/record/record";
-export { cloudWatchAlarms } from "./adapters/cloudwatch";
-export type { AlarmState, AlarmStateReader } from "./adapters/cloudwatch";
-export { prometheusSource } from "./adapters/prometheus";
-export { releaseReport } from "./report/command";
-export type { ReportInput, ReportOutput } from "./report/command";
-
-/** The project this tool releases: the folder holding Pulumi.yaml. */
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
-
-export interface RunOptions {
-  /** Receives every event as it happens. */
-  onEvent?: (event: BlueGreenEvent) => void;
-  /** First abort: stop at a safe point (Ctrl-C). */
-  signal?: AbortSignal;
-  /** Abort: stop now, keep the release recorded. */
-  hardSignal?: AbortSignal;
-  /** Extra bake signals (e.g. `cloudWatchAlarms(...)`). */
-  metrics?: MetricSource[];
-  /** Project folder [$BLUEGREEN_PROJECT_DIR, else PROJECT_ROOT]. */
-  workDir?: string;
-  /** Environment for `pulumi` [process.env]. */
-  envVars?: Record<string, string>;
-  /** Replace any port (tests, other platforms). */
-  deps?: Partial<Deps>;
-  /** Keep an HTML report of the release under <project>/.bluegreen/reports/<stack>/ [true]. */
-  report?: boolean;
-}
-
-export interface ReleaseResult {
-  outcome: Outcome;
-  exitCode: ExitCode;
-  message: string;
-  releaseId?: string;
-  /** The release's HTML report, when one was kept. */
-  report?: string;
-}
-
-function defaultPolicyPacks(workDir: string): string[] {
-  const dir = path.join(workDir, "policy");
-  return fs.existsSync(path.join(dir, "PulumiPolicy.yaml")) ? [dir] : [];
-}
-
-/** `access`: the command's flags on reaching the platform (kubeconfig, context, URLs), for the platform adapter. */
-/** `redactor`: learns the stack's secret values as the driver reads config (see redact.ts). */
-export function defaultDeps(stack: string, opts: RunOptions = {}, access?: PlatformAccess, redactor?: Redactor): Deps {
-  const envVars = opts.envVars ?? (process.env as Record<string, string>);
-  const workDir = opts.workDir ?? envVars.BLUEGREEN_PROJECT_DIR ?? PROJECT_ROOT;
-  const prometheusTimeoutMs = timeoutFromEnv(envVars, PROMETHEUS_TIMEOUT);
-  const base: Deps = {
-    driver: new PulumiStackDriver({
-      stack,
-      workDir,
-      envVars,
-      pulumiBinDir: envVars.BLUEGREEN_TOOLCHAIN_BIN,
-      redactor,
-    }),
-    prober: new HttpProber(),
-    metrics: opts.metrics ?? [],
-    clock: systemClock,
-    host: thisHost,
-    commands: shellCommands,
-    logs: fileLogs(workDir, redactor),
-    mutex: fileMutex(path.join(workDir, ".bluegreen", "locks")),
-    prometheus: (url, rule) => prometheusSource(url, rule, prometheusTimeoutMs),
-    newId: () => `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${crypto.randomBytes(3).toString("hex")}`,
-    heartbeatMs: HEARTBEAT_MS,
-    defaultPolicyPacks: defaultPolicyPacks(workDir),
-    platform: stackPlatformAdapter({ env: envVars, workDir, access }),
-  };
-  return { ...base, ...(opts.deps ?? {}) };
-}
+import type { Emit, SyncResult } from "./ports";
+import { defaultDeps, PROJECT_ROOT, ReleaseResult, RunOptions } from "./root";
 
 function makeContext(
   settings: ReleaseSettings,
@@ -295,10 +198,3 @@ export async function sync(input: SyncInput, opts: RunOptions = {}): Promise<Syn
   if (!driver.sync) return { where: undefined, changes: [] };
   return driver.sync();
 }
-
-// Multi-environment promotion: the chain, evidence/history, approvals and abort from anywhere (docs/promotion.md).
-export { promote, history, approve, abort } from "./promotion/api";
-export type { PromoteInput, HistoryInput, ControlInput, ControlResult, PromotionOptions } from "./promotion/api";
-export type { HistoryEntry } from "./promotion/history";
-export { loadChain, describeChain } from "./promotion/chain";
-export type { Chain, PromotionRule } from "./promotion/chain";

@@ -32,7 +32,6 @@ import { killedText, type RunContext } from "./context";
 import { serviceOutputs } from "./stack-state";
 import { smokeCommand } from "./steps";
 
-
 /** One configured hook. Exactly one of `command` / `url`. */
 export interface HookSpec {
   /** Shown in events and the record [the command, or the URL without credentials and query; see defaultName]. */
@@ -53,7 +52,6 @@ export interface HookSpec {
 export type HooksConfig = Record<HookPoint, HookSpec[]>;
 
 export const NO_HOOKS: HooksConfig = { preStage: [], preSwitch: [], postSwitch: [], postBake: [], rollback: [] };
-
 
 const HOOK_KEYS = ["name", "command", "url", "timeout", "retries"] as const;
 const HOOK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;

@@ -9,7 +9,8 @@
 import * as path from "path";
 import { classifyError, EXIT, ExitCode, Outcome, RefusedError } from "../errors";
 import type { BlueGreenEvent } from "../events";
-import { defaultDeps, deploy, PROJECT_ROOT, ReleaseResult, RunOptions } from "../index";
+import { deploy } from "../operations";
+import { defaultDeps, PROJECT_ROOT, ReleaseResult, RunOptions } from "../root";
 import type { DeployInput } from "../options";
 import type { StackDriver } from "../ports";
 import type { ReleaseRecord } from "../engine/record/record";

@@ -16,7 +16,12 @@ import {
   encodeBeacon,
   TAG_VALUE_LIMIT,
 } from "../../automation/engine/record/beacon";
-import { decodeControl, requestControl, writeControl, type ControlRequest } from "../../automation/engine/record/control";
+import {
+  decodeControl,
+  requestControl,
+  writeControl,
+  type ControlRequest,
+} from "../../automation/engine/record/control";
 import { encodeRecord, type ReleaseRecord } from "../../automation/engine/record/record";
 import { decisions, FAST, HOST, PID, World } from "./fakes";
 
