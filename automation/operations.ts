@@ -10,6 +10,7 @@ import type { RunContext } from "./engine/context";
 import { deployFlow, FlowOutcome, switchFlow } from "./engine/flows";
 import { StatusReport, statusReport } from "./engine/status";
 import { HardGate } from "./engine/interrupts";
+import { RunState } from "./engine/run-state";
 import { StatusWriter } from "./engine/record/status-writer";
 import { classifyError } from "./errors";
 import { Notifier } from "./notify";
@@ -61,6 +62,7 @@ function makeContext(
     emit: emitRaw,
     interrupts: { soft: opts.signal ?? never, hard: gate.signal, hold: (fn) => gate.hold(fn) },
     policyPacks: settings.policyPacks ?? deps.defaultPolicyPacks,
+    state: new RunState(deps.driver),
   };
   return { ctx, emitRaw, redactor };
 }

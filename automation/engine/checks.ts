@@ -499,7 +499,7 @@ function asError(err: unknown): Error {
 
 function metricSources(ctx: RunContext): MetricSource[] {
   const b = ctx.settings.bake;
-  const sources = [...ctx.deps.metrics, ...(ctx.platformMetrics ?? [])];
+  const sources = [...ctx.deps.metrics, ...ctx.state.getPlatformMetrics()];
   if (b.prometheusUrl && ctx.deps.prometheus) {
     for (const rule of b.prometheusRules) sources.push(ctx.deps.prometheus(b.prometheusUrl, rule));
   }

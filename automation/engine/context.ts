@@ -4,7 +4,8 @@
  */
 import type { Phase } from "../events";
 import type { ReleaseSettings } from "../options";
-import type { CommandResult, Deps, Emit, EngineState, MetricSource, StackOutputsView } from "../ports";
+import type { CommandResult, Deps, Emit } from "../ports";
+import type { RunState } from "./run-state";
 import type { StatusWriter } from "./record/status-writer";
 
 /** What a stopped command's result says was killed. */
@@ -34,18 +35,8 @@ export interface RunContext {
   interrupts: Interrupts;
   /** Policy packs for preview/up after defaults. */
   policyPacks: string[];
-  /** The stack outputs last read; cleared by every `up` (see stackOutputs in stack-state.ts). */
-  lastOutputs?: StackOutputsView;
-  /** Reads started early at command start (see prefetch in stack-state.ts), consumed once. */
-  outputsRead?: Promise<StackOutputsView>;
-  engineStateRead?: Promise<EngineState>;
-  /** Bake signals the platform adds for the color now live (set when the bake starts). */
-  platformMetrics?: MetricSource[];
-  /**
-   * Runs after verify, before the switch is recorded: the approval gate of an environment that requires one
-   * (automation/promotion/runtime.ts). Rejecting stops the release before any traffic moved.
-   */
-  beforeSwitch?: () => Promise<void>;
+  /** What the run learns as it goes (outputs read, prefetches, bake signals, the approval gate): run-state.ts. */
+  state: RunState;
 }
 
 /** What a step reports: whether it changed anything and, for steps that judge signals, whether they held. */

@@ -288,7 +288,7 @@ async function runFrom(
         return changed;
       });
       // Approval gate (promotion): the new color is staged and verified, no traffic moved yet.
-      if (ctx.beforeSwitch) await ctx.beforeSwitch();
+      await ctx.state.beforeSwitch();
       await ctx.status.set({
         phase: "switch",
         verifiedColor: r0.toColor,
@@ -322,7 +322,7 @@ async function runFrom(
       recording.catch(() => undefined);
       let breach: Breach | undefined;
       await runPhase(ctx, "bake", async () => {
-        ctx.platformMetrics = await platformBakeSignals(ctx);
+        ctx.state.setPlatformMetrics(await platformBakeSignals(ctx));
         breach = await bake(ctx, until);
         return { changed: false, ok: !breach, detail: breach?.reason };
       });

@@ -376,7 +376,7 @@ async function verifyLiveVersion(ctx: RunContext, svc: ServiceConfig): Promise<v
 
 async function payloadFor(ctx: RunContext, svc: ServiceConfig, point: HookPoint): Promise<HookPayload> {
   const r = record(ctx);
-  const so = ctx.lastOutputs?.services?.[svc.spec.name] ?? (await serviceOutputs(ctx, svc.spec.name));
+  const so = ctx.state.cachedOutputs()?.services?.[svc.spec.name] ?? (await serviceOutputs(ctx, svc.spec.name));
   const versions = { ...svc.versions };
   versions[r.toColor] = r.version;
   versions[r.fromColor] = r.fromVersion;

@@ -120,24 +120,12 @@ export function serviceOf(snap: Snapshot, name: string | undefined, flag = "--se
  * instead of one after the other at every command start. Failures surface where the results are used.
  */
 export function prefetch(ctx: RunContext): void {
-  if (!ctx.outputsRead) {
-    ctx.outputsRead = ctx.deps.driver.outputs();
-    ctx.outputsRead.catch(() => undefined);
-  }
-  if (!ctx.engineStateRead) {
-    ctx.engineStateRead = ctx.deps.driver.engineState();
-    ctx.engineStateRead.catch(() => undefined);
-  }
+  ctx.state.prefetch();
 }
 
 /** The stack outputs, read once per deployed state: every `up` of this run makes the next call read them again. */
-export async function stackOutputs(ctx: RunContext): Promise<StackOutputsView> {
-  if (ctx.lastOutputs) return ctx.lastOutputs;
-  const read = ctx.outputsRead ?? ctx.deps.driver.outputs();
-  ctx.outputsRead = undefined;
-  const outputs = await read;
-  ctx.lastOutputs = outputs;
-  return outputs;
+export function stackOutputs(ctx: RunContext): Promise<StackOutputsView> {
+  return ctx.state.outputs();
 }
 
 export async function serviceOutputs(ctx: RunContext, service: string): Promise<ServiceOutputsView> {
@@ -238,8 +226,7 @@ export async function engineOp(
   const started = ctx.deps.clock.now();
   // Whatever an update does (or half does), the outputs read before it are stale.
   if (operation === "up") {
-    ctx.lastOutputs = undefined;
-    ctx.outputsRead = undefined;
+    ctx.state.forgetOutputs();
   }
   const result = operation === "preview" ? await ctx.deps.driver.preview(opts) : await ctx.deps.driver.up(opts);
   ctx.emit({
@@ -266,8 +253,7 @@ export function changedCount(result: EngineOpResult): number {
 export async function recoverEngine(ctx: RunContext, phase: Phase): Promise<boolean> {
   const { driver, host, clock } = ctx.deps;
   let changed = false;
-  let state = await (ctx.engineStateRead ?? driver.engineState());
-  ctx.engineStateRead = undefined;
+  let state = await ctx.state.engineState();
   const deadline = clock.now() + ctx.settings.lockWaitMs;
   let waited = false;
   for (;;) {

@@ -85,7 +85,7 @@ export async function statusReport(ctx: RunContext): Promise<StatusReport> {
     // A stack that was never deployed has no outputs; the report says so through pendingConfig.
   }
   const engine = await ctx.deps.driver.engineState();
-  ctx.lastOutputs = outputs;
+  ctx.state.rememberOutputs(outputs);
   const routed = outputs.platform ? await routedColors(ctx) : {};
   const services: Record<string, ServiceStatus> = {};
   const pending: string[] = [];

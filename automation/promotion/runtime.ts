@@ -251,7 +251,7 @@ export function attachReleaseControl(ctx: RunContext, extras: ReleaseExtras): Re
   ctx.deps = { ...ctx.deps, clock: control.clock(ctx.deps.clock) };
   ctx.interrupts = { ...ctx.interrupts, soft: AbortSignal.any([ctx.interrupts.soft, control.signal]) };
   ctx.status.onEnd = (final) => control.historyChanges(final);
-  if (extras.approval) ctx.beforeSwitch = () => control.awaitApproval();
+  if (extras.approval) ctx.state.setBeforeSwitch(() => control.awaitApproval());
   return control;
 }
 

@@ -20,6 +20,7 @@ import { readMeasured } from "../../automation/engine/inconclusive";
 import { runCli } from "../../automation/cli";
 import { watch } from "../../automation/engine/checks";
 import type { RunContext } from "../../automation/engine/context";
+import { RunState } from "../../automation/engine/run-state";
 import { EXIT, PausedError, RefusedError } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
 import { normalizeBake, normalizeChecks, normalizeDeploy } from "../../automation/options";
@@ -119,13 +120,15 @@ function watchContext(w: World, bake: Parameters<typeof normalizeBake>[0], event
   const settings = normalizeDeploy({ ...REL });
   settings.bake = normalizeBake({ ...FAST, ...bake });
   settings.checks = normalizeChecks({});
+  const deps = { ...w.deps(), metrics: [] };
   return {
-    deps: { ...w.deps(), metrics: [] },
+    deps,
     settings,
     status: { record: undefined },
     emit: (e: BlueGreenEvent) => events.push(e),
     interrupts: { soft: new AbortController().signal, hard: new AbortController().signal },
     policyPacks: [],
+    state: new RunState(w.driver),
   } as unknown as RunContext;
 }
 
