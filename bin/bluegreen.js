@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `bluegreen` CLI: runs automation/cli.ts (transpiled by app/load-ts.js; `npm run typecheck` type-checks it).
+// The `bluegreen` CLI: runs automation/cli.ts (transpiled by runtime/load-ts.js; `npm run typecheck` type-checks it).
 //
 // However it is started from a checkout (`npx bluegreen`, `node bin/bluegreen.js`, `npm run bluegreen`), it runs
 // with the project's environment (scripts/env.sh: Node 24, the Pulumi toolchain, the state backend). Started
@@ -47,6 +47,6 @@ if (process.env.BLUEGREEN_TOOLCHAIN_BIN === undefined) {
   require("node:module").enableCompileCache?.();
   // Each .ts file is transpiled once and cached by content hash (no type-check, no compiler load when warm: ~0.6 s
   // less per command than ts-node); `npm run typecheck` type-checks.
-  require("../app/load-ts.js").register();
+  require("../runtime/load-ts.js").register();
   require("../automation/cli");
 }

@@ -1,5 +1,5 @@
 // The Pulumi program's entry (Pulumi.yaml `main`): runs index.ts. Each .ts file is transpiled once and cached by
-// content hash (app/load-ts.js), so a `pulumi preview` or `up` neither type-checks nor loads the TypeScript compiler
+// content hash (runtime/load-ts.js), so a `pulumi preview` or `up` neither type-checks nor loads the TypeScript compiler
 // once the cache is warm: type-checking is `npm run typecheck` and CI. This holds however `pulumi` is started.
 "use strict";
 // V8's code cache on disk (Node >= 22.1) for every module loaded from here on: compiling @pulumi/pulumi and this
@@ -7,6 +7,6 @@
 // cache lives: $NODE_COMPILE_CACHE, else Node's default under the temp dir.
 require("node:module").enableCompileCache?.();
 // The SDK's closure serializer loads npm's arborist and the TypeScript compiler at require time: deferred until used.
-require("../app/sdk-lazy/index.js");
-require("../app/load-ts.js").register();
+require("../runtime/sdk-lazy/index.js");
+require("../runtime/load-ts.js").register();
 module.exports = require("../index.ts");

@@ -68,7 +68,7 @@ if [[ "$done_already" == "1" ]]; then
 fi
 if [[ "$step" == "expand" && "$live_check" == 1 && -n "$live" ]]; then
   # The queries of the live version, from the demo service's own code (app/db-notes.ts).
-  probe="$(node -e 'require(process.argv[1] + "/../load-ts").register(); process.stdout.write(require(process.argv[1] + "/../db-notes.ts").probeSql(process.argv[2]))' "$DIR" "$live")"
+  probe="$(node -e 'require(process.argv[1] + "/../../runtime/load-ts").register(); process.stdout.write(require(process.argv[1] + "/../db-notes.ts").probeSql(process.argv[2]))' "$DIR" "$live")"
   if ! out="$({ echo "BEGIN;"; cat "$file"; echo; echo "$probe"; echo "ROLLBACK;"; } | psql_ -f - 2>&1 >/dev/null)"; then
     echo "migrate: refusing expand $version: the live version $live would fail against it (nothing was applied):" >&2
     echo "$out" | grep -v '^$' | sed 's/^/  /' >&2

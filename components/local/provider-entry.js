@@ -5,6 +5,6 @@
 // letting it exit, and Node writes the cache at exit: flush it once the driver is loaded.
 const nodeModule = require("node:module");
 nodeModule.enableCompileCache?.();
-require("../../app/load-ts.js").register();
+require("../../runtime/load-ts.js").register();
 module.exports = require("./driver.ts");
 nodeModule.flushCompileCache?.();

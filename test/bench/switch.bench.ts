@@ -240,7 +240,7 @@ async function createProjectStack(backend: BackendName, s3?: S3Store): Promise<P
   for (const f of ["Pulumi.yaml", "package.json", "tsconfig.json"]) {
     fs.copyFileSync(path.join(PROJECT_ROOT, f), path.join(dir, f));
   }
-  for (const f of ["index.ts", "bin", "components", "app", "policy", "node_modules"]) {
+  for (const f of ["index.ts", "bin", "components", "app", "runtime", "policy", "node_modules"]) {
     fs.symlinkSync(path.join(PROJECT_ROOT, f), path.join(dir, f));
   }
   const stateDir = path.join(engine.workDir, "local-state");

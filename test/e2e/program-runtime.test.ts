@@ -21,6 +21,7 @@ describe("program runs: Pulumi.yaml's runtime settings", function () {
       fs.copyFileSync(path.join(PROJECT_ROOT, "tsconfig.json"), path.join(dir, "tsconfig.json"));
       fs.copyFileSync(path.join(PROJECT_ROOT, "bin", "program.js"), path.join(dir, "bin", "program.js"));
       fs.symlinkSync(path.join(PROJECT_ROOT, "app"), path.join(dir, "app"));
+      fs.symlinkSync(path.join(PROJECT_ROOT, "runtime"), path.join(dir, "runtime"));
       fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
       // A type error a type-checking run would refuse (TS2322); transpiled, it runs and exports the value.
       fs.writeFileSync(
@@ -44,7 +45,7 @@ describe("program runs: Pulumi.yaml's runtime settings", function () {
 
   it("a local stack's program loads neither @pulumi/aws nor @pulumi/kubernetes", () => {
     const script = [
-      'require("./app/load-ts.js").register();',
+      'require("./runtime/load-ts.js").register();',
       'require("./components/stack.ts");',
       "const heavy = Object.keys(require.cache).filter((k) => /node_modules\\/@pulumi\\/(aws|kubernetes)\\//.test(k));",
       "process.stdout.write(JSON.stringify(heavy.length));",

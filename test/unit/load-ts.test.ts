@@ -1,5 +1,5 @@
 /**
- * app/load-ts.js: the transpile cache behind bin/program.js, the local driver and policy/pack.js. Each case runs in a
+ * runtime/load-ts.js: the transpile cache behind bin/program.js, the local driver and policy/pack.js. Each case runs in a
  * fresh Node process (require.extensions is process-wide).
  */
 import { strict as assert } from "assert";
@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const LOAD_TS = path.resolve(__dirname, "..", "..", "app", "load-ts.js");
+const LOAD_TS = path.resolve(__dirname, "..", "..", "runtime", "load-ts.js");
 
 function run(script: string): string {
   return execFileSync(process.execPath, ["-e", script], { encoding: "utf8" }).trim();

@@ -1,5 +1,5 @@
 /**
- * app/sdk-lazy: the SDK's closure serializer gets stand-ins for npm's arborist and the TypeScript compiler, loaded on
+ * runtime/sdk-lazy: the SDK's closure serializer gets stand-ins for npm's arborist and the TypeScript compiler, loaded on
  * first use. Each case runs in a fresh Node process (the hooks are process-wide), as the program and the
  * dynamic-provider process do.
  */
@@ -8,7 +8,7 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const PRELOAD = path.join(ROOT, "app", "sdk-lazy", "index.js");
+const PRELOAD = path.join(ROOT, "runtime", "sdk-lazy", "index.js");
 
 /** Runs `script` in a new node process (with the preload or without) and returns what it prints as JSON. */
 function inNode(script: string, preload: boolean): Record<string, unknown> {
@@ -50,7 +50,7 @@ describe("sdk-lazy: the SDK without its closure serializer's heavy dependencies 
   it("hands the real arborist over on first use", () => {
     const script = `${LOADED}
       require("@pulumi/pulumi");
-      const standIn = require("${path.join(ROOT, "app", "sdk-lazy", "arborist.js").replace(/\\/g, "/")}");
+      const standIn = require("${path.join(ROOT, "runtime", "sdk-lazy", "arborist.js").replace(/\\/g, "/")}");
       report({ isClass: typeof standIn.Arborist === "function" });`;
     const r = inNode(script, true);
     assert.equal(r.isClass, true);
