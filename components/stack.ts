@@ -3,16 +3,15 @@
  * `index.ts` only reads config and calls `deployStack`, so tests can run the same code with any config.
  *
  * Each platform's components (and their provider SDK: @pulumi/aws, @pulumi/kubernetes, ~0.5 s each to load) are
- * required only when the stack uses that platform: a `pulumi up` pays only for what it deploys.
+ * required only when the stack uses that platform (each descriptor, components/<name>/platform.ts, loads its own):
+ * a `pulumi up` pays only for what it deploys.
  */
-/* eslint-disable @typescript-eslint/no-require-imports -- platform modules load lazily, see above */
 import * as pulumi from "@pulumi/pulumi";
-import { AwsSettings, parseAwsSettings } from "./aws/settings";
 import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
 import { readSecretConfigInfo } from "./core/secret-config";
 import { Color } from "./core/conventions";
-import { RoutingDecision } from "./core/routing";
-import { effectiveLiveColor, Platform, StackConfig } from "./core/spec";
+import { Platform, StackConfig } from "./core/spec";
+import { platformDescriptor, platformNames } from "./platforms";
 
 /** Per service, what the automation tool and operators read from the stack. */
 export interface ServiceOutputs {
@@ -48,63 +47,13 @@ export interface StackOutputs {
   services: Record<string, ServiceOutputs>;
 }
 
-/** What every platform component offers the stack. */
-interface PairedService {
-  routing: RoutingDecision;
-  liveEndpoint: pulumi.Output<string>;
-  previewEndpoint: pulumi.Output<string>;
-  colors: pulumi.Output<Record<Color, object>>;
-  adminSocket?: pulumi.Output<string>;
-  routerChange?: pulumi.Output<object>;
-  alb?: pulumi.Output<object>;
-}
-
-type PlatformDeployer = (config: StackConfig) => Map<string, PairedService>;
-
-function deployAws(config: StackConfig): Map<string, PairedService> {
-  const { AwsService } = require("./aws/service") as typeof import("./aws/service");
-  let settings: AwsSettings;
-  try {
-    settings = parseAwsSettings(config.aws, config.services);
-  } catch (err) {
-    // Like the core config: the list of problems, without a stack trace, before any resource is registered.
-    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
-    throw err;
-  }
-  return new Map(
-    config.services.map((service) => [
-      service.spec.name,
-      new AwsService(service.spec.name, {
-        service,
-        liveColor: effectiveLiveColor(config, service),
-        stack: settings.stack,
-        settings: settings.services.get(service.spec.name)!,
-      }),
-    ]),
-  );
-}
-
-function deployKubernetes(config: StackConfig): Map<string, PairedService> {
-  // Validates bluegreen:services.<name>.kubernetes (components/kubernetes/settings.ts) before registering anything.
-  const { deployKubernetesServices } = require("./kubernetes") as typeof import("./kubernetes");
-  return deployKubernetesServices(config);
-}
-
-function deployLocal(config: StackConfig): Map<string, PairedService> {
-  // Real processes behind HAProxy on this machine; bad bluegreen:local settings end the run listing every problem.
-  const { deployLocalServices } = require("./local") as typeof import("./local");
-  return deployLocalServices(config);
-}
-
-const PLATFORM_DEPLOYERS: Record<Platform, PlatformDeployer> = {
-  aws: deployAws,
-  kubernetes: deployKubernetes,
-  local: deployLocal,
-};
-
 /** Registers one component per service on the configured platform and returns the stack outputs. */
 export function deployStack(config: StackConfig): StackOutputs {
-  const deployed = PLATFORM_DEPLOYERS[config.platform](config);
+  const platform = platformDescriptor(config.platform);
+  // Unreachable after validation (bluegreen:platform is checked against the same names), kept for a clear message.
+  if (!platform)
+    throw new pulumi.RunError(`bluegreen:platform: got "${config.platform}"; allowed: ${platformNames().join(", ")}`);
+  const deployed = platform.deploy(config);
   const services: Record<string, ServiceOutputs> = {};
   for (const service of config.services) {
     const component = deployed.get(service.spec.name)!;

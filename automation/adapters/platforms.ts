@@ -1,48 +1,33 @@
 /**
- * The platform adapters, by the stack's `platform` output. One line per platform; each line loads its folder only
- * when a stack of that platform is released, so `bluegreen` on a local stack never loads the Kubernetes client or the
- * AWS SDK (hundreds of milliseconds each at command start).
- *
- * Adding a platform: `<name>: (o) => (require("./<name>") as typeof import("./<name>")).<name>Platform(o),`
+ * The release adapters, by the stack's `platform` output, from the platform registry (components/platforms.ts):
+ * each descriptor loads its adapter (components/<name>/release/) only when a stack of that platform is released,
+ * so `bluegreen` on a local stack never loads the Kubernetes client or the AWS SDK (hundreds of milliseconds each).
  */
-/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading by platform is the point of this file */
 import { RefusedError } from "../errors";
-import type { PlatformAccess } from "../options";
+import { platformDescriptor, platformNames } from "../../components/platforms";
+import type { PlatformAdapterOptions } from "../../components/platform";
 import type { PlatformAdapter, PlatformCheck, MetricSource, ServiceEndpoints, StackOutputsView } from "../ports";
 import type { Color } from "../../components/core/conventions";
 
-export interface PlatformAdapterOptions {
-  /** The tool's environment (kubeconfig, AWS_* variables, endpoints the tests serve, ...). */
-  env: Record<string, string | undefined>;
-  /** The project folder (holds Pulumi.yaml). */
-  workDir: string;
-  /** The command's flags on reaching the platform: --kubeconfig, --kube-context, --live-url, --preview-url. */
-  access?: PlatformAccess;
-}
+export type { PlatformAdapterOptions };
 
 export type PlatformAdapterFactory = (options: PlatformAdapterOptions) => PlatformAdapter;
 
-const PLATFORMS: Record<string, PlatformAdapterFactory> = {
-  local: (o) => (require("./local") as typeof import("./local")).localPlatform(o),
-  aws: (o) => (require("./aws") as typeof import("./aws")).awsPlatform(o),
-  kubernetes: (o) => (require("./kubernetes") as typeof import("./kubernetes")).kubernetesPlatform(o),
-};
-
 /** The platforms a stack may name, for messages. */
 export function knownPlatforms(): string[] {
-  return Object.keys(PLATFORMS).sort();
+  return platformNames();
 }
 
 /** The adapter of `platform`; a platform without one is refused naming what exists. */
 export function platformAdapter(platform: string, options: PlatformAdapterOptions): PlatformAdapter {
-  const factory = Object.hasOwn(PLATFORMS, platform) ? PLATFORMS[platform] : undefined;
-  if (!factory) {
+  const descriptor = platformDescriptor(platform);
+  if (!descriptor) {
     throw new RefusedError(
       `bluegreen:platform: got "${platform}"; the release tool has adapters for: ${knownPlatforms().join(", ")}`,
       "bluegreen:platform",
     );
   }
-  return factory(options);
+  return descriptor.releaseAdapter(options);
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import { Color, otherColor } from "../../components/core/conventions";
 import { effectiveLiveColor, ServiceConfig } from "../../components/core/spec";
+import { platformDescriptor } from "../../components/platforms";
 import { InterruptedError, PausedError, RefusedError, RolledBackError, VerificationFailedError } from "../errors";
 import { isRemoteOwner, watchedGone, watchRemoteOwner } from "./owner-watch";
 import {
@@ -541,10 +542,11 @@ async function preflightFresh(ctx: RunContext, snap: Snapshot, svc: ServiceConfi
       "--version",
     );
   }
-  if (s.steps.length > 1 && snap.config.platform === "kubernetes" && !snap.config.kubernetes?.gatewayName) {
+  const stepsRefusal =
+    s.steps.length > 1 ? platformDescriptor(snap.config.platform)?.weightedStepsRefusal?.(snap.config) : undefined;
+  if (stepsRefusal) {
     throw new RefusedError(
-      `--steps: got "${s.steps.join(",")}"; weighted steps on kubernetes need a Gateway API route ` +
-        "(bluegreen:kubernetes.gatewayName); allowed here: 100 (all at once)",
+      `--steps: got "${s.steps.join(",")}"; ${stepsRefusal}; allowed here: 100 (all at once)`,
       "--steps",
     );
   }

@@ -7,7 +7,7 @@
 import { strict as assert } from "assert";
 import * as os from "os";
 import * as path from "path";
-import { AwsPlatform } from "../../automation/adapters/aws";
+import { AwsPlatform } from "../../components/aws/release";
 import { platformAdapter } from "../../automation/adapters/platforms";
 import { EXIT, RefusedError } from "../../automation/errors";
 import type { PlatformContext, StackOutputsView } from "../../automation/ports";

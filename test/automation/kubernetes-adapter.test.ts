@@ -17,7 +17,7 @@ import {
   KubernetesAdapterOptions,
   loadClusterTarget,
   rolloutCheck,
-} from "../../automation/adapters/kubernetes";
+} from "../../components/kubernetes/release";
 import { deploy } from "../../automation";
 import { EXIT, RefusedError } from "../../automation/errors";
 import type { PlatformContext, StackOutputsView } from "../../automation/ports";

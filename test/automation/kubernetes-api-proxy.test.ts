@@ -6,8 +6,8 @@
 import { strict as assert } from "assert";
 import * as http from "http";
 import type { AddressInfo } from "net";
-import { ApiServerProxy } from "../../automation/adapters/kubernetes";
-import type { ClusterTarget } from "../../automation/adapters/kubernetes/kubeconfig";
+import { ApiServerProxy } from "../../components/kubernetes/release";
+import type { ClusterTarget } from "../../components/kubernetes/release/kubeconfig";
 
 interface Seen {
   method: string;

@@ -18,7 +18,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, V1Deployment } from "@kubernetes/client-node";
-import { ApiServerProxy, KubernetesAdapter, loadClusterTarget } from "../../automation/adapters/kubernetes";
+import { ApiServerProxy, KubernetesAdapter, loadClusterTarget } from "../../components/kubernetes/release";
 import { EXIT, RefusedError } from "../../automation/errors";
 import type { PlatformContext, StackOutputsView } from "../../automation/ports";
 import type { Color } from "../../components/core/conventions";

@@ -1,7 +1,7 @@
 /**
  * MetricSource for CloudWatch alarm states. The stack's outputs list each color's alarm names
  * (`services.<name>.colors.<color>.alarmNames`); the source is breached while any of them is in ALARM. On the aws
- * platform the adapter (automation/adapters/aws) adds this source for the color now live, reading the states with
+ * platform the adapter (components/aws/release) adds this source for the color now live, reading the states with
  * the AWS SDK's DescribeAlarms; any other reader can be passed from the TypeScript API:
  *
  *   deploy({ ... }, { metrics: [cloudWatchAlarms(async (names) => myStates(names), ["web-green-5xx-alarm"])] });
@@ -12,7 +12,7 @@
  * default "error") says whether that is a measurement error, a breach, or fine. Reachability is checked in the
  * preflight.
  */
-import type { MetricContext, MetricReading, MetricSource } from "../ports";
+import type { MetricContext, MetricReading, MetricSource } from "../../../automation/ports";
 
 export interface AlarmState {
   name: string;

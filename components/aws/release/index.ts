@@ -14,7 +14,7 @@
  *   forwards all traffic to that group.
  * - bakeSignals: the color's CloudWatch alarms (stack output `colors.<color>.alarmNames`); ALARM is a breach.
  */
-import { AWS_CONNECT_TIMEOUT_MS, AWS_REQUEST_TIMEOUT, timeoutFromEnv } from "../timeouts";
+import { AWS_CONNECT_TIMEOUT_MS, AWS_REQUEST_TIMEOUT, timeoutFromEnv } from "../../../automation/adapters/timeouts";
 import { CloudWatchClient, DescribeAlarmsCommand, type CloudWatchClientConfig } from "@aws-sdk/client-cloudwatch";
 import {
   DescribeListenersCommand,
@@ -26,8 +26,8 @@ import {
   type Listener,
   type TargetHealthDescription,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { Color, COLORS, otherColor } from "../../../components/core/conventions";
-import { RefusedError } from "../../errors";
+import { Color, COLORS, otherColor } from "../../core/conventions";
+import { RefusedError } from "../../../automation/errors";
 import type {
   MetricSource,
   PlatformAdapter,
@@ -35,9 +35,9 @@ import type {
   PlatformContext,
   ServiceEndpoints,
   StackOutputsView,
-} from "../../ports";
-import { AlarmState, cloudWatchAlarms } from "../cloudwatch";
-import type { PlatformAdapterOptions } from "../platforms";
+} from "../../../automation/ports";
+import { AlarmState, cloudWatchAlarms } from "./cloudwatch";
+import type { PlatformAdapterOptions } from "../../../automation/adapters/platforms";
 
 export interface AwsPlatformOptions {
   /** `--live-url` / `--preview-url` (e.g. a DNS name in front of the ALB) for `urlService`, or the only service. */

@@ -23,8 +23,8 @@ import type {
   V1Service,
   VersionApi,
 } from "@kubernetes/client-node";
-import { Color, isColor, otherColor, TAG_COLOR, TAG_SERVICE } from "../../../components/core/conventions";
-import { RefusedError } from "../../errors";
+import { Color, isColor, otherColor, TAG_COLOR, TAG_SERVICE } from "../../core/conventions";
+import { RefusedError } from "../../../automation/errors";
 import type {
   MetricSource,
   PlatformAdapter,
@@ -32,7 +32,7 @@ import type {
   PlatformContext,
   ServiceEndpoints,
   StackOutputsView,
-} from "../../ports";
+} from "../../../automation/ports";
 import { ApiServerProxy } from "./api-proxy";
 import { endpointsCheck, rolloutCheck } from "./checks";
 import { client } from "./client";

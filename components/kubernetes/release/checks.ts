@@ -4,8 +4,8 @@
  * without any server).
  */
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from "@kubernetes/client-node";
-import { Color, TAG_COLOR, TAG_VERSION } from "../../../components/core/conventions";
-import type { PlatformCheck } from "../../ports";
+import { Color, TAG_COLOR, TAG_VERSION } from "../../core/conventions";
+import type { PlatformCheck } from "../../../automation/ports";
 
 export interface RolloutFigures {
   [key: string]: number | string | boolean | null;

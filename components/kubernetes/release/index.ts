@@ -1,8 +1,8 @@
 /**
  * The `kubernetes` platform adapter (see adapter.ts), made from the tool's environment and the command's flags.
  */
-import type { PlatformAccess } from "../../options";
-import { KUBE_REQUEST_TIMEOUT, timeoutFromEnv } from "../timeouts";
+import type { PlatformAccess } from "../../../automation/options";
+import { KUBE_REQUEST_TIMEOUT, timeoutFromEnv } from "../../../automation/adapters/timeouts";
 import { KubernetesAdapter } from "./adapter";
 
 export { KubernetesAdapter, KubeApiError, describeApiError, serviceObjects } from "./adapter";

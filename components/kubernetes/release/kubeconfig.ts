@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { RefusedError } from "../../errors";
+import { RefusedError } from "../../../automation/errors";
 import { client } from "./client";
 
 export interface KubeconfigOptions {

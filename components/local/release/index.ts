@@ -5,18 +5,18 @@
  * weights into the router's state and config file (and moves the preview backend). During the bake the router's own
  * counters of the live color's real traffic are a bake signal (./traffic.ts).
  */
-import { Color, COLORS } from "../../../components/core/conventions";
-import {
-  LIVE_BACKEND,
-  parseServersState,
-  serverWeights,
-  setWeightCommand,
-  WeightChange,
-} from "../../../components/local/haproxy";
-import { socketCommand } from "../../../components/local/proc";
-import { RefusedError } from "../../errors";
-import type { MetricSource, PlatformAdapter, PlatformContext, ServiceEndpoints, StackOutputsView } from "../../ports";
-import type { PlatformAdapterOptions } from "../platforms";
+import { Color, COLORS } from "../../core/conventions";
+import { LIVE_BACKEND, parseServersState, serverWeights, setWeightCommand, WeightChange } from "../haproxy";
+import { socketCommand } from "../proc";
+import { RefusedError } from "../../../automation/errors";
+import type {
+  MetricSource,
+  PlatformAdapter,
+  PlatformContext,
+  ServiceEndpoints,
+  StackOutputsView,
+} from "../../../automation/ports";
+import type { PlatformAdapterOptions } from "../../../automation/adapters/platforms";
 import { haproxyTraffic } from "./traffic";
 
 type ServersState = Record<string, { weight: number; up: boolean }>;

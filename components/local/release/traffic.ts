@@ -4,10 +4,10 @@
  * the engine judges like its probes (Wilson bounds against --max-error-rate, engine/window.ts): a version failing 20 %
  * of user requests is rolled back even when the probes' path is healthy.
  */
-import type { Color } from "../../../components/core/conventions";
-import { LIVE_BACKEND } from "../../../components/local/haproxy";
-import { socketCommand } from "../../../components/local/proc";
-import type { MetricContext, MetricReading, MetricSource } from "../../ports";
+import type { Color } from "../../core/conventions";
+import { LIVE_BACKEND } from "../haproxy";
+import { socketCommand } from "../proc";
+import type { MetricContext, MetricReading, MetricSource } from "../../../automation/ports";
 
 export interface ServerCounters {
   requests: number;
