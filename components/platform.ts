@@ -33,9 +33,26 @@ export interface PlatformAdapterOptions {
   access?: PlatformAccess;
 }
 
+/** What the policy pack knows of a platform (the pack keeps a copy of each in policy/platforms/, checked equal). */
+export interface PlatformPolicyFacts {
+  /**
+   * Fields that hold the serving capacity of a per-color resource, by resource type. They may differ between colors
+   * only when one side is declared scaled down (`bluegreen/scaled-down: "true"`), and must not be zero on the live color.
+   */
+  capacityPaths: Record<string, string[]>;
+  /** Capacity fields that, when 0, mean the resource serves nothing (a min of 0 is fine if desired/max is not). */
+  zeroCapacityPaths: Record<string, string[]>;
+  /** Identity and server-side fields that always differ between two colors, by type (a key ending in ":" is a prefix). */
+  ignoredPaths: Record<string, string[]>;
+  /** Fields that carry the version itself (an image id per release); ignored only when the two versions differ. */
+  versionFields: Record<string, string[]>;
+}
+
 export interface PlatformDescriptor {
   /** The `bluegreen:platform` value. */
   readonly name: string;
+  /** The policy pack's facts of this platform (the pack reads its own copy: policy/platforms/<name>.ts). */
+  readonly policyFacts: PlatformPolicyFacts;
   /** The program part: validates the platform's settings, then one component per service, keyed by service name. */
   deploy(config: StackConfig): Map<string, PairedService>;
   /** The release adapter (components/<name>/release/): router moves, readiness, endpoints, bake signals, preflight. */

@@ -3,6 +3,7 @@
  * tags/labels of the contract (so stacks written by hand are guarded too), indexed once in O(n).
  */
 import type { PolicyResource } from "@pulumi/policy";
+import { CAPACITY_PATHS, ZERO_CAPACITY_PATHS } from "./platforms";
 import { SecretTree, secretTreeOf } from "./secrets";
 import { Color, ColorTag, isColor, TAG_COLOR, TAG_ROLE, TAG_SCALED_DOWN, TAG_SERVICE, TAG_VERSION } from "./tags";
 
@@ -379,34 +380,12 @@ export function colorFreeName(name: string, service: string, color: string): str
   return name.replace(new RegExp(`(^|[-_.])${color}($|[-_.])`), "$1*$2");
 }
 
-/**
- * Fields that hold the serving capacity of a per-color resource. They may differ between colors only when one side is
- * declared scaled down (`bluegreen/scaled-down: "true"`), and must not be zero on the live color.
- */
-export const CAPACITY_PATHS: Record<string, string[]> = {
-  "aws:autoscaling/group:Group": ["minSize", "maxSize", "desiredCapacity"],
-  "kubernetes:apps/v1:Deployment": ["spec.replicas"],
-  "kubernetes:apps/v1:StatefulSet": ["spec.replicas"],
-  "kubernetes:autoscaling/v1:HorizontalPodAutoscaler": ["spec.minReplicas", "spec.maxReplicas"],
-  "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ["spec.minReplicas", "spec.maxReplicas"],
-  "kubernetes:autoscaling/v2beta2:HorizontalPodAutoscaler": ["spec.minReplicas", "spec.maxReplicas"],
-  "pulumi-nodejs:dynamic:Resource": ["replicas", "instances"],
-};
-
-/** Capacity fields that, when 0, mean the resource serves nothing (a min of 0 is fine if desired/max is not). */
-const ZERO_MEANS_NO_CAPACITY: Record<string, string[]> = {
-  "aws:autoscaling/group:Group": ["desiredCapacity", "maxSize"],
-  "kubernetes:apps/v1:Deployment": ["spec.replicas"],
-  "kubernetes:apps/v1:StatefulSet": ["spec.replicas"],
-  "kubernetes:autoscaling/v1:HorizontalPodAutoscaler": ["spec.maxReplicas"],
-  "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ["spec.maxReplicas"],
-  "kubernetes:autoscaling/v2beta2:HorizontalPodAutoscaler": ["spec.maxReplicas"],
-  "pulumi-nodejs:dynamic:Resource": ["replicas", "instances"],
-};
+/** Capacity fields by resource type, from each platform's facts (policy/platforms/). */
+export { CAPACITY_PATHS };
 
 /** The capacity field of `r` that is 0 (no serving capacity), if any and known. */
 export function zeroCapacityPath(r: BgResource): string | undefined {
-  for (const path of ZERO_MEANS_NO_CAPACITY[r.type] ?? []) {
+  for (const path of ZERO_CAPACITY_PATHS[r.type] ?? []) {
     if (asNumber(getPath(r.props, path)) === 0) return path;
   }
   return undefined;

@@ -21,6 +21,7 @@ import {
   StackIndex,
 } from "./model";
 import { buildTrie, formatPath, parsePath, PathTrie, Segment, stepTrie } from "./paths";
+import { ignoredPathsOf, VERSION_FIELDS } from "./platforms";
 import { SECRET_TEXT, secretChild, SecretTree, secretTracking } from "./secrets";
 import { Color, TAG_COLOR, TAG_SCALED_DOWN, TAG_VERSION } from "./tags";
 
@@ -50,42 +51,8 @@ const options: Record<string, OptionSchema> = {
   },
 };
 
-/** Identity and server-side fields that always differ between two resources; never compared. */
-const ALWAYS_IGNORED: Record<string, string[]> = {
-  "*": ["name", "namePrefix", "id", "arn", "arnSuffix", "urn"],
-  "kubernetes:": [
-    "metadata.name",
-    "metadata.generateName",
-    "metadata.uid",
-    "metadata.resourceVersion",
-    "metadata.creationTimestamp",
-    "metadata.generation",
-    "metadata.managedFields",
-    "metadata.selfLink",
-    'metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]',
-    "status",
-  ],
-  // The Deployment controller counts each color's rollouts: a color released more often has a higher revision.
-  "kubernetes:apps/v1:Deployment": ['metadata.annotations["deployment.kubernetes.io/revision"]'],
-  "kubernetes:core/v1:Service": [
-    "spec.clusterIP",
-    "spec.clusterIPs",
-    "spec.ports[*].nodePort",
-    "spec.healthCheckNodePort",
-  ],
-  // The template's version counters advance with every deploy of that color only.
-  "aws:ec2/launchTemplate:LaunchTemplate": ["latestVersion", "defaultVersion"],
-  "aws:autoscaling/group:Group": ["launchTemplate.version"],
-  // Local processes of both colors share one machine, so each color listens on its own ports; the pool's other
-  // outputs describe the running processes (pids, logs, health), not their configuration.
-  "pulumi-nodejs:dynamic:Resource": ["port", "endpoints", "processes", "status"],
-};
-
-/** Fields that carry the version itself (an image id per release); ignored only when the two versions differ. */
-const VERSION_FIELDS: Record<string, string[]> = {
-  "aws:ec2/launchTemplate:LaunchTemplate": ["imageId"],
-  "aws:ec2/instance:Instance": ["ami"],
-};
+/** Identity fields that always differ between two resources of any platform; never compared. */
+const ALWAYS_IGNORED = ["name", "namePrefix", "id", "arn", "arnSuffix", "urn"];
 
 /** Keys that may differ wherever they appear (tags, labels, selectors, pod template labels). */
 const COLOR_KEYS = new Set([TAG_COLOR, TAG_VERSION, TAG_SCALED_DOWN]);
@@ -342,9 +309,9 @@ function ignoreTrie(
   let trie = cache.get(key);
   if (!trie) {
     const patterns = [
-      ...ALWAYS_IGNORED["*"],
-      ...(type.startsWith("kubernetes:") ? ALWAYS_IGNORED["kubernetes:"] : []),
-      ...(ALWAYS_IGNORED[type] ?? []),
+      ...ALWAYS_IGNORED,
+      // The platform's own (policy/platforms/): server-side fields, per-color counters.
+      ...ignoredPathsOf(type),
       ...(scaledDown ? (CAPACITY_PATHS[type] ?? []) : []),
       ...(versionsDiffer ? (VERSION_FIELDS[type] ?? []) : []),
       ...(user["*"] ?? []),

@@ -4,10 +4,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../core/config";
 import { effectiveLiveColor } from "../core/spec";
 import type { PlatformDescriptor } from "../platform";
+import { awsPolicyFacts } from "./policy-facts";
 import { AwsSettings, parseAwsSettings } from "./settings";
 
 export const awsPlatform: PlatformDescriptor = {
   name: "aws",
+  policyFacts: awsPolicyFacts,
   deploy(config) {
     const { AwsService } = require("./service") as typeof import("./service");
     let settings: AwsSettings;

@@ -1,0 +1,38 @@
+/**
+ * The pack's per-platform facts, merged into the tables the policies read. Adding a platform: its facts file here
+ * (a copy of components/<name>/policy-facts.ts) and one line below.
+ */
+import { awsPolicyFacts } from "./aws";
+import type { PlatformPolicyFacts } from "./facts";
+import { kubernetesPolicyFacts } from "./kubernetes";
+import { localPolicyFacts } from "./local";
+
+export type { PlatformPolicyFacts };
+
+export const PLATFORM_POLICY_FACTS: Record<string, PlatformPolicyFacts> = {
+  aws: awsPolicyFacts,
+  kubernetes: kubernetesPolicyFacts,
+  local: localPolicyFacts,
+};
+
+function merged(field: keyof PlatformPolicyFacts): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const facts of Object.values(PLATFORM_POLICY_FACTS)) {
+    for (const [type, paths] of Object.entries(facts[field])) out[type] = [...(out[type] ?? []), ...paths];
+  }
+  return out;
+}
+
+export const CAPACITY_PATHS = merged("capacityPaths");
+export const ZERO_CAPACITY_PATHS = merged("zeroCapacityPaths");
+export const IGNORED_PATHS = merged("ignoredPaths");
+export const VERSION_FIELDS = merged("versionFields");
+
+/** The ignored paths of `type`: its own and those of every type prefix (a key ending in ":") it starts with. */
+export function ignoredPathsOf(type: string): string[] {
+  const out: string[] = [];
+  for (const [key, paths] of Object.entries(IGNORED_PATHS)) {
+    if (key === type || (key.endsWith(":") && type.startsWith(key))) out.push(...paths);
+  }
+  return out;
+}
