@@ -19,6 +19,8 @@ import {
   parseSteps,
   parseVersion,
   formatDuration,
+  STACK_NAME,
+  STACK_NAME_ALLOWED,
 } from "./parse";
 
 type Duration = string | number;
@@ -406,15 +408,11 @@ function parseRatio(flag: string, value: number | string): number {
   return n;
 }
 
-const STACK_NAME = /^[A-Za-z0-9_.\-/]{1,100}$/;
 const SERVICE_NAME = /^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$/;
 
 function parseStackName(value: string): string {
   if (!STACK_NAME.test(value)) {
-    throw new RefusedError(
-      `--stack: got "${value}"; allowed: a Pulumi stack name (letters, digits, "-", "_", ".", "/")`,
-      "--stack",
-    );
+    throw new RefusedError(`--stack: got "${value}"; allowed: ${STACK_NAME_ALLOWED}`, "--stack");
   }
   return value;
 }

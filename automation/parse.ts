@@ -5,6 +5,10 @@
 import { Color, COLORS } from "../components/core/conventions";
 import { RefusedError } from "./errors";
 
+/** A Pulumi stack name, as every flag, API option and promotion rule that names a stack accepts it. */
+export const STACK_NAME = /^[A-Za-z0-9_.\-/]{1,100}$/;
+export const STACK_NAME_ALLOWED = 'a Pulumi stack name (letters, digits, "-", "_", ".", "/")';
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 // One or more "<number><unit>" groups, largest units first is not required ("1m30s", "90s", "1.5m", "250ms").
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;

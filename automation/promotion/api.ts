@@ -16,17 +16,13 @@ import type { StackDriver } from "../ports";
 import type { ReleaseRecord } from "../engine/record/record";
 import { Chain, loadChain, ruleFor } from "./chain";
 import { requestControl } from "../engine/record/control";
+import { STACK_NAME, STACK_NAME_ALLOWED } from "../parse";
 import { judgeEvidence } from "./evidence";
 import { actorName, decodeHistory, HistoryEntry, selectHistory } from "./history";
 
-const STACK_NAME = /^[A-Za-z0-9_.\-/]{1,100}$/;
-
 function stackFlag(flag: string, value: string | undefined): string {
   if (value === undefined || !STACK_NAME.test(value)) {
-    throw new RefusedError(
-      `${flag}: got ${JSON.stringify(value)}; allowed: a Pulumi stack name (letters, digits, "-", "_", ".", "/")`,
-      flag,
-    );
+    throw new RefusedError(`${flag}: got ${JSON.stringify(value)}; allowed: ${STACK_NAME_ALLOWED}`, flag);
   }
   return value;
 }

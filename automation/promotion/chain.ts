@@ -19,6 +19,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { RefusedError } from "../errors";
+import { STACK_NAME } from "../parse";
 
 export const PROMOTION_KEY = "bluegreen:promotion";
 
@@ -49,7 +50,6 @@ const RULE_KEYS = [
   "separateApprover",
 ] as const;
 const IDENTITY = /^[A-Za-z0-9_.@+\-]{1,100}$/;
-const STACK_NAME = /^[A-Za-z0-9_.\-/]{1,100}$/;
 
 function describe(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
