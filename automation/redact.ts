@@ -6,7 +6,7 @@
  * there (an error message quoting config, engine output, a hook's reply). The driver adds the secret values it
  * reads (config marked secret; for `bluegreen:services`, the leaves the stack file stores as `secure:`), the command
  * adds the values of its environment variables whose names look secret (`addEnv`), and the sinks
- * (automation/index.ts, the driver's config writes, hook and smoke logs) pass everything through
+ * (automation/operations.ts, the driver's config writes, hook and smoke logs) pass everything through
  * `redact`/`redactDeep`. Whatever is known or not, every URL in a text loses its credentials and its query values.
  */
 import type { ConfigMap } from "@pulumi/pulumi/automation";

@@ -257,7 +257,7 @@ export function attachReleaseControl(ctx: RunContext, extras: ReleaseExtras): Re
 
 /**
  * Wraps a release flow so the run records its history and listens for approve/abort (every release command goes
- * through this: automation/index.ts). `opts.onEvent` is wrapped to feed the run's events to the history recorder.
+ * through this: automation/operations.ts). `opts.onEvent` is wrapped to feed the run's events to the history recorder.
  */
 export function withReleaseControl<O extends { onEvent?: (e: BlueGreenEvent) => void }, R>(
   flow: (ctx: RunContext) => Promise<R>,
