@@ -46,6 +46,11 @@ export interface PlatformPolicyFacts {
   ignoredPaths: Record<string, string[]>;
   /** Fields that carry the version itself (an image id per release); ignored only when the two versions differ. */
   versionFields: Record<string, string[]>;
+  /**
+   * Where resources of a type (a key ending in ":" is a type prefix) keep the bluegreen tags, when not in `tags`
+   * (a map, or the [{key, value}] list of Auto Scaling groups).
+   */
+  tagPaths: Record<string, string>;
 }
 
 export interface PlatformDescriptor {

@@ -3,7 +3,7 @@
  * tags/labels of the contract (so stacks written by hand are guarded too), indexed once in O(n).
  */
 import type { PolicyResource } from "@pulumi/policy";
-import { CAPACITY_PATHS, ZERO_CAPACITY_PATHS } from "./platforms";
+import { CAPACITY_PATHS, tagPathOf, ZERO_CAPACITY_PATHS } from "./platforms";
 import { SecretTree, secretTreeOf } from "./secrets";
 import { Color, ColorTag, isColor, TAG_COLOR, TAG_ROLE, TAG_SCALED_DOWN, TAG_SERVICE, TAG_VERSION } from "./tags";
 
@@ -83,12 +83,13 @@ export function urnName(urn: string): string {
 }
 
 /**
- * Where a resource keeps its bluegreen tags: Kubernetes `metadata.labels`, AWS `tags` (a map, or the
- * `[{key, value, propagateAtLaunch}]` list of Auto Scaling groups), dynamic resources (local platform) `tags`.
+ * Where a resource keeps its bluegreen tags: where its platform's facts say (Kubernetes: `metadata.labels`), else
+ * `tags` (a map, or the `[{key, value, propagateAtLaunch}]` list of Auto Scaling groups).
  */
 export function readTags(type: string, props: Props): Props | undefined {
-  if (type.startsWith("kubernetes:")) {
-    const labels = getPath(props, "metadata.labels");
+  const at = tagPathOf(type);
+  if (at !== undefined) {
+    const labels = getPath(props, at);
     return isObject(labels) ? labels : undefined;
   }
   const tags = props["tags"];

@@ -21,4 +21,5 @@ export const awsPolicyFacts: PlatformPolicyFacts = {
     "aws:ec2/launchTemplate:LaunchTemplate": ["imageId"],
     "aws:ec2/instance:Instance": ["ami"],
   },
+  tagPaths: {},
 };

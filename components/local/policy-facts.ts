@@ -18,4 +18,5 @@ export const localPolicyFacts: PlatformPolicyFacts = {
     "pulumi-nodejs:dynamic:Resource": ["port", "endpoints", "processes", "status"],
   },
   versionFields: {},
+  tagPaths: {},
 };

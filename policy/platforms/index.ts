@@ -15,7 +15,7 @@ export const PLATFORM_POLICY_FACTS: Record<string, PlatformPolicyFacts> = {
   local: localPolicyFacts,
 };
 
-function merged(field: keyof PlatformPolicyFacts): Record<string, string[]> {
+function merged(field: Exclude<keyof PlatformPolicyFacts, "tagPaths">): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const facts of Object.values(PLATFORM_POLICY_FACTS)) {
     for (const [type, paths] of Object.entries(facts[field])) out[type] = [...(out[type] ?? []), ...paths];
@@ -35,4 +35,14 @@ export function ignoredPathsOf(type: string): string[] {
     if (key === type || (key.endsWith(":") && type.startsWith(key))) out.push(...paths);
   }
   return out;
+}
+
+const TAG_PATHS: [string, string][] = Object.values(PLATFORM_POLICY_FACTS).flatMap((f) => Object.entries(f.tagPaths));
+
+/** Where resources of `type` keep the bluegreen tags, if a platform says (else they are in `tags`). */
+export function tagPathOf(type: string): string | undefined {
+  for (const [key, path] of TAG_PATHS) {
+    if (key === type || (key.endsWith(":") && type.startsWith(key))) return path;
+  }
+  return undefined;
 }

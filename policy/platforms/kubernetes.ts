@@ -44,4 +44,5 @@ export const kubernetesPolicyFacts: PlatformPolicyFacts = {
     ],
   },
   versionFields: {},
+  tagPaths: { "kubernetes:": "metadata.labels" },
 };
