@@ -12,7 +12,7 @@ import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
 import { readSecretConfigInfo } from "./core/secret-config";
 import { Color } from "./core/conventions";
 import { RoutingDecision } from "./core/routing";
-import { effectiveLiveColor, Platform, StackConfig } from "./core/spec";
+import { effectiveLiveColor, Platform, StackConfig, TestRouteOutput } from "./core/spec";
 
 /** Per service, what the automation tool and operators read from the stack. */
 export interface ServiceOutputs {
@@ -29,6 +29,8 @@ export interface ServiceOutputs {
   weights: Record<Color, number>;
   /** The idle color declared scaled down, if any. */
   scaledDownColor?: Color;
+  /** The header/cookie that reaches the idle color through the production entry (liveEndpoint), if configured. */
+  testRoute?: TestRouteOutput;
   /**
    * Per color, how to probe it. aws: {version, targetGroupArn, autoScalingGroupName, alarmNames, scaledDown};
    * kubernetes: {version, endpoint, deploymentName, namespace, scaledDown}.
@@ -57,6 +59,8 @@ interface PairedService {
   adminSocket?: pulumi.Output<string>;
   routerChange?: pulumi.Output<object>;
   alb?: pulumi.Output<object>;
+  /** The test route, when the service has one and the platform built it. */
+  testRoute?: TestRouteOutput;
 }
 
 type PlatformDeployer = (config: StackConfig) => Map<string, PairedService>;
@@ -118,6 +122,7 @@ export function deployStack(config: StackConfig): StackOutputs {
       versions: { ...service.versions },
       weights: routing.weights,
       ...(service.idleScaleDown ? { scaledDownColor: service.idleScaleDown.color } : {}),
+      ...(component.testRoute ? { testRoute: component.testRoute } : {}),
       colors: component.colors,
       ...(component.adminSocket ? { adminSocket: component.adminSocket } : {}),
       ...(component.routerChange ? { routerChange: component.routerChange } : {}),
