@@ -382,6 +382,13 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
         `${NS}:kubernetes.gatewayName, or remove weights (100% to the live color)`,
     );
   }
+  if (testRoute && ctx.platform === "kubernetes" && ctx.kubernetes && !ctx.kubernetes.gatewayName) {
+    r.problem(
+      `${key}.testRoute`,
+      `got ${describe(shared("testRoute"))}; a test route on kubernetes is a Gateway API HTTPRoute header match: set ` +
+        `${NS}:kubernetes.gatewayName, or remove testRoute (verify then uses the preview Service only)`,
+    );
+  }
 
   if (r.problems.length > before || port === undefined || !image || capacity === undefined || !versions) {
     return undefined;
