@@ -82,7 +82,8 @@ function approvalText(a: api.ApprovalStatus): string[] {
   const lines = [
     `waiting for approval since ${a.since}: ${a.service} ${a.version} is staged and verified on ${a.toColor}, no ` +
       `traffic moved; run \`${a.approve}\` or \`${a.abort}\`` +
-      (a.autoApproveAt ? ` (approves by itself at ${a.autoApproveAt})` : ""),
+      (a.autoApproveAt ? ` (approves by itself at ${a.autoApproveAt})` : "") +
+      (a.autoAbortAt ? ` (aborts by itself at ${a.autoAbortAt} without an answer)` : ""),
   ];
   if (a.request) {
     lines.push(
@@ -377,6 +378,9 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       "after the bake, keep the previous color warm this long, then scale it down",
     )
     .option("--scale-down-capacity <n>", "capacity of the scaled-down previous color")
+    .option("--require-approval", "pause after verify until `bluegreen approve` (or `bluegreen abort`) from any host")
+    .option("--approval-timeout <duration>", "with --require-approval: end the wait after this long")
+    .option("--on-approval-timeout <action>", "abort (default: nothing switched) or promote")
     .option(
       "--scale-down-delay <duration>",
       "least time between the switch and scaling the previous color down, so connections drain (kubernetes: 30s)",
@@ -391,6 +395,9 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
             scaleDownAfter: str(o, "scaleDownAfter"),
             scaleDownCapacity: str(o, "scaleDownCapacity"),
             scaleDownDelay: str(o, "scaleDownDelay"),
+            ...(o.requireApproval === true ? { requireApproval: true } : {}),
+            approvalTimeout: str(o, "approvalTimeout"),
+            onApprovalTimeout: str(o, "onApprovalTimeout"),
           },
           ro,
         ),

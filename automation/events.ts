@@ -39,6 +39,8 @@ export interface CheckEvent extends EventBase {
   name: string;
   ok: boolean;
   target?: string;
+  /** How the request reached its color when not by URL alone, e.g. `test route header x-bluegreen-preview: 1`. */
+  via?: string;
   figures: Figures;
   detail?: string;
 }

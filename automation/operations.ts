@@ -18,6 +18,7 @@ import { keepReleaseReport } from "./report/store";
 import type { BlueGreenEvent, EventInput } from "./events";
 import {
   DeployInput,
+  normalizeApproval,
   normalizeDeploy,
   normalizeRollback,
   normalizeStatus,
@@ -158,8 +159,19 @@ function keepReport(
 /** The whole release: preflight, stage, verify, switch, bake (automatic rollback), finish. */
 export function deploy(input: DeployInput, opts: RunOptions = {}, extras?: ReleaseExtras): Promise<ReleaseResult> {
   // Every release records its outcome in the stack's history and listens for approve/abort (automation/promotion/).
-  const c = withReleaseControl(deployFlow, opts, extras);
-  return run(() => normalizeDeploy(input), c.flow, c.opts, input.stack);
+  const ex: ReleaseExtras = { ...extras };
+  const c = withReleaseControl(deployFlow, opts, ex);
+  return run(
+    () => {
+      // --require-approval outside promotion: the same gate, set before the flow starts (so refusals exit 2 first).
+      const gate = normalizeApproval(input);
+      if (gate && !ex.approval) ex.approval = gate;
+      return normalizeDeploy(input);
+    },
+    c.flow,
+    c.opts,
+    input.stack,
+  );
 }
 
 /** Verified manual switch to a color (refused if it is scaled down or unhealthy); optional steps and bake. */

@@ -144,6 +144,43 @@ export interface CommonInput extends CheckInput, EngineInput, PlatformInput {
 export interface DeployInput extends CommonInput, BakeInput, SwitchInput, FinishInput {
   service: string;
   version: string;
+  /** Pause after verify until `bluegreen approve` (or abort), as promotion's `approval: true` does [false]. */
+  requireApproval?: boolean;
+  /** With requireApproval: end the wait after this long, e.g. "1h" [wait for an answer]. */
+  approvalTimeout?: string | number;
+  /** What the approval timeout does: "abort" (nothing switched) or "promote" ["abort"]. */
+  onApprovalTimeout?: string;
+}
+
+/** The approval gate a deploy asked for with `--require-approval` (ms), or undefined; refuses bad combinations. */
+export function normalizeApproval(i: DeployInput): { autoPromoteMs?: number; abortAfterMs?: number } | undefined {
+  if (!i.requireApproval) {
+    for (const [flag, v] of [
+      ["--approval-timeout", i.approvalTimeout],
+      ["--on-approval-timeout", i.onApprovalTimeout],
+    ] as const) {
+      if (v !== undefined) throw new RefusedError(`${flag}: got "${v}"; allowed only with --require-approval`, flag);
+    }
+    return undefined;
+  }
+  const action = i.onApprovalTimeout ?? "abort";
+  if (action !== "abort" && action !== "promote") {
+    throw new RefusedError(
+      `--on-approval-timeout: got "${action}"; allowed: abort (default) or promote`,
+      "--on-approval-timeout",
+    );
+  }
+  if (i.approvalTimeout === undefined) {
+    if (i.onApprovalTimeout !== undefined) {
+      throw new RefusedError(
+        `--on-approval-timeout: got "${action}"; allowed only with --approval-timeout (the action when it runs out)`,
+        "--on-approval-timeout",
+      );
+    }
+    return {};
+  }
+  const ms = parseDuration("--approval-timeout", i.approvalTimeout, { min: 1000, max: 7 * 24 * 3_600_000 });
+  return action === "abort" ? { abortAfterMs: ms } : { autoPromoteMs: ms };
 }
 
 export interface SwitchColorInput extends CommonInput, BakeInput, SwitchInput {

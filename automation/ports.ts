@@ -3,6 +3,7 @@
  * for real (Pulumi Automation API, HTTP, Prometheus) and the unit tests implement them with fakes.
  */
 import { Color } from "../components/core/conventions";
+import type { TestRouteOutput } from "../components/core/spec";
 import type { CheckoutJudgement, ReleaseState, StateOrigin } from "../components/core/state-store";
 import type { BlueGreenEvent, EventInput } from "./events";
 
@@ -75,6 +76,8 @@ export interface ServiceOutputsView {
   versions: Record<Color, string>;
   weights?: Record<Color, number>;
   scaledDownColor?: Color;
+  /** The header/cookie that reaches the idle color through `liveEndpoint` (the production entry), if configured. */
+  testRoute?: TestRouteOutput;
   colors?: Partial<Record<Color, Record<string, unknown>>>;
 }
 
@@ -243,6 +246,8 @@ export interface ProbeRequest {
   timeoutMs: number;
   /** Aborts the request (interrupt). */
   signal?: AbortSignal;
+  /** Extra request headers (a test route's header or cookie). */
+  headers?: Record<string, string>;
   /** Statuses that count as a good answer (`ok`) [2xx only: a redirect is not health]. */
   accept?: (status: number) => boolean;
 }

@@ -11,7 +11,7 @@ import type { PlatformAccess } from "../automation/options";
 import type { PlatformAdapter } from "../automation/ports";
 import type { Color } from "./core/conventions";
 import type { RoutingDecision } from "./core/routing";
-import type { StackConfig } from "./core/spec";
+import type { StackConfig, TestRouteOutput } from "./core/spec";
 
 /** What every platform component offers the stack. */
 export interface PairedService {
@@ -22,6 +22,8 @@ export interface PairedService {
   adminSocket?: pulumi.Output<string>;
   routerChange?: pulumi.Output<object>;
   alb?: pulumi.Output<object>;
+  /** The test route, when the service has one and the platform built it. */
+  testRoute?: TestRouteOutput;
 }
 
 export interface PlatformAdapterOptions {

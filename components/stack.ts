@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
 import { readSecretConfigInfo } from "./core/secret-config";
 import { Color } from "./core/conventions";
-import { Platform, StackConfig } from "./core/spec";
+import { Platform, StackConfig, TestRouteOutput } from "./core/spec";
 import { platformDescriptor, platformNames } from "./platforms";
 
 /** Per service, what the automation tool and operators read from the stack. */
@@ -28,6 +28,8 @@ export interface ServiceOutputs {
   weights: Record<Color, number>;
   /** The idle color declared scaled down, if any. */
   scaledDownColor?: Color;
+  /** The header/cookie that reaches the idle color through the production entry (liveEndpoint), if configured. */
+  testRoute?: TestRouteOutput;
   /**
    * Per color, how to probe it. aws: {version, targetGroupArn, autoScalingGroupName, alarmNames, scaledDown};
    * kubernetes: {version, endpoint, deploymentName, namespace, scaledDown}.
@@ -67,6 +69,7 @@ export function deployStack(config: StackConfig): StackOutputs {
       versions: { ...service.versions },
       weights: routing.weights,
       ...(service.idleScaleDown ? { scaledDownColor: service.idleScaleDown.color } : {}),
+      ...(component.testRoute ? { testRoute: component.testRoute } : {}),
       colors: component.colors,
       ...(component.adminSocket ? { adminSocket: component.adminSocket } : {}),
       ...(component.routerChange ? { routerChange: component.routerChange } : {}),

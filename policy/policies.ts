@@ -10,6 +10,7 @@ import { pairCompletePolicy } from "./pair-complete";
 import { previewNotPublicPolicy } from "./preview-not-public";
 import { routerConsistentPolicy } from "./router";
 import { sharedProtectedPolicy } from "./shared-protected";
+import { testRoutePolicy } from "./test-route";
 
 export function bluegreenPolicies(overrides: Record<string, PolicyOverrides> = {}) {
   return [
@@ -19,6 +20,7 @@ export function bluegreenPolicies(overrides: Record<string, PolicyOverrides> = {
     healthChecksPolicy(overrides["bluegreen-health-checks"]),
     previewNotPublicPolicy(overrides["bluegreen-preview-not-public"]),
     sharedProtectedPolicy(overrides["bluegreen-shared-protected"]),
+    testRoutePolicy(overrides["bluegreen-test-route"]),
   ];
 }
 

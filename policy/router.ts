@@ -76,7 +76,7 @@ function kindOf(r: BgResource): RouterView["kind"] | undefined {
  * Finds which color a destination reference (ARN, Service name) means: by value when known, else (preview) by the
  * router's dependencies on this service's per-color resources of the expected kind.
  */
-function resolveTargets(
+export function resolveTargets(
   router: BgResource,
   index: StackIndex,
   raw: { ref: unknown; weight: unknown }[],
@@ -125,9 +125,9 @@ function resolveTargets(
   return targets;
 }
 
-const isTargetGroup = (r: BgResource) =>
+export const isTargetGroup = (r: BgResource) =>
   r.type === "aws:lb/targetGroup:TargetGroup" || r.type === "aws:alb/targetGroup:TargetGroup";
-const isService = (r: BgResource) => r.type === "kubernetes:core/v1:Service";
+export const isService = (r: BgResource) => r.type === "kubernetes:core/v1:Service";
 
 export const awsListenerAdapter: RouterAdapter = {
   platform: "aws",

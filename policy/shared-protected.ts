@@ -19,6 +19,7 @@ export const DEFAULT_EXEMPT_ROLES = [
   ...PRODUCTION_ROLES,
   ...PREVIEW_ROLES,
   "color-service",
+  "test-route",
   "load-balancer",
   "load-balancer-sg",
   "instance-sg",

@@ -14,7 +14,11 @@ export class HttpProber implements Prober {
     const timeout = AbortSignal.timeout(req.timeoutMs);
     const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
     try {
-      const res = await fetch(req.url, { signal, headers: { "user-agent": "bluegreen-probe" }, redirect: "manual" });
+      const res = await fetch(req.url, {
+        signal,
+        headers: { ...req.headers, "user-agent": "bluegreen-probe" },
+        redirect: "manual",
+      });
       const text = await res.text();
       const latencyMs = performance.now() - started;
       const body = text.slice(0, BODY_LIMIT);

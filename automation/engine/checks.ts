@@ -46,10 +46,24 @@ export async function probe(
   url: string,
   signal: AbortSignal,
   target: "request" | "health" = "request",
+  via?: RouteVia,
 ): Promise<ProbeResult> {
   const accept = target === "health" ? is2xx : answerAccepted(ctx.settings.checks.expectStatus);
-  const p = await ctx.deps.prober.probe({ url, timeoutMs: ctx.settings.checks.requestTimeoutMs, signal, accept });
+  const p = await ctx.deps.prober.probe({
+    url,
+    timeoutMs: ctx.settings.checks.requestTimeoutMs,
+    signal,
+    accept,
+    ...(via ? { headers: via.headers } : {}),
+  });
   return p.status === undefined ? p : { ...p, ok: accept(p.status) };
+}
+
+/** A request that reaches its color through a test route on the production entry rather than by URL alone. */
+export interface RouteVia {
+  headers: Record<string, string>;
+  /** For events and messages, e.g. `test route header x-bluegreen-preview: 1`. */
+  label: string;
 }
 
 function versionProblem(ctx: RunContext, p: ProbeResult, expected: string): string | undefined {
@@ -72,6 +86,7 @@ export async function waitHealthy(
   expectedVersion: string | undefined,
   timeoutMs: number,
   signal: AbortSignal,
+  via?: RouteVia,
 ): Promise<string | undefined> {
   const { clock } = ctx.deps;
   const { healthyThreshold, pollIntervalMs } = ctx.settings.checks;
@@ -81,7 +96,7 @@ export async function waitHealthy(
   let attempts = 0;
   let last = "no answer yet";
   for (;;) {
-    const p = await probe(ctx, url, signal, "health");
+    const p = await probe(ctx, url, signal, "health", via);
     attempts++;
     const why = !p.ok
       ? (p.error ?? `status ${p.status}`)
@@ -96,12 +111,14 @@ export async function waitHealthy(
       name: "health",
       ok: !why,
       target: url,
+      ...(via ? { via: via.label } : {}),
       figures: { ...probeFigures(p), streak, needed: healthyThreshold, attempt: attempts },
       ...(why ? { detail: why } : {}),
     });
     if (streak >= healthyThreshold) return undefined;
     if (clock.now() + pollIntervalMs > deadline) {
-      return `${url} not healthy after ${Math.round(timeoutMs / 1000)}s (${attempts} attempts; last: ${last})`;
+      const through = via ? ` through the ${via.label}` : "";
+      return `${url}${through} not healthy after ${Math.round(timeoutMs / 1000)}s (${attempts} attempts; last: ${last})`;
     }
     await clock.sleep(pollIntervalMs, signal);
   }
@@ -114,10 +131,11 @@ export async function smokeCheck(
   endpoint: string,
   expectedVersion: string,
   signal: AbortSignal,
+  via?: RouteVia,
 ): Promise<string | undefined> {
   const c = ctx.settings.checks;
   const url = joinUrl(endpoint, c.requestPath);
-  const p = await probe(ctx, url, signal);
+  const p = await probe(ctx, url, signal, "request", via);
   const problems: string[] = [];
   if (p.status === undefined) problems.push(`no answer: ${p.error ?? "unknown error"}`);
   else if (!c.expectStatus(p.status)) problems.push(`status ${p.status}, expected ${c.expectStatusText}`);
@@ -126,13 +144,14 @@ export async function smokeCheck(
   }
   const vp = p.status !== undefined ? versionProblem(ctx, p, expectedVersion) : undefined;
   if (vp) problems.push(vp);
-  const why = problems.length > 0 ? problems.join("; ") : undefined;
+  const why = problems.length > 0 ? `${problems.join("; ")}${via ? ` (through the ${via.label})` : ""}` : undefined;
   ctx.emit({
     type: "check",
     phase,
     name: "smoke.http",
     ok: !why,
     target: url,
+    ...(via ? { via: via.label } : {}),
     figures: { ...probeFigures(p), expectStatus: c.expectStatusText },
     ...(why ? { detail: why } : {}),
   });

@@ -371,7 +371,9 @@ async function breachRollback(ctx: RunContext, breach: Breach): Promise<never> {
 /** Why the soft signal fired: Ctrl-C, or `bluegreen abort` from another process (its reason names who asked). */
 function interruptReason(soft: AbortSignal, ctrlC = "interrupted by the user"): string {
   const why = soft.reason as unknown;
-  return why instanceof Error && why.name === "AbortRequested" ? why.message : ctrlC;
+  return why instanceof Error && (why.name === "AbortRequested" || why.name === "ApprovalTimedOut")
+    ? why.message
+    : ctrlC;
 }
 
 /** Turns a failure in phase `cur` into a consistent state and the error to report. */

@@ -68,6 +68,8 @@ export interface ApprovalStatus {
   since: string;
   /** When the release approves by itself (autoPromoteSeconds), if it does. */
   autoApproveAt?: string;
+  /** When the release aborts by itself if nobody answers (the approval timeout). */
+  autoAbortAt?: string;
   /** An approve/abort request on the stack that the release has not acknowledged yet. */
   request?: Pick<ControlRequest, "action" | "by" | "host" | "at">;
   /** What to run, e.g. "bluegreen approve --stack prod --service web". */
@@ -205,6 +207,7 @@ function approvalStatus(
     toColor: r.toColor,
     since: waiting.since,
     ...(waiting.autoApproveAt ? { autoApproveAt: waiting.autoApproveAt } : {}),
+    ...(waiting.autoAbortAt ? { autoAbortAt: waiting.autoAbortAt } : {}),
     ...(pending ? { request: { action: pending.action, by: pending.by, host: pending.host, at: pending.at } } : {}),
     approve: `bluegreen approve --stack ${stack} --service ${r.service}`,
     abort: `bluegreen abort --stack ${stack}`,

@@ -5,12 +5,13 @@
  */
 import { Color } from "../../components/core/conventions";
 import { ServiceConfig } from "../../components/core/spec";
+import { describeTestRoute, testRouteHeaderLine, testRouteHeaders } from "../../components/core/test-route";
 import { RefusedError, VerificationFailedError } from "../errors";
 import type { Phase } from "../events";
-import type { ConfigChange, ResourceStep } from "../ports";
+import type { ConfigChange, ResourceStep, ServiceOutputsView } from "../ports";
 import type { ReleaseRecord } from "./record/record";
 import { sampleBaseline } from "./baseline";
-import { confirmVersion, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
+import { confirmVersion, RouteVia, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
 import { requestsToPass } from "./window";
 import { killedText, type RunContext } from "./context";
 import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
@@ -187,6 +188,7 @@ export async function verify(ctx: RunContext, snap: Snapshot, svc: ServiceConfig
     )) ??
     (await smokeCheck(ctx, "verify", endpoint, r.version, signal)) ??
     (await smokeCommand(ctx, endpoint, r, signal)) ??
+    (await throughTestRoute(ctx, so, svc, r, signal)) ??
     (await warmUp(ctx, "verify", endpoint, signal)) ??
     (await otherServices(ctx, snap, r, signal)) ??
     (await platformReadiness(ctx, "verify", r.toColor, r.version, "before-switch"));
@@ -203,6 +205,50 @@ export async function verify(ctx: RunContext, snap: Snapshot, svc: ServiceConfig
 }
 
 /**
+ * The same health, smoke and --smoke-command checks once more through the production entry with the service's test
+ * route (header or cookie): the real router, its host/path rules and TLS reach the new color before any user does.
+ * Nothing to do for a service without `testRoute`.
+ */
+async function throughTestRoute(
+  ctx: RunContext,
+  so: ServiceOutputsView,
+  svc: ServiceConfig,
+  r: ReleaseRecord,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  if (!so.testRoute) return undefined;
+  if (so.testRoute.entry !== "live") {
+    // The HTTPRoute's Gateway address is not in the stack: say so rather than claim the route was tested.
+    ctx.emit({
+      type: "log",
+      level: "warn",
+      message:
+        `${r.service}: the test route (${describeTestRoute(so.testRoute)}) is on the Gateway's HTTPRoute, whose ` +
+        "address this stack does not report; verify ran through the preview endpoint only",
+    });
+    return undefined;
+  }
+  const via: RouteVia = {
+    headers: testRouteHeaders(so.testRoute),
+    label: `test route ${describeTestRoute(so.testRoute)}`,
+  };
+  return (
+    (await waitHealthy(
+      ctx,
+      "verify",
+      so.liveEndpoint,
+      healthPathOf(ctx, svc),
+      r.version,
+      ctx.settings.checks.verifyTimeoutMs,
+      signal,
+      via,
+    )) ??
+    (await smokeCheck(ctx, "verify", so.liveEndpoint, r.version, signal, via)) ??
+    (await smokeCommand(ctx, so.liveEndpoint, r, signal, "test-route", testRouteHeaderLine(so.testRoute)))
+  );
+}
+
+/**
  * Runs the user's --smoke-command against `endpoint`: the new version (target "new"), or after expand hooks the live
  * version against the same schema (target "live": BLUEGREEN_SMOKE_TARGET tells the runs apart). Returns why it
  * failed, or undefined.
@@ -212,7 +258,8 @@ export async function smokeCommand(
   endpoint: string,
   r: ReleaseRecord,
   signal: AbortSignal,
-  target: "new" | "live" = "new",
+  target: "new" | "live" | "test-route" = "new",
+  testHeader?: string,
 ): Promise<string | undefined> {
   const cmd = ctx.settings.checks.smokeCommand;
   if (!cmd) return undefined;
@@ -223,7 +270,9 @@ export async function smokeCommand(
     cmd,
     {
       BLUEGREEN_PREVIEW_URL: endpoint,
-      ...(live ? { BLUEGREEN_SMOKE_TARGET: "live" } : {}),
+      ...(target === "new" ? {} : { BLUEGREEN_SMOKE_TARGET: target }),
+      // Through the test route, the command must send this header (e.g. curl -H "$BLUEGREEN_TEST_HEADER").
+      ...(testHeader ? { BLUEGREEN_TEST_HEADER: testHeader } : {}),
       BLUEGREEN_STACK: ctx.settings.stack,
       BLUEGREEN_SERVICE: r.service,
       BLUEGREEN_VERSION: version,
@@ -244,7 +293,8 @@ export async function smokeCommand(
       : undefined;
   const why = ok
     ? undefined
-    : `smoke command ${how}${live ? ` against the live ${r.fromColor}` : ""}: ${cmd}` +
+    : `smoke command ${how}${live ? ` against the live ${r.fromColor}` : ""}` +
+      `${target === "test-route" ? ` through the test route (${testHeader})` : ""}: ${cmd}` +
       (log ? ` (output: ${log})` : "");
   const shown = output ? output.split("\n").slice(-6).join("\n").slice(-600) : "";
   ctx.emit({
@@ -252,7 +302,8 @@ export async function smokeCommand(
     phase: "verify",
     name: "smoke.command",
     ok,
-    ...(live ? { target: endpoint } : {}),
+    ...(target === "new" ? {} : { target: endpoint }),
+    ...(testHeader ? { via: `test route ${testHeader}` } : {}),
     figures: {
       exitCode: res.exitCode,
       ms: ctx.deps.clock.now() - started,

@@ -143,6 +143,7 @@ export async function promote(input: PromoteInput, opts: PromotionOptions = {}):
         ? {
             approval: {
               autoPromoteMs: rule.autoPromoteMs,
+              ...(rule.abortAfterMs !== undefined ? { abortAfterMs: rule.abortAfterMs } : {}),
               ...(rule.approvers ? { approvers: rule.approvers } : {}),
               ...(rule.separateApprover ? { separateApprover: true } : {}),
             },

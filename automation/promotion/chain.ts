@@ -9,6 +9,8 @@
  *     minSoakMinutes: 30       # default 0: and have been live there at least this long
  *     approval: true           # default false: pause after verify until `bluegreen approve` (or abort)
  *     autoPromoteSeconds: 600  # optional, only with approval: approve by itself after this long
+ *     approvalTimeoutSeconds: 3600  # optional, only with approval: end the wait after this long ...
+ *     onApprovalTimeout: abort      # ... with this action: abort (default) or promote
  *     approvers: [alice, bob]  # optional, only with approval: who may approve (the CI's identity: $GITHUB_ACTOR, ...)
  *     separateApprover: true   # default false: the approver must differ from who runs the release
  *
@@ -34,6 +36,8 @@ export interface PromotionRule {
   approval: boolean;
   /** With approval: approve automatically after this long (ms); absent: wait for a person. */
   autoPromoteMs?: number;
+  /** With approval: abort after this long (ms) without an answer (`approvalTimeoutSeconds`). */
+  abortAfterMs?: number;
   /** With approval: the only identities whose approval counts; absent: anyone with access to the stack. */
   approvers?: string[];
   /** With approval: an approval by the identity that runs the release does not count [false]. */
@@ -46,6 +50,8 @@ const RULE_KEYS = [
   "minSoakMinutes",
   "approval",
   "autoPromoteSeconds",
+  "approvalTimeoutSeconds",
+  "onApprovalTimeout",
   "approvers",
   "separateApprover",
 ] as const;
@@ -94,6 +100,33 @@ export function parsePromotionRule(stack: string, value: unknown): PromotionRule
   if (autoPromoteSeconds !== undefined && !approval) {
     bad("autoPromoteSeconds", autoPromoteSeconds, "only with approval: true (it bounds the wait for an approval)");
   }
+  // An approval nobody answers ends: by default with an abort (nothing switched); `promote` is autoPromoteSeconds.
+  const approvalTimeoutSeconds = num("approvalTimeoutSeconds", 7 * 24 * 3600);
+  const onTimeout = obj.onApprovalTimeout ?? "abort";
+  if (onTimeout !== "abort" && onTimeout !== "promote") {
+    bad("onApprovalTimeout", obj.onApprovalTimeout, 'one of "abort" | "promote" (default "abort")');
+  }
+  if (obj.onApprovalTimeout !== undefined && approvalTimeoutSeconds === undefined) {
+    bad("onApprovalTimeout", obj.onApprovalTimeout, "only with approvalTimeoutSeconds (the action when it runs out)");
+  }
+  if (approvalTimeoutSeconds !== undefined && !approval) {
+    bad(
+      "approvalTimeoutSeconds",
+      approvalTimeoutSeconds,
+      "only with approval: true (it bounds the wait for an approval)",
+    );
+  }
+  if (approvalTimeoutSeconds !== undefined && autoPromoteSeconds !== undefined) {
+    bad(
+      "approvalTimeoutSeconds",
+      approvalTimeoutSeconds,
+      'either approvalTimeoutSeconds (with onApprovalTimeout) or autoPromoteSeconds (= onApprovalTimeout: "promote"), not both',
+    );
+  }
+  const promoteAfter =
+    autoPromoteSeconds ??
+    (onTimeout === "promote" && approvalTimeoutSeconds !== undefined ? approvalTimeoutSeconds : undefined);
+  const abortAfter = onTimeout === "abort" ? approvalTimeoutSeconds : undefined;
   let approvers: string[] | undefined;
   if (obj.approvers !== undefined) {
     const list = obj.approvers;
@@ -111,7 +144,8 @@ export function parsePromotionRule(stack: string, value: unknown): PromotionRule
     requireBaked: bool("requireBaked", true),
     minSoakMs: (num("minSoakMinutes", 30 * 24 * 60) ?? 0) * 60_000,
     approval,
-    ...(autoPromoteSeconds !== undefined ? { autoPromoteMs: autoPromoteSeconds * 1000 } : {}),
+    ...(promoteAfter !== undefined ? { autoPromoteMs: promoteAfter * 1000 } : {}),
+    ...(abortAfter !== undefined ? { abortAfterMs: abortAfter * 1000 } : {}),
     ...(approvers ? { approvers } : {}),
     ...(separateApprover ? { separateApprover: true as const } : {}),
   };

@@ -19,12 +19,25 @@ const ACK_ATTEMPTS = 4;
 const ACK_BACKOFF_MS = 500;
 
 export interface ApprovalGate {
-  /** Approve by itself after this long (ms); absent: wait for `bluegreen approve` or `abort`. */
+  /** Approve by itself after this long (ms) (`autoPromoteSeconds`, `--on-approval-timeout promote`). */
   autoPromoteMs?: number;
+  /**
+   * Abort by itself after this long (ms) when nobody answered (`approvalTimeoutSeconds`, `--approval-timeout`): a
+   * release nobody approves does not hold the stack forever. Traffic never moved, so the abort is clean.
+   */
+  abortAfterMs?: number;
   /** Only these identities' approvals count (`bluegreen:promotion.approvers`). */
   approvers?: string[];
   /** An approval by the identity that runs the release does not count (`bluegreen:promotion.separateApprover`). */
   separateApprover?: boolean;
+}
+
+/** The approval gate's timeout ran out with nobody answering: the release aborts (nothing switched). */
+export class ApprovalTimedOut extends Error {
+  constructor(afterMs: number) {
+    super(`no approval within the approval timeout (${Math.round(afterMs / 1000)}s): aborted, no traffic moved`);
+    this.name = "ApprovalTimedOut";
+  }
 }
 
 /** What a release command adds to the plain release: set by `promote` (notes, approval gate). */
@@ -192,6 +205,13 @@ export class ReleaseControl {
     if (!gate || !r) return;
     const started = ctx.deps.clock.now();
     const auto = gate.autoPromoteMs;
+    const abortAfter = gate.abortAfterMs;
+    const ends =
+      auto !== undefined
+        ? `; approves by itself in ${Math.round(auto / 1000)}s`
+        : abortAfter !== undefined
+          ? `; aborts by itself in ${Math.round(abortAfter / 1000)}s without an answer`
+          : "";
     ctx.emit({
       type: "decision",
       phase: "verify",
@@ -199,13 +219,14 @@ export class ReleaseControl {
       reason:
         `${r.service} ${r.version} is staged and verified on ${r.toColor}; no production traffic moved. Waiting for ` +
         `\`bluegreen approve --stack ${ctx.settings.stack} --service ${r.service}\` (or \`bluegreen abort --stack ` +
-        `${ctx.settings.stack}\`)${auto !== undefined ? `; approves by itself in ${Math.round(auto / 1000)}s` : ""}`,
+        `${ctx.settings.stack}\`)${ends}`,
     });
     // Recorded with the release, so `bluegreen status` from any terminal can say it waits and since when.
     await ctx.status.set({
       awaitingApproval: {
         since: new Date(started).toISOString(),
         ...(auto !== undefined ? { autoApproveAt: new Date(started + auto).toISOString() } : {}),
+        ...(abortAfter !== undefined ? { autoAbortAt: new Date(started + abortAfter).toISOString() } : {}),
       },
     });
     // Read at once: an approval given while staging or verifying counts.
@@ -232,6 +253,12 @@ export class ReleaseControl {
           reason: `no approval or abort within autoPromoteSeconds (${Math.round(auto / 1000)}s): promoting automatically`,
         });
         return;
+      }
+      if (abortAfter !== undefined && ctx.deps.clock.now() - started >= abortAfter) {
+        const timedOut = new ApprovalTimedOut(abortAfter);
+        ctx.emit({ type: "decision", phase: "verify", decision: "approval-timeout", reason: timedOut.message });
+        this.aborter.abort(timedOut);
+        throw timedOut;
       }
       await ctx.deps.clock.sleep(Math.min(this.pollMs, 1000), ctx.interrupts.soft);
       if (ctx.deps.clock.now() - this.lastPoll >= this.pollMs) {

@@ -13,7 +13,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Color, COLORS, pairTags, Role, SHARED, VERSION_ENV_VAR } from "../core/conventions";
 import { decideRouting, RoutingDecision } from "../core/routing";
-import { ColorPlan, planColor, ServiceConfig, ServiceSpec } from "../core/spec";
+import { ColorPlan, planColor, ServiceConfig, ServiceSpec, TestRouteOutput, TestRouteSpec } from "../core/spec";
 import { AwsAlarmSettings, AwsServiceSettings, AwsStackSettings } from "./settings";
 
 export interface AwsServiceArgs {
@@ -384,6 +384,34 @@ export function buildTestListenerActions(
   return [{ type: "forward", targetGroupArn: targetGroupArns[routing.previewColor] }];
 }
 
+/** Priority of the test-route rule on the production listener: any rule is evaluated before the default action. */
+export const TEST_ROUTE_PRIORITY = 10;
+
+/**
+ * Test route on the production listener: requests whose header (or cookie) carries the value go to the idle color's
+ * target group, the same color as the test listener. ALB has no cookie condition: a cookie is matched as a
+ * `Cookie` header value with wildcards around `name=value`. ALB compares header values case-insensitively.
+ */
+export function buildTestRouteRuleArgs(
+  spec: ServiceSpec,
+  route: TestRouteSpec,
+  routing: RoutingDecision,
+  targetGroupArns: Record<Color, pulumi.Input<string>>,
+  listenerArn: pulumi.Input<string>,
+): aws.lb.ListenerRuleArgs {
+  const httpHeader =
+    route.header !== undefined
+      ? { httpHeaderName: route.header, values: [route.value] }
+      : { httpHeaderName: "Cookie", values: [`*${route.cookie}=${route.value}*`] };
+  return {
+    listenerArn,
+    priority: TEST_ROUTE_PRIORITY,
+    conditions: [{ httpHeader }],
+    actions: [{ type: "forward", targetGroupArn: targetGroupArns[routing.previewColor] }],
+    tags: awsTags(spec, "test-route"),
+  };
+}
+
 export function buildLoadBalancerSecurityGroupArgs(
   spec: ServiceSpec,
   settings: AwsStackSettings,
@@ -449,6 +477,8 @@ export class AwsService extends pulumi.ComponentResource {
   readonly colors: pulumi.Output<Record<Color, AwsColorProbe>>;
   /** Listener ARNs and the forward action's stickiness, for moving traffic with ModifyListener. */
   readonly alb: pulumi.Output<AwsAlbOutput>;
+  /** The header/cookie rule to the idle color on the production listener, when configured. */
+  readonly testRoute?: TestRouteOutput;
 
   constructor(name: string, args: AwsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bluegreen:aws:Service", name, {}, opts);
@@ -578,6 +608,14 @@ export class AwsService extends pulumi.ComponentResource {
       },
       child,
     );
+    if (spec.testRoute) {
+      new aws.lb.ListenerRule(
+        `${name}-test-route`,
+        buildTestRouteRuleArgs(spec, spec.testRoute, this.routing, tgArns, productionListener.arn),
+        child,
+      );
+      this.testRoute = { ...spec.testRoute, entry: "live" };
+    }
     const testListener = new aws.lb.Listener(
       `${name}-test-listener`,
       {

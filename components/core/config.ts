@@ -16,6 +16,7 @@ import {
   Platform,
   PLATFORMS,
   ResourcesSpec,
+  TestRouteSpec,
   ServiceConfig,
   ServiceSpec,
   StackConfig,
@@ -90,6 +91,7 @@ const SERVICE_KEYS = [
   "healthCheck",
   "env",
   "resources",
+  "testRoute",
   "aws",
   "kubernetes",
   "local",
@@ -113,6 +115,8 @@ const KEY_HINTS: Record<string, string> = {
   weight: "weights",
   previewReplicaCount: "idleScaleDown",
   scaleDown: "idleScaleDown",
+  headerRoute: "testRoute",
+  previewHeader: "testRoute",
 };
 
 /** A value as messages show it (JSON, shortened). */
@@ -353,6 +357,7 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   const healthCheck = parseHealthCheck(r, `${key}.healthCheck`, shared("healthCheck"));
   const env = parseEnv(r, `${key}.env`, shared("env"));
   const resources = parseResources(r, `${key}.resources`, shared("resources"));
+  const testRoute = parseTestRoute(r, `${key}.testRoute`, shared("testRoute"));
 
   const versions = parseVersions(r, `${key}.versions`, obj.versions);
   // This service's own live color, when set, replaces the stack-wide flag for every rule about this service.
@@ -377,6 +382,13 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
         `${NS}:kubernetes.gatewayName, or remove weights (100% to the live color)`,
     );
   }
+  if (testRoute && ctx.platform === "kubernetes" && ctx.kubernetes && !ctx.kubernetes.gatewayName) {
+    r.problem(
+      `${key}.testRoute`,
+      `got ${describe(shared("testRoute"))}; a test route on kubernetes is a Gateway API HTTPRoute header match: set ` +
+        `${NS}:kubernetes.gatewayName, or remove testRoute (verify then uses the preview Service only)`,
+    );
+  }
 
   if (r.problems.length > before || port === undefined || !image || capacity === undefined || !versions) {
     return undefined;
@@ -391,6 +403,7 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   };
   if (autoscaling) spec.autoscaling = autoscaling;
   if (resources) spec.resources = resources;
+  if (testRoute) spec.testRoute = testRoute;
   if (shared("aws") !== undefined) spec.aws = shared("aws");
   if (shared("kubernetes") !== undefined) spec.kubernetes = shared("kubernetes");
   if (obj.local !== undefined) spec.local = obj.local;
@@ -620,6 +633,66 @@ function parseResources(r: Reader, key: string, value: unknown): ResourcesSpec |
   if (cpu) resources.cpu = cpu;
   if (memory) resources.memory = memory;
   return resources;
+}
+
+/** Header names a test route may not use: the router or the HTTP framing owns them. */
+const RESERVED_HEADERS = new Set([
+  "host",
+  "cookie",
+  "content-length",
+  "content-type",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "authorization",
+  "proxy-authorization",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+]);
+// Plain tokens only: the same value goes into an HAProxy ACL, an ALB rule and an HTTPRoute match unescaped.
+const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
+const COOKIE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const ROUTE_VALUE = /^[A-Za-z0-9._~-]{1,64}$/;
+
+function parseTestRoute(r: Reader, key: string, value: unknown): TestRouteSpec | undefined {
+  const obj = r.object(key, value, undefined);
+  if (!obj) {
+    return undefined;
+  }
+  r.onlyKeys(key, obj, ["header", "cookie", "value"]);
+  if ((obj.header === undefined) === (obj.cookie === undefined)) {
+    r.problem(
+      key,
+      `got ${describe(obj)}; allowed: exactly one of header or cookie, e.g. {header: "x-bluegreen-preview"} or ` +
+        `{cookie: "bluegreen-preview", value: "1"}`,
+    );
+    return undefined;
+  }
+  const header = r.string(`${key}.header`, obj.header, {
+    pattern: HEADER_NAME,
+    allowed: 'a header name of letters, digits and "-", e.g. "x-bluegreen-preview"',
+  });
+  if (header !== undefined && RESERVED_HEADERS.has(header.toLowerCase())) {
+    r.problem(`${key}.header`, `got ${describe(header)}; the router or HTTP owns it; allowed: your own header name`);
+    return undefined;
+  }
+  const cookie = r.string(`${key}.cookie`, obj.cookie, {
+    pattern: COOKIE_NAME,
+    allowed: 'a cookie name of letters, digits, "-" and "_", e.g. "bluegreen-preview"',
+  });
+  const routeValue =
+    r.string(`${key}.value`, typeof obj.value === "number" ? String(obj.value) : obj.value, {
+      pattern: ROUTE_VALUE,
+      allowed: 'letters, digits and "._~-", at most 64 characters',
+    }) ?? (obj.value === undefined ? "1" : undefined);
+  if (routeValue === undefined || (header === undefined && cookie === undefined)) {
+    return undefined;
+  }
+  return header !== undefined ? { header: header.toLowerCase(), value: routeValue } : { cookie, value: routeValue };
 }
 
 function parseKubernetesSettings(r: Reader, value: unknown): KubernetesSettings | undefined {

@@ -37,6 +37,8 @@ export type Role =
   | "instance-sg"
   | "router"
   | "preview-router"
+  // shared (aws listener rule, kubernetes HTTPRoute): the header/cookie route to the idle color on the production entry
+  | "test-route"
   | "target-group"
   | "launch-template"
   | "asg"

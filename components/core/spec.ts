@@ -39,6 +39,29 @@ export interface ResourcesSpec {
   memory?: string;
 }
 
+/**
+ * A test route on the production entry point: requests carrying this header (or cookie) with this value reach the
+ * idle color, the same color as the preview endpoint; every other request follows the live weights. Lets verify test
+ * the real router, host and path rules and TLS before the switch (like Argo Rollouts' preview header routes).
+ */
+export interface TestRouteSpec {
+  /** Match on this request header (exactly one of header/cookie). */
+  header?: string;
+  /** Match on this cookie (exactly one of header/cookie). */
+  cookie?: string;
+  /** The value that selects the idle color (exact match). Default "1". */
+  value: string;
+}
+
+/** A test route as the stack reports it: where the route is honoured, so the release tool knows where to send it. */
+export interface TestRouteOutput extends TestRouteSpec {
+  /**
+   * `live`: on the production entry itself (the liveEndpoint: HAProxy's live port, the ALB's production listener);
+   * `gateway`: on a Gateway API HTTPRoute, whose address the stack does not know.
+   */
+  entry: "live" | "gateway";
+}
+
 /** Everything both colors share. Building a color from this plus a `ColorPlan` is the only way colors are made. */
 export interface ServiceSpec {
   /** Service name: DNS label, at most 15 characters (AWS target group names). */
@@ -61,6 +84,8 @@ export interface ServiceSpec {
   secretEnv?: string[];
   /** Kubernetes resource requests/limits. Default: none. */
   resources?: ResourcesSpec;
+  /** Header- or cookie-pinned route to the idle color on the production entry. Default: none. */
+  testRoute?: TestRouteSpec;
   /** Settings of the aws platform, validated by components/aws/settings.ts when platform is aws. */
   aws?: unknown;
   /** Settings of the kubernetes platform, validated by components/kubernetes/settings.ts when platform is kubernetes. */

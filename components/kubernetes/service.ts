@@ -30,7 +30,16 @@ import {
   VERSION_ENV_VAR,
 } from "../core/conventions";
 import { decideRouting, RoutingDecision } from "../core/routing";
-import { ColorPlan, DEFAULTS, LiveServiceType, planColor, ServiceConfig, ServiceSpec } from "../core/spec";
+import {
+  ColorPlan,
+  DEFAULTS,
+  LiveServiceType,
+  planColor,
+  ServiceConfig,
+  ServiceSpec,
+  TestRouteOutput,
+  TestRouteSpec,
+} from "../core/spec";
 import { KUBERNETES_SERVICE_DEFAULTS, KubernetesServiceSettings } from "./settings";
 
 export interface KubernetesServiceArgs {
@@ -79,6 +88,7 @@ export const objectNames = {
   previewService: (service: string) => `${service}-preview`,
   colorObject: (service: string, color: Color) => `${service}-${color}`,
   route: (service: string) => service,
+  testRoute: (service: string) => `${service}-test-route`,
 };
 
 export function k8sLabels(spec: ServiceSpec, role: Role, plan?: ColorPlan): Record<string, string> {
@@ -305,6 +315,40 @@ export function buildHttpRoute(
   };
 }
 
+/**
+ * The test route: its own HTTPRoute on the same Gateway and hostname, matching the header (or the cookie, by a
+ * regular expression on the Cookie header: implementation-specific in Gateway API) and sending it to the idle color's
+ * Service. Gateway API ranks a rule with header matches above the plain path rule, so users never take it by chance.
+ */
+export function buildTestHttpRoute(
+  spec: ServiceSpec,
+  route: TestRouteSpec,
+  routing: RoutingDecision,
+  ctx: KubernetesContext,
+  gateway: { name: string; namespace?: string },
+  hostname?: string,
+): k8s.apiextensions.CustomResourceArgs {
+  const header =
+    route.header !== undefined
+      ? { type: "Exact", name: route.header, value: route.value }
+      : { type: "RegularExpression", name: "cookie", value: `(^|;\\s*)${route.cookie}=${route.value}(;|$)` };
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: metadata(objectNames.testRoute(spec.name), ctx, k8sLabels(spec, "test-route")),
+    spec: {
+      parentRefs: [{ name: gateway.name, namespace: gateway.namespace ?? ctx.namespace }],
+      ...(hostname ? { hostnames: [hostname] } : {}),
+      rules: [
+        {
+          matches: [{ path: { type: "PathPrefix", value: "/" }, headers: [header] }],
+          backendRefs: [{ name: objectNames.colorObject(spec.name, routing.previewColor), port: ctx.servicePort }],
+        },
+      ],
+    },
+  };
+}
+
 function inClusterUrl(name: string, ctx: KubernetesContext): string {
   const port = ctx.servicePort === 80 ? "" : `:${ctx.servicePort}`;
   return `http://${name}.${ctx.namespace}.svc.cluster.local${port}`;
@@ -316,6 +360,8 @@ export class KubernetesService extends pulumi.ComponentResource {
   readonly liveService: k8s.core.v1.Service;
   readonly previewService: k8s.core.v1.Service;
   readonly route?: k8s.apiextensions.CustomResource;
+  /** The header/cookie HTTPRoute to the idle color, when configured (needs a gateway). */
+  readonly testRoute?: TestRouteOutput;
   /** In-cluster URL of the live Service. */
   readonly liveEndpoint: pulumi.Output<string>;
   /** In-cluster URL of the preview Service (the idle color). */
@@ -401,6 +447,21 @@ export class KubernetesService extends pulumi.ComponentResource {
       ),
       afterRollouts,
     );
+    if (spec.testRoute && !args.gateway) {
+      throw new pulumi.ResourceError(
+        `bluegreen:services.${spec.name}.testRoute: a test route on kubernetes is an HTTPRoute header match and needs ` +
+          "a gateway: set bluegreen:kubernetes.gatewayName, or remove testRoute",
+        this,
+      );
+    }
+    if (args.gateway && spec.testRoute) {
+      new k8s.apiextensions.CustomResource(
+        `${name}-test-route`,
+        buildTestHttpRoute(spec, spec.testRoute, this.routing, ctx, args.gateway, settings.hostname),
+        { parent: this, dependsOn: Object.values(colorServices) },
+      );
+      this.testRoute = { ...spec.testRoute, entry: "gateway" };
+    }
     if (args.gateway) {
       this.route = new k8s.apiextensions.CustomResource(
         `${name}-route`,

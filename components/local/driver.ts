@@ -72,6 +72,7 @@ const ROUTER_INPUT_KEYS: (keyof RouterInputs)[] = [
   "livePort",
   "previewPort",
   "metricsPort",
+  "testRoute",
   "backends",
   "weights",
   "previewColor",

@@ -7,6 +7,7 @@
  * reload, which resets the idle keep-alive connections of its old workers (measured: 42 resets over 3 reloads).
  */
 import { Color, COLORS } from "../core/conventions";
+import { TestRouteSpec } from "../core/spec";
 
 /** HAProxy accepts server weights 0..256. */
 export const MAX_SERVER_WEIGHT = 256;
@@ -33,6 +34,11 @@ export interface RouterSpec {
    * response times, sessions). Absent: no exporter frontend.
    */
   metricsPort?: number;
+  /**
+   * Requests on the live port carrying this header/cookie value go to the preview backend, which holds the idle color
+   * whatever the switch does (its weights follow previewColor over the runtime API, so no reload). Absent: none.
+   */
+  testRoute?: TestRouteSpec;
   healthCheck: {
     path: string;
     intervalSeconds: number;
@@ -174,6 +180,7 @@ export function renderConfig(spec: RouterSpec, files: RouterFiles): string {
     "",
     `frontend ${LIVE_BACKEND}`,
     `  bind ${spec.host}:${spec.livePort}`,
+    ...testRouteRules(spec.testRoute),
     `  default_backend ${LIVE_BACKEND}`,
     "",
     `frontend ${PREVIEW_BACKEND}`,
@@ -186,6 +193,22 @@ export function renderConfig(spec: RouterSpec, files: RouterFiles): string {
     backend(PREVIEW_BACKEND),
     "",
   ].join("\n");
+}
+
+/** ACL name of the test route in the live frontend (the policy pack and tests look for it). */
+export const TEST_ROUTE_ACL = "bluegreen_test_route";
+
+/**
+ * The live frontend's test route: an exact match on one header or cookie value sends the request to the preview
+ * backend. Values are plain tokens (validated in components/core/config.ts), so they need no quoting here.
+ */
+function testRouteRules(route: TestRouteSpec | undefined): string[] {
+  if (!route) return [];
+  const fetch = route.header !== undefined ? `req.hdr(${route.header})` : `req.cook(${route.cookie})`;
+  return [
+    `  acl ${TEST_ROUTE_ACL} ${fetch} -m str ${route.value}`,
+    `  use_backend ${PREVIEW_BACKEND} if ${TEST_ROUTE_ACL}`,
+  ];
 }
 
 /** The exporter frontend: Debian's HAProxy is built with USE_PROMEX, so no separate exporter process is needed. */

@@ -77,6 +77,7 @@ export function buildRouter(
     weights: { ...routing.weights },
     previewColor: routing.previewColor,
     ...(local.metricsPort === undefined ? {} : { metricsPort: local.metricsPort }),
+    ...(service.spec.testRoute ? { testRoute: { ...service.spec.testRoute } } : {}),
     healthCheck: {
       path: hc.path,
       intervalSeconds: hc.intervalSeconds,

@@ -15,7 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Color, COLORS } from "../core/conventions";
 import { decideRouting, RoutingDecision } from "../core/routing";
 import { secretEnvInput } from "../core/secret-config";
-import { ServiceConfig } from "../core/spec";
+import { ServiceConfig, TestRouteOutput } from "../core/spec";
 import { buildLocalPlan, LocalPlan } from "./plan";
 import { LocalInstancePool, LocalRouter } from "./provider";
 import { LocalServiceSettings, LocalStackSettings } from "./settings";
@@ -59,6 +59,8 @@ export class LocalService extends pulumi.ComponentResource {
   readonly adminSocket: pulumi.Output<string>;
   /** How the last router change was applied and how long HAProxy took. */
   readonly routerChange: pulumi.Output<RouterChange>;
+  /** The header/cookie route to the idle color on the live port (an HAProxy ACL), when configured. */
+  readonly testRoute?: TestRouteOutput;
   readonly pools: Record<Color, LocalInstancePool>;
   readonly router: LocalRouter;
 
@@ -67,6 +69,7 @@ export class LocalService extends pulumi.ComponentResource {
     this.routing = decideRouting(args.liveColor, args.service.weights);
     this.plan = buildLocalPlan(args.service, this.routing, args.local, args.settings, args.stack ?? pulumi.getStack());
     this.versions = { ...args.service.versions };
+    if (args.service.spec.testRoute) this.testRoute = { ...args.service.spec.testRoute, entry: "live" };
     this.weights = { ...this.routing.weights };
 
     // Secret env values stay secrets (encrypted in state, [secret] to the policy pack); the processes get them in

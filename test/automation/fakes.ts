@@ -5,6 +5,8 @@
  * clock that advances only when slept on, and a snapshot of the whole world to simulate kill -9 at any point.
  */
 import { Color, otherColor } from "../../components/core/conventions";
+import type { TestRouteOutput, TestRouteSpec } from "../../components/core/spec";
+import { testRouteHeaders } from "../../components/core/test-route";
 import type { Deps } from "../../automation/ports";
 import type {
   ConfigChange,
@@ -38,6 +40,8 @@ export interface ServiceCfg {
   idleScaleDown?: { color: Color; capacity: number };
   /** `bluegreen:services.<name>.liveColor`: this service's own live color. */
   liveColor?: Color;
+  /** `bluegreen:services.<name>.testRoute`: header/cookie to the idle color on the live URL. */
+  testRoute?: TestRouteSpec;
 }
 
 export interface WorldConfig {
@@ -59,8 +63,14 @@ export interface Deployed {
       scaledDown?: Color;
       /** The service's own live color, when its config sets one. */
       liveColor?: Color;
+      testRoute?: TestRouteSpec;
     }
   >;
+}
+
+/** Whether a request's headers select a test route, as the routers match them (exact value). */
+function takesTestRoute(route: TestRouteSpec, headers: Record<string, string> | undefined): boolean {
+  return Object.entries(testRouteHeaders(route)).every(([k, v]) => headers?.[k] === v);
 }
 
 /** The color a deployed service is live on: its own, else the stack-wide one. */
@@ -115,6 +125,7 @@ export function deployedFrom(config: WorldConfig): Deployed {
       ...(s.weights ? { weights: { ...s.weights } } : {}),
       ...(s.idleScaleDown ? { scaledDown: s.idleScaleDown.color } : {}),
       ...(s.liveColor ? { liveColor: s.liveColor } : {}),
+      ...(s.testRoute ? { testRoute: { ...s.testRoute } } : {}),
     };
   }
   return { liveColor: config.liveColor, services };
@@ -169,6 +180,10 @@ export class World {
   /** Called on every probe (interrupt injection). */
   onProbe?: (w: World, req: ProbeRequest, n: number) => void;
   probes = 0;
+  /** The router drops the test route (a misconfigured ACL/rule): header requests reach the live color. */
+  testRouteIgnored = false;
+  /** Where the stack says the test route is honoured (local/aws: the live entry; kubernetes: a Gateway). */
+  testRouteEntry: TestRouteOutput["entry"] = "live";
   alivePids = new Set<number>([PID]);
   /** When each version first got live traffic. */
   private liveSince = new Map<string, number>();
@@ -274,6 +289,7 @@ export class World {
           versions: { ...s.versions },
           weights: s.weights ?? ({ [live]: 100, [idle]: 0 } as Record<Color, number>),
           ...(s.scaledDown ? { scaledDownColor: s.scaledDown } : {}),
+          ...(s.testRoute ? { testRoute: { ...s.testRoute, entry: this.testRouteEntry } } : {}),
         };
       }
       return { platform: this.state.config.platform, liveColor: d.liveColor, services };
@@ -369,7 +385,10 @@ export class World {
       const s = d.services[name];
       const routed = this.state.routed?.[name];
       const live = deployedLive(d, name);
-      const color = kind === "preview" ? otherColor(live) : (routed ?? this.pickLive(live, s.weights));
+      const color =
+        kind === "preview" || (s.testRoute && !this.testRouteIgnored && takesTestRoute(s.testRoute, req.headers))
+          ? otherColor(live)
+          : (routed ?? this.pickLive(live, s.weights));
       if (kind === "preview" && s.scaledDown === color) {
         // A scaled-down color still answers, but the engine must never pick it; nothing special here.
       }

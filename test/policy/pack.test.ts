@@ -12,7 +12,7 @@ describe("policy pack: contract and happy paths", () => {
     assert.deepStrictEqual([...tags.COLORS], [...conventions.COLORS]);
   });
 
-  it("has the six policies, kebab-case, described, with enforcement levels and closed option schemas", () => {
+  it("has the seven policies, kebab-case, described, with enforcement levels and closed option schemas", () => {
     const policies = bluegreenPolicies();
     assert.deepStrictEqual(
       policies.map((p) => [p.name, p.enforcementLevel]),
@@ -23,6 +23,7 @@ describe("policy pack: contract and happy paths", () => {
         ["bluegreen-health-checks", "mandatory"],
         ["bluegreen-preview-not-public", "mandatory"],
         ["bluegreen-shared-protected", "advisory"],
+        ["bluegreen-test-route", "mandatory"],
       ],
     );
     for (const p of policies) {

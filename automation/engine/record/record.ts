@@ -102,7 +102,7 @@ export interface ReleaseRecord {
   /** Services whose traffic the release moves at the router. Absent (records from before): every service. */
   moves?: string[];
   /** Set while the release waits for `bluegreen approve` before its switch (automation/promotion/runtime.ts). */
-  awaitingApproval?: { since: string; autoApproveAt?: string };
+  awaitingApproval?: { since: string; autoApproveAt?: string; autoAbortAt?: string };
   /** Idle scale-down that staging lifted from `toColor`, to restore on the other color at the end. */
   scaleDown?: { capacity: number };
   /** Why a rollback is running (or ran). */
