@@ -1,4 +1,7 @@
 /**
+ * CloudWatch bake signals: alarm states (`cloudWatchAlarms`) and a target group's real traffic
+ * (`targetGroupTraffic`, below).
+ *
  * MetricSource for CloudWatch alarm states. The stack's outputs list each color's alarm names
  * (`services.<name>.colors.<color>.alarmNames`); the source is breached while any of them is in ALARM. On the aws
  * platform the adapter (automation/adapters/aws) adds this source for the color now live, reading the states with
