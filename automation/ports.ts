@@ -207,7 +207,7 @@ export interface PlatformAdapter {
    * Access check before any change (credentials, API server, context, namespace, permissions). Throws `RefusedError`
    * (exit 2) naming what was tried and what to set. Resolves when the tool can act on these services.
    */
-  preflight(outputs: StackOutputsView, services: string[], signal?: AbortSignal): Promise<void>;
+  preflight(outputs: StackOutputsView, services: string[], signal?: AbortSignal, plan?: ReleasePlan): Promise<void>;
   /** URLs the prober uses for a service from where the tool runs (defaults: the stack outputs' endpoints). */
   endpoints(ctx: PlatformContext): Promise<ServiceEndpoints>;
   /**
@@ -297,6 +297,8 @@ export interface MetricContext {
   color: Color;
   version: string;
   signal?: AbortSignal;
+  /** The engine's clock at this read (ms since the epoch): sources that compare with metric timestamps use it. */
+  now?: number;
   /** What a source that cannot judge yet (CloudWatch INSUFFICIENT_DATA) reports: `--insufficient-data` ["error"]. */
   insufficientData?: InsufficientDataAction;
 }
@@ -307,6 +309,17 @@ export type InsufficientDataAction = "error" | "breach" | "ok";
 export interface MetricSource {
   readonly name: string;
   read(ctx: MetricContext): Promise<MetricReading>;
+  /**
+   * Said once (a warning in events and output) when the bake starts watching this source: what the bake cannot judge
+   * on this platform, e.g. that it has no router counters of real traffic and judges probes only.
+   */
+  readonly warning?: string;
+}
+
+/** What a release will ask of the platform's bake signals, so `preflight` can refuse what they cannot judge. */
+export interface ReleasePlan {
+  /** --bake (0: no bake). */
+  bakeMs: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

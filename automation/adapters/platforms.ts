@@ -51,7 +51,7 @@ export function stackPlatformAdapter(options: PlatformAdapterOptions): PlatformA
   };
   return {
     platform: "by-stack",
-    preflight: (outputs, services, signal) => of(outputs).preflight(outputs, services, signal),
+    preflight: (outputs, services, signal, plan) => of(outputs).preflight(outputs, services, signal, plan),
     endpoints: (ctx): Promise<ServiceEndpoints> => of(ctx.outputs).endpoints(ctx),
     route: (ctx, color: Color) => of(ctx.outputs).route(ctx, color),
     routedColor: (ctx) => of(ctx.outputs).routedColor(ctx),

@@ -42,41 +42,111 @@ export function prometheusSource(baseUrl: string, rule: PrometheusRule, timeoutM
     name,
     async read(ctx: MetricContext): Promise<MetricReading> {
       const query = renderQuery(rule.query, ctx);
-      const url = `${baseUrl.replace(/\/+$/, "")}/api/v1/query?query=${encodeURIComponent(query)}`;
-      const timeout = AbortSignal.timeout(timeoutMs);
-      try {
-        const res = await fetch(url, { signal: ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout });
-        const body = (await res.json().catch(() => ({ error: `not JSON (HTTP ${res.status})` }))) as {
-          status?: string;
-          error?: string;
-          data?: { resultType?: string; result?: unknown };
-        };
-        if (!res.ok || body.status !== "success") {
-          const error = `query failed (${res.status}): ${body.error ?? (res.ok ? "unknown error" : `HTTP ${res.status}`)}`;
-          return { source: name, breached: false, detail: error, error };
-        }
-        const value = firstValue(body.data?.resultType, body.data?.result);
-        if (value === undefined) {
-          return { source: name, breached: false, detail: `${query}: no data`, error: "no data" };
-        }
-        if (Number.isNaN(value)) {
-          // 0/0 (an error ratio without requests) or a series Prometheus could not compute: nothing measured.
-          return { source: name, breached: false, detail: `${query} = NaN`, error: "the value is NaN" };
-        }
-        const breached = crosses(value, rule.op, rule.threshold);
-        return {
-          source: name,
-          value,
-          breached,
-          detail: `${query} = ${value} (breach when ${rule.op} ${rule.threshold})`,
-        };
-      } catch (err) {
-        if (ctx.signal?.aborted) throw err;
-        const error = `Prometheus unreachable: ${describeFetchError(err)}`;
-        return { source: name, breached: false, detail: error, error };
-      }
+      const got = await instantQuery(baseUrl, query, timeoutMs, ctx.signal);
+      if ("error" in got) return { source: name, breached: false, detail: got.detail, error: got.error };
+      const breached = crosses(got.value, rule.op, rule.threshold);
+      return {
+        source: name,
+        value: got.value,
+        breached,
+        detail: `${query} = ${got.value} (breach when ${rule.op} ${rule.threshold})`,
+      };
     },
   };
+}
+
+/** One instant query's value (the worst series), or why there is none: never a silent 0. */
+export async function instantQuery(
+  baseUrl: string,
+  query: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ value: number } | { error: string; detail: string }> {
+  const url = `${baseUrl.replace(/\/+$/, "")}/api/v1/query?query=${encodeURIComponent(query)}`;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    const res = await fetch(url, { signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+    const body = (await res.json().catch(() => ({ error: `not JSON (HTTP ${res.status})` }))) as {
+      status?: string;
+      error?: string;
+      data?: { resultType?: string; result?: unknown };
+    };
+    if (!res.ok || body.status !== "success") {
+      const error = `query failed (${res.status}): ${body.error ?? (res.ok ? "unknown error" : `HTTP ${res.status}`)}`;
+      return { error, detail: error };
+    }
+    const value = firstValue(body.data?.resultType, body.data?.result);
+    if (value === undefined) return { error: "no data", detail: `${query}: no data` };
+    // 0/0 (an error ratio without requests) or a series Prometheus could not compute: nothing measured.
+    if (Number.isNaN(value)) return { error: "the value is NaN", detail: `${query} = NaN` };
+    return { value };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const error = `Prometheus unreachable: ${describeFetchError(err)}`;
+    return { error, detail: error };
+  }
+}
+
+/** Two PromQL queries of cumulative counters: every request the router answered, and those it answered 5xx. */
+export interface TrafficQueries {
+  requests: string;
+  errors: string;
+}
+
+/**
+ * A bake signal: real traffic from a router's request counters in Prometheus (an ingress controller's or gateway's
+ * per-service series), as the deltas the engine judges with its Wilson rule, like HAProxy's counters on the local
+ * platform. The first read counts from there; a counter that went down (the controller restarted) starts again. No
+ * data for either query is a measurement error, like every Prometheus read: write `or vector(0)` where a series is
+ * legitimately absent (an ingress that never answered a 5xx has no 5xx series).
+ */
+export function prometheusTraffic(
+  baseUrl: string,
+  name: string,
+  queries: TrafficQueries,
+  timeoutMs = 5000,
+): MetricSource {
+  let previous: { requests: number; errors: number } | undefined;
+  return {
+    name,
+    async read(ctx: MetricContext): Promise<MetricReading> {
+      const [requests, errors] = await Promise.all([
+        instantQuery(baseUrl, renderQuery(queries.requests, ctx), timeoutMs, ctx.signal),
+        instantQuery(baseUrl, renderQuery(queries.errors, ctx), timeoutMs, ctx.signal),
+      ]);
+      for (const [what, got] of [
+        ["requests", requests],
+        ["errors", errors],
+      ] as const) {
+        if ("error" in got) {
+          return { source: name, breached: false, detail: `${what}: ${got.detail}`, error: `${what}: ${got.error}` };
+        }
+      }
+      const now = {
+        requests: (requests as { value: number }).value,
+        errors: Math.min((errors as { value: number }).value, (requests as { value: number }).value),
+      };
+      const before = previous;
+      previous = now;
+      if (!before) {
+        return { source: name, breached: false, value: 0, detail: "counting from here", traffic: zero() };
+      }
+      const reset = now.requests < before.requests || now.errors < before.errors;
+      const delta = reset ? now : { requests: now.requests - before.requests, errors: now.errors - before.errors };
+      const traffic = { requests: Math.round(delta.requests), errors: Math.round(delta.errors) };
+      return {
+        source: name,
+        breached: false,
+        value: traffic.requests === 0 ? 0 : Number((traffic.errors / traffic.requests).toFixed(4)),
+        detail: `${traffic.errors} errors in ${traffic.requests} requests since the last read${reset ? " (counters reset)" : ""}`,
+        traffic,
+      };
+    },
+  };
+}
+
+function zero(): { requests: number; errors: number } {
+  return { requests: 0, errors: 0 };
 }
 
 /**

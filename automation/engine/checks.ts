@@ -363,6 +363,7 @@ export async function watch(
         color,
         version,
         signal,
+        now: clock.now(),
         insufficientData: b.insufficientData,
       });
       const errors = measurementErrors.record(reading);

@@ -210,6 +210,7 @@ async function platformPreflight(ctx: RunContext, snap: Snapshot): Promise<void>
     outputs,
     snap.config.services.map((s) => s.spec.name),
     ctx.interrupts.soft,
+    { bakeMs: ctx.settings.bake.durationMs },
   );
 }
 
@@ -359,7 +360,10 @@ async function platformBakeSignals(ctx: RunContext): Promise<MetricSource[]> {
   if (!adapter || !r) return [];
   const outputs = await currentOutputs(ctx);
   if (!outputs.platform) return [];
-  return adapter.bakeSignals(platformContext(ctx, outputs, r.service), r.toColor);
+  const sources = await adapter.bakeSignals(platformContext(ctx, outputs, r.service), r.toColor);
+  // Once per bake: what the platform's signals cannot judge (kubernetes without router counters).
+  for (const s of sources) if (s.warning) ctx.emit({ type: "log", level: "warn", message: s.warning });
+  return sources;
 }
 
 async function breachRollback(ctx: RunContext, breach: Breach): Promise<never> {

@@ -76,7 +76,13 @@ const AWS_VARS = [
   "AWS_ROLE_ARN",
   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
   "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  "BLUEGREEN_CLOUDWATCH_DELAY",
 ];
+
+/** The target groups' CloudWatch dimension (`targetgroup/<name>/<id>`). */
+const TG_DIM = { blue: TG.blue.split(":").pop()!, green: TG.green.split(":").pop()! };
+/** The tests' CloudWatch: 1 s periods published 1 s late (AWS: 60 s periods, BLUEGREEN_CLOUDWATCH_DELAY 2m). */
+const PERIOD_MS = 1000;
 
 describe("aws adapter: the real AWS SDK against a local AWS API endpoint", function () {
   this.timeout(30_000);
@@ -107,6 +113,7 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       AWS_CONFIG_FILE: none,
       AWS_SHARED_CREDENTIALS_FILE: none,
       AWS_EC2_METADATA_DISABLED: "true",
+      BLUEGREEN_CLOUDWATCH_DELAY: "1s",
     });
     fake.requests.length = 0;
     fake.listeners.clear();
@@ -128,10 +135,19 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
     fake.targetGroups.set(TG.blue, healthy(["i-0b1", "i-0b2", "i-0b3"]));
     fake.targetGroups.set(TG.green, healthy(["i-0g1", "i-0g2", "i-0g3"]));
     for (const name of [...ALARMS.blue, ...ALARMS.green]) fake.alarms.set(name, "OK");
+    fake.clearFailures();
+    fake.traffic.clear();
+    fake.traffic.set(TG_DIM.blue, { requestsPerPeriod: 600, errorRate: 0 });
+    fake.traffic.set(TG_DIM.green, { requestsPerPeriod: 600, errorRate: 0 });
   });
 
   const adapter = () =>
-    new AwsPlatform(process.env, { readinessTimeoutMs: 0, pollIntervalMs: 10, clientConfig: { maxAttempts: 1 } });
+    new AwsPlatform(process.env, {
+      readinessTimeoutMs: 0,
+      pollIntervalMs: 10,
+      metricPeriodMs: PERIOD_MS,
+      clientConfig: { maxAttempts: 1 },
+    });
   const ctx = (o = outputs()): PlatformContext => ({ stack: "prod", outputs: o, service: "web" });
 
   async function refusal(p: Promise<unknown>): Promise<RefusedError> {
@@ -206,6 +222,27 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       fake.alarms.delete(ALARMS.green[0]);
       const err = await refusal(adapter().preflight(outputs(), ["web"]));
       assert.match(err.message, new RegExp(`CloudWatch has no alarm named ${ALARMS.green[0]} in eu-west-1`));
+    });
+
+    it("refuses the default 2m bake on AWS's timing: 1-minute periods published up to 2m late", async () => {
+      delete process.env.BLUEGREEN_CLOUDWATCH_DELAY;
+      const real = new AwsPlatform(process.env, { clientConfig: { maxAttempts: 1 } });
+      const err = await refusal(real.preflight(outputs(), ["web"], undefined, { bakeMs: 120_000 }));
+      assert.match(err.message, /--bake 2m on aws .* per 1m period, published up to BLUEGREEN_CLOUDWATCH_DELAY 2m/);
+      assert.match(err.message, /Allowed: --bake 4m or longer/);
+      assert.equal(fake.requests.length, 0, "refused before any AWS call");
+      await real.preflight(outputs(), ["web"], undefined, { bakeMs: 240_000 });
+    });
+
+    it("refuses a malformed BLUEGREEN_CLOUDWATCH_DELAY, naming it", () => {
+      process.env.BLUEGREEN_CLOUDWATCH_DELAY = "soon";
+      assert.throws(() => adapter(), /BLUEGREEN_CLOUDWATCH_DELAY: got "soon"; allowed: a duration/);
+    });
+
+    it("refuses when the target groups' metrics are not readable (GetMetricData)", async () => {
+      fake.failNext("GetMetricData", { code: "AccessDenied", message: "not authorized", status: 403 });
+      const err = await refusal(adapter().preflight(outputs(), ["web"], undefined, { bakeMs: 10_000 }));
+      assert.match(err.message, /CloudWatch metrics the bake judges are not readable .*cloudwatch:GetMetricData/);
     });
 
     it("refuses a stack whose outputs predate the alb output", async () => {
@@ -351,8 +388,15 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
   });
 
   describe("bake signals", () => {
+    const alarmSource = async () =>
+      (await adapter().bakeSignals(ctx(), "green")).find((s) => s.name.startsWith("cloudwatch alarms"))!;
+    const trafficSource = async () =>
+      (await adapter().bakeSignals(ctx(), "green")).find((s) => s.name === "cloudwatch web green traffic")!;
+    const T = Date.parse("2026-03-02T10:00:00Z");
+    const at = (ms: number) => ({ service: "web", color: "green" as const, version: "1.5.0", now: T + ms });
+
     it("are the live color's CloudWatch alarms; ALARM breaches", async () => {
-      const [source] = await adapter().bakeSignals(ctx(), "green");
+      const source = await alarmSource();
       const mctx = { service: "web", color: "green" as const, version: "1.5.0" };
       const ok = await source.read(mctx);
       assert.equal(ok.breached, false);
@@ -364,12 +408,73 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       assert.deepEqual(fake.requestsFor("DescribeAlarms").at(-1)?.params.AlarmNames, ALARMS.green);
     });
 
-    it("a failed read is reported, not a breach", async () => {
-      const [source] = await adapter().bakeSignals(ctx(), "green");
+    it("a failed alarm read is reported, not a breach", async () => {
+      const source = await alarmSource();
       fake.failNext("DescribeAlarms", { code: "Throttling", message: "Rate exceeded" });
       const reading = await source.read({ service: "web", color: "green", version: "1.5.0" });
       assert.equal(reading.breached, false);
       assert.match(reading.detail, /CloudWatch unreachable: Rate exceeded/);
+    });
+
+    it("include the color's real traffic: GetMetricData of its target group, per period, as request deltas", async () => {
+      fake.traffic.set(TG_DIM.green, { requestsPerPeriod: 400, errorRate: 0.05, responseTimeSec: 0.02 });
+      const source = await trafficSource();
+      const first = await source.read(at(500));
+      assert.equal(first.error, undefined, first.detail);
+      assert.deepEqual(first.traffic, { requests: 400, errors: 20, meanMs: 20 });
+      assert.match(first.detail, /the first period is due at 2026-03-02T10:00:02\.000Z/);
+      const later = await source.read(at(3500));
+      assert.equal(later.error, undefined, later.detail);
+      // Three more periods published since: only they are new.
+      assert.deepEqual(later.traffic, { requests: 1200, errors: 60, meanMs: 20 });
+      const q = fake.requestsFor("GetMetricData").at(-1)!.params as {
+        StartTime: number;
+        MetricDataQueries: { MetricStat: { Metric: Record<string, unknown>; Period: number; Stat: string } }[];
+      };
+      assert.equal(q.StartTime, T / 1000, "counted from the period holding the first read");
+      const metrics = q.MetricDataQueries.map((m) => `${String(m.MetricStat.Metric.MetricName)}/${m.MetricStat.Stat}`);
+      assert.deepEqual(metrics, [
+        "RequestCount/Sum",
+        "HTTPCode_Target_5XX_Count/Sum",
+        "TargetConnectionErrorCount/Sum",
+        "TargetResponseTime/Average",
+      ]);
+      for (const m of q.MetricDataQueries) {
+        assert.equal(m.MetricStat.Metric.Namespace, "AWS/ApplicationELB");
+        assert.equal(m.MetricStat.Period, 1);
+        assert.deepEqual(m.MetricStat.Metric.Dimensions, [
+          { Name: "TargetGroup", Value: TG_DIM.green },
+          { Name: "LoadBalancer", Value: "app/web-alb-1a2b3c4/50dc6c495c0c9188" },
+        ]);
+      }
+    });
+
+    it("a period still missing after CloudWatch's delay is a measurement error; it counts once it arrives", async () => {
+      fake.traffic.set(TG_DIM.green, { requestsPerPeriod: 100, errorRate: 0, publishedUntilMs: T + 1000 });
+      const source = await trafficSource();
+      assert.equal((await source.read(at(0))).error, undefined);
+      const late = await source.read(at(3000));
+      assert.match(
+        late.error ?? "",
+        /no RequestCount of targetgroup\/web-green-tg-4d5e6f7\/943f017f100becff for 1 period/,
+      );
+      assert.match(late.detail, /allowed delay 1s\): late or missing data/);
+      fake.traffic.get(TG_DIM.green)!.publishedUntilMs = undefined;
+      const arrived = await source.read(at(3100));
+      assert.equal(arrived.error, undefined, arrived.detail);
+      assert.equal(arrived.traffic?.requests, 300, "the late period and the ones since, each counted once");
+    });
+
+    it("an unreachable CloudWatch is a measurement error, never a quiet reading", async () => {
+      const source = await trafficSource();
+      fake.failNext("GetMetricData", { code: "InternalServiceError", message: "try later", status: 500 });
+      const reading = await source.read(at(0));
+      assert.equal(reading.breached, false);
+      assert.equal(reading.traffic, undefined);
+      assert.match(
+        reading.error ?? "",
+        /CloudWatch unreachable \(GetMetricData of targetgroup\/web-green-tg-.*try later/,
+      );
     });
   });
 
@@ -393,7 +498,7 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       const platform: PlatformAdapter = {
         ...real,
         platform: real.platform,
-        preflight: (o, services, signal) => real.preflight(o, services, signal),
+        preflight: (o, services, signal, plan) => real.preflight(o, services, signal, plan),
         endpoints: (c) => real.endpoints(c),
         routedColor: (c) => real.routedColor(c),
         readiness: (c, color, version, when) => real.readiness(c, color, version, when),
@@ -407,7 +512,7 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       };
       return { world, platform };
     }
-    const REL = { ...FAST, stack: "prod", service: "web", version: "1.1.0" };
+    const REL = { ...FAST, stack: "prod", service: "web", version: "1.1.0", metricInterval: "1s" };
     const metricChecks = (events: BlueGreenEvent[]) =>
       events.filter((e): e is CheckEvent => e.type === "check" && e.name.startsWith("metric:cloudwatch alarms"));
 
@@ -439,6 +544,58 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       });
       assert.deepEqual(moves, [TG.green, TG.blue]);
       assert.equal(fake.listeners.get(LISTENER)!.forward.targetGroups.find((t) => t.arn === TG.blue)!.weight, 100);
+    });
+
+    it("rolls back (exit 3) a version whose target group answers 20 % of real requests with 5xx, probes healthy", async () => {
+      fake.traffic.set(TG_DIM.green, { requestsPerPeriod: 600, errorRate: 0.2 });
+      const { world, platform } = awsWorld();
+      const events: BlueGreenEvent[] = [];
+      const r = await deploy(REL, world.runOptions(events, { platform }));
+      assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+      assert.match(
+        r.message,
+        /cloudwatch web green traffic: error rate 20\.0% of real requests .*--max-error-rate 5\.0%/,
+      );
+      assert.equal(fake.listeners.get(LISTENER)!.forward.targetGroups.find((t) => t.arn === TG.blue)!.weight, 100);
+      const probes = events.filter((e): e is CheckEvent => e.type === "check" && e.name === "bake.window");
+      assert.ok(probes.length > 0 && probes.every((c) => c.ok), "the probes alone saw a healthy version");
+    });
+
+    it("releases a version at 0.5 % 5xx of real requests under a 5 % limit, judged on them", async () => {
+      fake.traffic.set(TG_DIM.green, { requestsPerPeriod: 600, errorRate: 0.005 });
+      const { world, platform } = awsWorld();
+      const events: BlueGreenEvent[] = [];
+      const r = await deploy(REL, world.runOptions(events, { platform }));
+      assert.equal(r.exitCode, EXIT.ok, r.message);
+      const judged = events.filter(
+        (e): e is CheckEvent =>
+          e.type === "check" && e.name === "bake.traffic" && e.target === "cloudwatch web green traffic",
+      );
+      const seen = judged.at(-1)!.figures as { requests: number; errors: number };
+      assert.ok(seen.requests >= 600 && seen.errors === Math.round(seen.requests * 0.005), JSON.stringify(seen));
+      assert.ok(!events.some((e) => e.type === "log" && /too few to judge/.test(e.message)), "judged on real traffic");
+    });
+
+    it("takes an unreachable CloudWatch during the bake as measurement errors: inconclusive, rolled back", async () => {
+      const { world, platform } = awsWorld();
+      world.onRoute = (_w, _s, color) => {
+        if (color === "green") fake.failNext("GetMetricData", { code: "Throttling", message: "Rate exceeded" }, 1000);
+      };
+      const events: BlueGreenEvent[] = [];
+      const r = await deploy(REL, world.runOptions(events, { platform }));
+      assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+      assert.match(r.message, /inconclusive.*cloudwatch web green traffic/i);
+      assert.equal(fake.listeners.get(LISTENER)!.forward.targetGroups.find((t) => t.arn === TG.blue)!.weight, 100);
+    });
+
+    it("refuses (exit 2) a --bake too short for CloudWatch's periods and delay, before any change", async () => {
+      process.env.BLUEGREEN_CLOUDWATCH_DELAY = "5s";
+      const { world, platform } = awsWorld();
+      const r = await deploy({ ...REL, bake: "6s" }, world.runOptions([], { platform }));
+      assert.equal(r.exitCode, EXIT.refused, r.message);
+      assert.match(r.message, /--bake 6s on aws cannot judge the new color's real traffic.*--bake 7s or longer/);
+      assert.equal(fake.requestsFor("ModifyListener").length, 0);
+      assert.ok(!world.log.some((l) => l === "up" || l.startsWith("config")), world.log.join(", "));
     });
 
     it("never switches (exit 4) when a target of the new color is unhealthy", async () => {

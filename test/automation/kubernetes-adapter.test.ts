@@ -19,6 +19,9 @@ import {
   rolloutCheck,
 } from "../../components/kubernetes/release";
 import { deploy } from "../../automation";
+import { DEFAULT_TRAFFIC_QUERIES, kubernetesPlatform, probesOnlyWarning } from "../../components/kubernetes/release";
+import { runCli } from "../../automation/cli";
+import type { BlueGreenEvent } from "../../automation/events";
 import { EXIT, RefusedError } from "../../automation/errors";
 import type { PlatformContext, StackOutputsView } from "../../automation/ports";
 import type { Color } from "../../components/core/conventions";
@@ -406,6 +409,18 @@ describe("kubernetes adapter against a fake API server", function () {
       await adapter.preflight(outputs(), ["web"]);
     });
 
+    it("refuses a configured real-traffic Prometheus that does not answer, naming the variable", async () => {
+      adapter = make({
+        traffic: { prometheusUrl: `http://127.0.0.1:${CLOSED_PORT}`, queries: DEFAULT_TRAFFIC_QUERIES },
+      });
+      const err = await refusal(adapter.preflight(outputs(), ["web"]));
+      assert.match(
+        err.message,
+        /real-traffic query of service web does not answer .*Prometheus unreachable: ECONNREFUSED/,
+      );
+      assert.equal(err.subject, "BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS");
+    });
+
     it("refuses a stack whose Deployment is missing from the cluster", async () => {
       delete fake.deployments["web-green"];
       const e = await refusal(adapter.preflight(outputs(), ["web"]));
@@ -661,4 +676,155 @@ describe("platform flags are validated before anything runs (exit 2)", () => {
       assert.deepEqual(w.log, [], "nothing ran");
     });
   }
+});
+
+describe("kubernetes bake: an ingress's counters in Prometheus when configured, otherwise probes with a warning", function () {
+  this.timeout(20_000);
+  const PROM_PORT = 33012;
+  const prom = `http://127.0.0.1:${PROM_PORT}`;
+  let server: http.Server;
+  const queries: string[] = [];
+  let counters: { requests?: number; errors: number } = { requests: 0, errors: 0 };
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const q = new URL(req.url ?? "/", prom).searchParams.get("query") ?? "";
+      queries.push(q);
+      const value = /status=~"5\.\."/.test(q) ? counters.errors : counters.requests;
+      const result = value === undefined ? [] : [{ metric: {}, value: [0, String(value)] }];
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: "success", data: { resultType: "vector", result } }));
+    });
+    await new Promise<void>((r) => server.listen(PROM_PORT, "127.0.0.1", r));
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  beforeEach(() => {
+    queries.length = 0;
+    counters = { requests: 0, errors: 0 };
+  });
+  const read = (s: { read: (c: never) => Promise<unknown> }) =>
+    s.read({ service: "web", color: "green", version: "1.1.0" } as never) as Promise<{
+      error?: string;
+      detail: string;
+      traffic?: { requests: number; errors: number };
+    }>;
+
+  it("without counters, the bake signals carry the probes-only warning, naming the service and what to set", async () => {
+    const sources = await kubernetesPlatform({ env: {} }).bakeSignals(ctxOf(), "green");
+    assert.deepEqual(
+      sources.map((s) => s.warning),
+      [
+        "kubernetes: judging synthetic probes only; no router counters for service web (set " +
+          "BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS to the Prometheus that scrapes your ingress controller or gateway to " +
+          "judge real traffic; see docs/kubernetes-release.md)",
+      ],
+    );
+  });
+
+  it("with BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS, the ingress's counters of the live Service are judged as deltas, without the warning", async () => {
+    const sources = await kubernetesPlatform({ env: { BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS: prom } }).bakeSignals(
+      ctxOf(),
+      "green",
+    );
+    assert.deepEqual(
+      sources.map((s) => [s.name, s.warning]),
+      [
+        ["kubernetes.endpoints", undefined],
+        ["ingress web traffic", undefined],
+      ],
+    );
+    const traffic = sources[1];
+    counters = { requests: 5000, errors: 10 };
+    assert.deepEqual((await read(traffic)).traffic, { requests: 0, errors: 0 }, "counts from the bake's start");
+    counters = { requests: 6000, errors: 210 };
+    assert.deepEqual((await read(traffic)).traffic, { requests: 1000, errors: 200 });
+    assert.deepEqual(queries.slice(-2), [
+      'sum(nginx_ingress_controller_requests{namespace="shop",service="web"})',
+      'sum(nginx_ingress_controller_requests{namespace="shop",service="web",status=~"5.."}) or vector(0)',
+    ]);
+  });
+
+  it("a requests counter with no data is a measurement error, not zero traffic", async () => {
+    const [, traffic] = await kubernetesPlatform({
+      env: {
+        BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS: prom,
+        BLUEGREEN_KUBE_TRAFFIC_REQUESTS: 'sum(my_requests{svc="{{liveService}}"})',
+      },
+    }).bakeSignals(ctxOf(), "green");
+    counters = { requests: undefined, errors: 0 };
+    const r = await read(traffic);
+    assert.equal(r.error, "requests: no data");
+    assert.match(r.detail, /sum\(my_requests\{svc="web"\}\): no data/);
+  });
+
+  it("refuses a malformed or half configuration, naming the variable", () => {
+    assert.throws(
+      () => kubernetesPlatform({ env: { BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS: "prometheus:9090" } }),
+      /BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS: got "prometheus:9090"; allowed: an http\(s\) URL/,
+    );
+    assert.throws(
+      () => kubernetesPlatform({ env: { BLUEGREEN_KUBE_TRAFFIC_ERRORS: "sum(x)" } }),
+      /BLUEGREEN_KUBE_TRAFFIC_ERRORS is set but BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS is not/,
+    );
+  });
+
+  it("a release says it once, in its events and in the human output, also across a gradual switch", async () => {
+    const warning = probesOnlyWarning("web");
+    const withWarning = (w: World): World => {
+      w.platform = {
+        ...w.platform,
+        bakeSignals: () =>
+          Promise.resolve([
+            {
+              name: "kubernetes.endpoints",
+              warning,
+              read: () =>
+                Promise.resolve({ source: "kubernetes.endpoints", value: 2, breached: false, detail: "2 ready" }),
+            },
+          ]),
+      };
+      return w;
+    };
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(
+      { ...FAST, service: "web", version: "1.1.0", steps: "50,100" },
+      withWarning(new World()).runOptions(events),
+    );
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    const warns = events
+      .filter((e) => e.type === "log" && e.level === "warn")
+      .map((e) => (e as { message: string }).message);
+    assert.deepEqual(warns, [warning]);
+
+    const lines: string[] = [];
+    const never = new AbortController().signal;
+    const code = await runCli(
+      [
+        "deploy",
+        "--stack",
+        "dev",
+        "--service",
+        "web",
+        "--version",
+        "1.1.0",
+        "--bake",
+        "10s",
+        "--bake-interval",
+        "100ms",
+        "--bake-window",
+        "2s",
+        "--min-samples",
+        "5",
+      ],
+      {
+        io: { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+        runOptions: withWarning(new World()).runOptions([]),
+        interrupts: () => ({ soft: never, hard: never, dispose: () => undefined }),
+      },
+    );
+    assert.equal(code, EXIT.ok, lines.join("\n"));
+    assert.equal(lines.filter((l) => l.includes("judging synthetic probes only")).length, 1, lines.join("\n"));
+  });
 });

@@ -5,7 +5,9 @@
  * - Elastic Load Balancing v2, AWS query protocol (form-encoded POST, XML answers, version 2015-12-01):
  *   DescribeListeners, DescribeTargetHealth, ModifyListener (which changes the listener this server keeps, so a later
  *   DescribeListeners sees the move);
- * - CloudWatch, AWS JSON 1.0 (`X-Amz-Target: GraniteServiceVersion20100801.<Action>`): DescribeAlarms.
+ * - CloudWatch, AWS JSON 1.0 (`X-Amz-Target: GraniteServiceVersion20100801.<Action>`): DescribeAlarms, and
+ *   GetMetricData for a target group's AWS/ApplicationELB metrics (`traffic`), per period as CloudWatch answers: a
+ *   count with no events in a period has no data point there, and periods not yet published have none either.
  *
  * Point the SDK at it with AWS_ENDPOINT_URL. Every request is recorded with its action, parameters and the SigV4
  * scope it was signed for (region/service), so tests can assert on what the SDK really sent. Errors come back in
@@ -44,6 +46,18 @@ export interface RecordedRequest {
   signedRegion?: string;
   signedService?: string;
   accessKeyId?: string;
+}
+
+/** A target group's traffic as CloudWatch would have published it. */
+export interface FakeTraffic {
+  /** RequestCount per period. */
+  requestsPerPeriod: number;
+  /** Share of them answered 5xx by the targets (HTTPCode_Target_5XX_Count). */
+  errorRate: number;
+  /** TargetResponseTime average, seconds [0.012]. */
+  responseTimeSec?: number;
+  /** Periods ending after this (ms since the epoch) are not published yet: late data. */
+  publishedUntilMs?: number;
 }
 
 export interface FakeFailure {
@@ -116,6 +130,8 @@ export class FakeAws {
   readonly listeners = new Map<string, FakeListener>();
   readonly targetGroups = new Map<string, FakeTarget[]>();
   readonly alarms = new Map<string, string>();
+  /** By the TargetGroup dimension (`targetgroup/<name>/<id>`). */
+  readonly traffic = new Map<string, FakeTraffic>();
   /** Next answers per action: an error instead of the normal answer (consumed one per request). */
   private readonly failures = new Map<string, FakeFailure[]>();
   private server?: http.Server;
@@ -151,6 +167,11 @@ export class FakeAws {
     const list = this.failures.get(action) ?? [];
     for (let i = 0; i < times; i++) list.push(failure);
     this.failures.set(action, list);
+  }
+
+  /** Drops the failures not consumed yet (a test that queued more than it used). */
+  clearFailures(): void {
+    this.failures.clear();
   }
 
   requestsFor(action: string): RecordedRequest[] {
@@ -277,6 +298,7 @@ export class FakeAws {
       res.end(JSON.stringify({ __type: `com.amazonaws.cloudwatch#${failure.code}`, message: failure.message }));
       return;
     }
+    if (action === "GetMetricData") return this.getMetricData(params, res);
     if (action !== "DescribeAlarms") {
       res.writeHead(400, { "content-type": "application/x-amz-json-1.0" });
       res.end(JSON.stringify({ __type: "com.amazonaws.cloudwatch#InvalidAction", message: action }));
@@ -297,5 +319,48 @@ export class FakeAws {
         CompositeAlarms: [],
       }),
     );
+  }
+
+  /** Only what the release tool asks: AWS/ApplicationELB per TargetGroup + LoadBalancer, Sum or Average. */
+  private getMetricData(params: Record<string, unknown>, res: http.ServerResponse): void {
+    const seconds = (v: unknown): number => (typeof v === "number" ? v : Date.parse(String(v)) / 1000);
+    const from = seconds(params.StartTime);
+    const to = seconds(params.EndTime);
+    type Query = {
+      Id: string;
+      MetricStat: {
+        Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] };
+        Period: number;
+        Stat: string;
+      };
+    };
+    const results = ((params.MetricDataQueries as Query[] | undefined) ?? []).map((q) => {
+      const m = q.MetricStat.Metric;
+      const tg = m.Dimensions.find((d) => d.Name === "TargetGroup")?.Value ?? "";
+      const hasLb = m.Dimensions.some((d) => d.Name === "LoadBalancer" && d.Value.startsWith("app/"));
+      const t = m.Namespace === "AWS/ApplicationELB" && hasLb ? this.traffic.get(tg) : undefined;
+      const period = q.MetricStat.Period;
+      const timestamps: number[] = [];
+      const values: number[] = [];
+      for (let s = Math.floor(from / period) * period; t && s < to; s += period) {
+        if (t.publishedUntilMs !== undefined && (s + period) * 1000 > t.publishedUntilMs) continue;
+        const errors = Math.round(t.requestsPerPeriod * t.errorRate);
+        const value =
+          m.MetricName === "RequestCount"
+            ? t.requestsPerPeriod
+            : m.MetricName === "HTTPCode_Target_5XX_Count"
+              ? errors
+              : m.MetricName === "TargetResponseTime"
+                ? (t.responseTimeSec ?? 0.012)
+                : 0;
+        // As CloudWatch: a count that saw no event in a period has no data point.
+        if (value === 0 && m.MetricName !== "TargetResponseTime") continue;
+        timestamps.push(s);
+        values.push(value);
+      }
+      return { Id: q.Id, Label: m.MetricName, Timestamps: timestamps, Values: values, StatusCode: "Complete" };
+    });
+    res.writeHead(200, { "content-type": "application/x-amz-json-1.0" });
+    res.end(JSON.stringify({ MetricDataResults: results, Messages: [] }));
   }
 }

@@ -12,10 +12,21 @@
  * - readiness: `DescribeTargetHealth`: every target of the color's group healthy, as many as the color runs (none of
  *   the previous version's instances left), at least as many as the color it replaces; after a switch, the listener
  *   forwards all traffic to that group.
- * - bakeSignals: the color's CloudWatch alarms (stack output `colors.<color>.alarmNames`); ALARM is a breach.
+ * - bakeSignals: the color's real traffic from its target group's CloudWatch metrics (GetMetricData: RequestCount,
+ *   HTTPCode_Target_5XX_Count, TargetConnectionErrorCount, TargetResponseTime per 1-minute period), judged by the
+ *   engine's Wilson rule like the local router's counters; and the color's CloudWatch alarms (stack output
+ *   `colors.<color>.alarmNames`), where ALARM is a breach. CloudWatch publishes a period up to
+ *   BLUEGREEN_CLOUDWATCH_DELAY (2m) after it ends, so preflight refuses a --bake too short to see one.
  */
 import { AWS_CONNECT_TIMEOUT_MS, AWS_REQUEST_TIMEOUT, timeoutFromEnv } from "../../../automation/adapters/timeouts";
-import { CloudWatchClient, DescribeAlarmsCommand, type CloudWatchClientConfig } from "@aws-sdk/client-cloudwatch";
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  type CloudWatchClientConfig,
+  type MetricDataQuery,
+  type MetricDataResult,
+} from "@aws-sdk/client-cloudwatch";
 import {
   DescribeListenersCommand,
   DescribeTargetHealthCommand,
@@ -33,10 +44,19 @@ import type {
   PlatformAdapter,
   PlatformCheck,
   PlatformContext,
+  ReleasePlan,
   ServiceEndpoints,
   StackOutputsView,
 } from "../../../automation/ports";
-import { AlarmState, cloudWatchAlarms } from "./cloudwatch";
+import { formatDuration, parseDuration } from "../../../automation/parse";
+import {
+  AlarmState,
+  cloudWatchAlarms,
+  cloudWatchMinBakeMs,
+  CloudWatchTiming,
+  TargetGroupSeries,
+  targetGroupTraffic,
+} from "./cloudwatch";
 import type { PlatformAdapterOptions } from "../../../automation/adapters/platforms";
 
 export interface AwsPlatformOptions {
@@ -48,6 +68,11 @@ export interface AwsPlatformOptions {
   readinessTimeoutMs?: number;
   /** Pause between target-health polls [5 s]. */
   pollIntervalMs?: number;
+  /**
+   * The CloudWatch period the bake reads target-group metrics in [60 s: ALB metrics have 1-minute resolution]. Tests
+   * against a served endpoint shorten it; against AWS anything but 60 s finds no data.
+   */
+  metricPeriodMs?: number;
   /** Extra SDK client settings (tests: retries, timeouts). */
   clientConfig?: Pick<ElasticLoadBalancingV2ClientConfig & CloudWatchClientConfig, "maxAttempts" | "requestHandler">;
 }
@@ -66,6 +91,22 @@ interface ColorView {
   alarmNames: string[];
   capacity?: { desired: number; min: number; max: number };
   autoscaled?: boolean;
+}
+
+/** How late CloudWatch may publish a period after it ends before its absence is missing data [2 min]. */
+export const CLOUDWATCH_DELAY = { env: "BLUEGREEN_CLOUDWATCH_DELAY", defaultMs: 120_000 } as const;
+
+function cloudWatchDelayFromEnv(env: Record<string, string | undefined>): number {
+  const raw = env[CLOUDWATCH_DELAY.env]?.trim();
+  if (raw === undefined || raw === "") return CLOUDWATCH_DELAY.defaultMs;
+  return parseDuration(CLOUDWATCH_DELAY.env, raw, { min: 0, max: 15 * 60_000 });
+}
+
+/** A target group's or load balancer's CloudWatch dimension: its ARN after `targetgroup/` or `loadbalancer/`. */
+export function arnDimension(arn: string, kind: "targetgroup" | "loadbalancer"): string {
+  if (kind === "targetgroup") return arn.slice(arn.lastIndexOf(":") + 1);
+  const at = arn.indexOf(":loadbalancer/");
+  return at < 0 ? "" : arn.slice(at + ":loadbalancer/".length);
 }
 
 const CREDENTIALS_HELP =
@@ -118,6 +159,7 @@ export class AwsPlatform implements PlatformAdapter {
   private readonly cloudwatch: CloudWatchClient;
   private readonly readinessTimeoutMs: number;
   private readonly pollIntervalMs: number;
+  private readonly timing: CloudWatchTiming;
 
   constructor(
     private readonly env: Record<string, string | undefined>,
@@ -140,6 +182,7 @@ export class AwsPlatform implements PlatformAdapter {
     this.cloudwatch = new CloudWatchClient(config);
     this.readinessTimeoutMs = options.readinessTimeoutMs ?? 120_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 5000;
+    this.timing = { periodMs: options.metricPeriodMs ?? 60_000, delayMs: cloudWatchDelayFromEnv(env) };
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -217,11 +260,77 @@ export class AwsPlatform implements PlatformAdapter {
     return states;
   }
 
+  /**
+   * One target group's series per period over [fromMs, toMs) with GetMetricData (all pages). A query CloudWatch
+   * answers with InternalError or Forbidden is a failed read, not an empty one.
+   */
+  async targetGroupSeries(
+    loadBalancerArn: string,
+    targetGroupArn: string,
+    fromMs: number,
+    toMs: number,
+    signal?: AbortSignal,
+  ): Promise<TargetGroupSeries> {
+    const dimensions = [
+      { Name: "TargetGroup", Value: arnDimension(targetGroupArn, "targetgroup") },
+      { Name: "LoadBalancer", Value: arnDimension(loadBalancerArn, "loadbalancer") },
+    ];
+    const metric = (id: string, metricName: string, stat: string): MetricDataQuery => ({
+      Id: id,
+      MetricStat: {
+        Metric: { Namespace: "AWS/ApplicationELB", MetricName: metricName, Dimensions: dimensions },
+        Period: Math.round(this.timing.periodMs / 1000),
+        Stat: stat,
+      },
+      ReturnData: true,
+    });
+    const queries = [
+      metric("requests", "RequestCount", "Sum"),
+      metric("target5xx", "HTTPCode_Target_5XX_Count", "Sum"),
+      metric("connectionErrors", "TargetConnectionErrorCount", "Sum"),
+      metric("responseTime", "TargetResponseTime", "Average"),
+    ];
+    const series: TargetGroupSeries = {
+      requests: new Map(),
+      target5xx: new Map(),
+      connectionErrors: new Map(),
+      responseTimeSec: new Map(),
+    };
+    const into: Record<string, Map<number, number>> = {
+      requests: series.requests,
+      target5xx: series.target5xx,
+      connectionErrors: series.connectionErrors,
+      responseTime: series.responseTimeSec,
+    };
+    let nextToken: string | undefined;
+    do {
+      const out = await this.cloudwatch.send(
+        new GetMetricDataCommand({
+          MetricDataQueries: queries,
+          StartTime: new Date(fromMs),
+          EndTime: new Date(toMs),
+          ScanBy: "TimestampAscending",
+          NextToken: nextToken,
+        }),
+        { abortSignal: signal },
+      );
+      for (const r of out.MetricDataResults ?? []) addResult(into, r);
+      nextToken = out.NextToken;
+    } while (nextToken);
+    return series;
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
   // PlatformAdapter
 
-  async preflight(outputs: StackOutputsView, services: string[], signal?: AbortSignal): Promise<void> {
+  async preflight(
+    outputs: StackOutputsView,
+    services: string[],
+    signal?: AbortSignal,
+    plan?: ReleasePlan,
+  ): Promise<void> {
     const { liveUrl, previewUrl, urlService } = this.options;
+    if (plan && plan.bakeMs > 0) this.refuseUnjudgeableBake(plan.bakeMs);
     const stackServices = Object.keys(outputs.services ?? {});
     if ((liveUrl !== undefined || previewUrl !== undefined) && urlService === undefined && stackServices.length > 1) {
       throw new RefusedError(
@@ -299,6 +408,55 @@ export class AwsPlatform implements PlatformAdapter {
           "not exist (deleted by hand, or another account/region). Run `pulumi up` to recreate them",
         "AWS_REGION",
       );
+    }
+    if (plan && plan.bakeMs > 0) await this.preflightTraffic(outputs, albs, signal);
+  }
+
+  /**
+   * The bake judges each color's real traffic from CloudWatch, which has it only per whole period and late: a bake
+   * too short to see one due period would judge probes only. Refused before any change.
+   */
+  private refuseUnjudgeableBake(bakeMs: number): void {
+    const need = cloudWatchMinBakeMs(this.timing);
+    if (bakeMs >= need) return;
+    const { periodMs, delayMs } = this.timing;
+    throw new RefusedError(
+      `--bake ${formatDuration(bakeMs)} on aws cannot judge the new color's real traffic: CloudWatch has the target ` +
+        `group's requests and 5xx per ${formatDuration(periodMs)} period, published up to ` +
+        `${CLOUDWATCH_DELAY.env} ${formatDuration(delayMs)} after the period ends, so a bake sees one for sure only ` +
+        `after ${formatDuration(need)}. Allowed: --bake ${formatDuration(need)} or longer (--bake 0s skips the ` +
+        `bake), or a shorter ${CLOUDWATCH_DELAY.env} if this account's metrics arrive sooner`,
+      "--bake",
+    );
+  }
+
+  /** Each color's target group metrics are readable (cloudwatch:GetMetricData), or the bake would measure nothing. */
+  private async preflightTraffic(
+    outputs: StackOutputsView,
+    albs: (readonly [string, AlbView])[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    for (const [service, alb] of albs) {
+      if (!alb.loadBalancerArn) {
+        throw new RefusedError(
+          `service ${service}: the stack outputs have no load balancer ARN (services.${service}.alb.` +
+            "loadBalancerArn), which the bake needs for the target group's CloudWatch metrics. Run `pulumi up` once " +
+            "with this version of the program",
+          "--service",
+        );
+      }
+      const tg = this.colorOf(outputs, service, COLORS[0]).targetGroupArn;
+      const now = Date.now();
+      try {
+        await this.targetGroupSeries(alb.loadBalancerArn, tg, now - this.timing.periodMs, now, signal);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        throw new RefusedError(
+          `service ${service}: the target groups' CloudWatch metrics the bake judges are not readable ` +
+            `(GetMetricData: ${awsErrorText(err)}); the release tool needs cloudwatch:GetMetricData`,
+          "AWS_PROFILE",
+        );
+      }
     }
   }
 
@@ -441,10 +599,40 @@ export class AwsPlatform implements PlatformAdapter {
   }
 
   bakeSignals(ctx: PlatformContext, color: Color): Promise<MetricSource[]> {
-    const names = this.colorOf(ctx.outputs, ctx.service, color).alarmNames;
-    if (names.length === 0) return Promise.resolve([]);
-    return Promise.resolve([cloudWatchAlarms((n, signal) => this.alarmStates(n, signal), names)]);
+    const view = this.colorOf(ctx.outputs, ctx.service, color);
+    const alb = this.albOf(ctx.outputs, ctx.service);
+    const sources: MetricSource[] = [];
+    if (alb?.loadBalancerArn) {
+      const lb = alb.loadBalancerArn;
+      const tg = view.targetGroupArn;
+      sources.push(
+        targetGroupTraffic(
+          (from, to, signal) => this.targetGroupSeries(lb, tg, from, to, signal),
+          { service: ctx.service, color, targetGroup: arnDimension(tg, "targetgroup") },
+          this.timing,
+        ),
+      );
+    }
+    if (view.alarmNames.length > 0) {
+      sources.push(cloudWatchAlarms((n, signal) => this.alarmStates(n, signal), view.alarmNames));
+    }
+    return Promise.resolve(sources);
   }
+}
+
+/** A GetMetricData result into its series by period start; a result CloudWatch could not compute is thrown. */
+function addResult(into: Record<string, Map<number, number>>, r: MetricDataResult): void {
+  if (r.StatusCode === "InternalError" || r.StatusCode === "Forbidden") {
+    const why = (r.Messages ?? []).map((m) => m.Value ?? m.Code).join("; ");
+    throw new Error(`${r.Id ?? "a query"}: ${r.StatusCode}${why ? ` (${why})` : ""}`);
+  }
+  const map = r.Id ? into[r.Id] : undefined;
+  if (!map) return;
+  const times = r.Timestamps ?? [];
+  const values = r.Values ?? [];
+  times.forEach((t, i) => {
+    if (values[i] !== undefined) map.set(t.getTime(), values[i]);
+  });
 }
 
 /**

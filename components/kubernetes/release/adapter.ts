@@ -9,7 +9,9 @@
  *   Service's EndpointSlices list exactly the ready pods of the new color;
  * - HTTP: the Services through the API server's service proxy (see api-proxy.ts), or `--live-url`/`--preview-url`
  *   (an Ingress or Gateway URL);
- * - preflight: kubeconfig, context, API server, credentials, namespace, objects and RBAC, read-only.
+ * - preflight: kubeconfig, context, API server, credentials, namespace, objects and RBAC, read-only;
+ * - bake signals: the live Service's EndpointSlices, and real traffic from an ingress's counters in Prometheus when
+ *   configured (./traffic.ts); without them the bake judges probes only and warns once per release.
  */
 import type {
   AppsV1Api,
@@ -37,6 +39,8 @@ import { ApiServerProxy } from "./api-proxy";
 import { endpointsCheck, rolloutCheck } from "./checks";
 import { client } from "./client";
 import { ClusterTarget, KubeconfigOptions, loadClusterTarget } from "./kubeconfig";
+import { instantQuery, prometheusTraffic, renderQuery } from "../../../automation/adapters/prometheus";
+import { KubeTrafficSettings, probesOnlyWarning, trafficQueriesFor } from "./traffic";
 
 export interface KubernetesAdapterOptions extends KubeconfigOptions {
   /** Production URL of `urlService` (an Ingress/Gateway URL) instead of the live Service through the API server. */
@@ -57,6 +61,10 @@ export interface KubernetesAdapterOptions extends KubeconfigOptions {
   requestTimeoutMs?: number;
   /** Field manager of the selector and scale patches ["bluegreen"]. */
   fieldManager?: string;
+  /** Real traffic from an ingress's counters in Prometheus [none: the bake judges probes only, with a warning]. */
+  traffic?: KubeTrafficSettings;
+  /** Timeout of one Prometheus query [5 s]. */
+  prometheusTimeoutMs?: number;
 }
 
 /** Where one service's objects are, from the stack outputs (in-cluster URLs and per-color probes). */
@@ -291,6 +299,28 @@ export class KubernetesAdapter implements PlatformAdapter {
         );
       }
       for (const objects of objectsList) await this.checkObjects(objects, refuse);
+    }
+    await this.checkTraffic(outputs, services);
+  }
+
+  /** The configured traffic query answers (no data is allowed here: a Service may have had no request yet). */
+  private async checkTraffic(outputs: StackOutputsView, services: string[]): Promise<void> {
+    const t = this.options.traffic;
+    if (!t) return;
+    for (const service of services) {
+      if (!outputs.services?.[service]) continue;
+      const o = serviceObjects(outputs, service);
+      const ctx = { service, color: "blue" as const, version: "" };
+      const query = renderQuery(trafficQueriesFor(t.queries, o.namespace, o.liveService).requests, ctx);
+      const got = await instantQuery(t.prometheusUrl, query, this.options.prometheusTimeoutMs ?? 5000);
+      if ("error" in got && got.error !== "no data") {
+        throw new RefusedError(
+          `kubernetes: the real-traffic query of service ${service} does not answer on ${t.prometheusUrl} ` +
+            `(${got.detail}); the bake would measure nothing. Fix BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS or ` +
+            "BLUEGREEN_KUBE_TRAFFIC_REQUESTS",
+          "BLUEGREEN_KUBE_TRAFFIC_PROMETHEUS",
+        );
+      }
     }
   }
 
@@ -628,21 +658,32 @@ export class KubernetesAdapter implements PlatformAdapter {
   bakeSignals(ctx: PlatformContext, color: Color): Promise<MetricSource[]> {
     const o = serviceObjects(ctx.outputs, ctx.service);
     const service = ctx.service;
+    const traffic = this.options.traffic;
     // During the bake the live Service must keep selecting ready pods of the new color only (pods crash-looping or
     // evicted show up here before the error rate moves).
-    return Promise.resolve([
-      {
-        name: "kubernetes.endpoints",
-        read: async () => {
-          const check = await this.endpointsNow(o, service, color);
-          return {
-            source: "kubernetes.endpoints",
-            value: Number(check.figures?.readyOfColor ?? 0),
-            breached: !check.ok,
-            detail: check.detail,
-          };
-        },
+    const endpoints: MetricSource = {
+      name: "kubernetes.endpoints",
+      read: async () => {
+        const check = await this.endpointsNow(o, service, color);
+        return {
+          source: "kubernetes.endpoints",
+          value: Number(check.figures?.readyOfColor ?? 0),
+          breached: !check.ok,
+          detail: check.detail,
+        };
       },
+      // No counters of real requests: the engine says so once, when the bake starts.
+      ...(traffic ? {} : { warning: probesOnlyWarning(service) }),
+    };
+    if (!traffic) return Promise.resolve([endpoints]);
+    return Promise.resolve([
+      endpoints,
+      prometheusTraffic(
+        traffic.prometheusUrl,
+        `ingress ${service} traffic`,
+        trafficQueriesFor(traffic.queries, o.namespace, o.liveService),
+        this.options.prometheusTimeoutMs,
+      ),
     ]);
   }
 
