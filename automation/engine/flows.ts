@@ -19,7 +19,6 @@ import {
   ReleaseOutcome,
   ReleaseRecord,
 } from "../release";
-import type { MetricSource } from "../ports";
 import { bindHooks, bindHooksLeniently, refuseAfterContract, runHooks } from "../hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
@@ -28,13 +27,14 @@ import {
   Breach,
   finish,
   moveTrafficBack,
+  platformBakeSignals,
   rollbackTraffic,
   routingIntent,
   stage,
   switchTraffic,
   verify,
 } from "./steps";
-import { currentOutputs, platformContext, routedColors } from "./platform";
+import { currentOutputs, routedColors } from "./platform";
 import { LiveColorMove, planLiveColorMove } from "./live-color";
 import {
   loadSnapshot,
@@ -225,7 +225,7 @@ async function rollBack(
 ): Promise<void> {
   let t = { ms: 0, fastRoutedAt: undefined as number | undefined };
   await runPhase(ctx, "rollback", async () => {
-    t = await rollbackTraffic(ctx, reason);
+    t = await rollbackTraffic(ctx, reason, breach?.updateInFlight);
     await runHooks(ctx, "rollback");
     return true;
   });
@@ -349,16 +349,6 @@ async function runFrom(
   } catch (err) {
     throw await onError(ctx, cur, err, verifyRefuses);
   }
-}
-
-/** Extra bake signals the platform watches for the color now live (AWS: its CloudWatch alarms). */
-async function platformBakeSignals(ctx: RunContext): Promise<MetricSource[]> {
-  const adapter = ctx.deps.platform;
-  const r = ctx.status.record;
-  if (!adapter || !r) return [];
-  const outputs = await currentOutputs(ctx);
-  if (!outputs.platform) return [];
-  return adapter.bakeSignals(platformContext(ctx, outputs, r.service), r.toColor);
 }
 
 async function breachRollback(ctx: RunContext, breach: Breach): Promise<never> {
