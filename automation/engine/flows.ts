@@ -20,7 +20,6 @@ import {
   ReleaseOutcome,
   ReleaseRecord,
 } from "./record/record";
-import type { MetricSource } from "../ports";
 import { bindHooks, bindHooksLeniently, refuseAfterContract, runHooks } from "./hooks";
 import { waitHealthy } from "./checks";
 import { RunContext, runPhase } from "./context";
@@ -29,13 +28,14 @@ import {
   Breach,
   finish,
   moveTrafficBack,
+  platformBakeSignals,
   rollbackTraffic,
   routingIntent,
   stage,
   switchTraffic,
   verify,
 } from "./steps";
-import { currentOutputs, platformContext, routedColors } from "./platform";
+import { currentOutputs, routedColors } from "./platform";
 import { LiveColorMove, planLiveColorMove } from "./live-color";
 import {
   loadSnapshot,
@@ -227,7 +227,7 @@ async function rollBack(
 ): Promise<void> {
   let t = { ms: 0, fastRoutedAt: undefined as number | undefined };
   await runPhase(ctx, "rollback", async () => {
-    t = await rollbackTraffic(ctx, reason);
+    t = await rollbackTraffic(ctx, reason, breach?.updateInFlight);
     await runHooks(ctx, "rollback");
     return true;
   });
@@ -324,7 +324,10 @@ async function runFrom(
       recording.catch(() => undefined);
       let breach: Breach | undefined;
       await runPhase(ctx, "bake", async () => {
-        ctx.state.setPlatformMetrics(await platformBakeSignals(ctx));
+        const platformMetrics = await platformBakeSignals(ctx);
+        // Once per bake: what the platform's signals cannot judge (kubernetes without router counters).
+        for (const s of platformMetrics) if (s.warning) ctx.emit({ type: "log", level: "warn", message: s.warning });
+        ctx.state.setPlatformMetrics(platformMetrics);
         breach = await bake(ctx, until);
         return { changed: false, ok: !breach, detail: breach?.reason };
       });
@@ -351,19 +354,6 @@ async function runFrom(
   } catch (err) {
     throw await onError(ctx, cur, err, verifyRefuses);
   }
-}
-
-/** Extra bake signals the platform watches for the color now live (AWS: its CloudWatch alarms). */
-async function platformBakeSignals(ctx: RunContext): Promise<MetricSource[]> {
-  const adapter = ctx.deps.platform;
-  const r = ctx.status.record;
-  if (!adapter || !r) return [];
-  const outputs = await currentOutputs(ctx);
-  if (!outputs.platform) return [];
-  const sources = await adapter.bakeSignals(platformContext(ctx, outputs, r.service), r.toColor);
-  // Once per bake: what the platform's signals cannot judge (kubernetes without router counters).
-  for (const s of sources) if (s.warning) ctx.emit({ type: "log", level: "warn", message: s.warning });
-  return sources;
 }
 
 async function breachRollback(ctx: RunContext, breach: Breach): Promise<never> {

@@ -6,9 +6,9 @@
 import { Color } from "../../components/core/conventions";
 import { ServiceConfig } from "../../components/core/spec";
 import { describeTestRoute, testRouteHeaderLine, testRouteHeaders } from "../../components/core/test-route";
-import { RefusedError, VerificationFailedError } from "../errors";
+import { PausedError, RefusedError, VerificationFailedError } from "../errors";
 import type { Phase } from "../events";
-import type { ConfigChange, ResourceStep, ServiceOutputsView } from "../ports";
+import type { ConfigChange, MetricSource, ResourceStep, ServiceOutputsView } from "../ports";
 import type { ReleaseRecord } from "./record/record";
 import { sampleBaseline } from "./baseline";
 import { confirmVersion, RouteVia, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
@@ -25,6 +25,8 @@ export class Breach {
     readonly reason: string,
     readonly firstBadAt?: number,
     readonly detectedAt?: number,
+    /** The switch's update, still ending (cancelled) when the breach came while it ran: settles, never rejects. */
+    readonly updateInFlight?: Promise<void>,
   ) {}
 }
 
@@ -425,6 +427,10 @@ const NO_DIRECT_PATH = Symbol("no direct path");
  * weights) and record move on in one write, (5) `up` converges the stack - touching only shared router resources,
  * which its own steps must show - and (6) the live endpoint confirms again. A kill anywhere in between leaves a
  * record in phase `switch` with `routing` set; the rerun redoes this sequence, which is idempotent at every step.
+ *
+ * From the instant the router moves, the new color serves every user: it is watched from then on (`watchEarly`),
+ * while (3)-(6) run. A breach there returns at once, cancelling the update in flight; the flow's rollback takes
+ * traffic back through the router and waits for that update to end before its own (`rollbackTraffic`).
  */
 async function trafficFirst(
   ctx: RunContext,
@@ -465,21 +471,116 @@ async function trafficFirst(
     decision: "route",
     reason: `all production traffic sent to ${to} at the router in ${routedAt - started}ms (${did}); the stack follows`,
   });
+  // The router's socket and the endpoints do not change in a switch: the rollback's fast path uses these outputs
+  // rather than asking the engine for them while an update holds the stack.
+  const outputs = await currentOutputs(ctx);
   const live = (await serviceOutputs(ctx, r.service)).liveEndpoint;
-  const first = await confirmVersion(ctx, "switch", live, r.version, ctx.interrupts.soft);
+  const watching = watchEarly(ctx, live);
+  const cancelUpdate = new AbortController();
+  type Ended = { early: Breach } | { breach: Breach | undefined } | { err: unknown };
+  const converging: Promise<Ended> = converge(ctx, intent, routedAt, live, cancelUpdate.signal).then(
+    (breach) => ({ breach }),
+    (err: unknown) => ({ err }),
+  );
+  const early: Promise<Ended> = watching.breach.then((b) => (b ? { early: b } : converging));
+  const first = await Promise.race([early, converging]);
+  if ("early" in first) {
+    // The new version failed while the stack was catching up: stop the update (it must not run on and route the
+    // bad version again), and let the rollback take traffic back now. Its `up` waits for this one to end.
+    cancelUpdate.abort(new Error("breach during the switch: cancelling the update"));
+    ctx.state.rememberOutputs(outputs);
+    const b = first.early;
+    return new Breach(
+      b.reason,
+      b.firstBadAt,
+      b.detectedAt,
+      converging.then(() => undefined),
+    );
+  }
+  await watching.stop();
+  if ("err" in first) throw first.err;
+  return first.breach;
+}
+
+/** Steps (3)-(6) of `trafficFirst`; `cancel` stops them (and the update) when the watch breached. */
+async function converge(
+  ctx: RunContext,
+  intent: NonNullable<ReleaseRecord["routing"]>,
+  routedAt: number,
+  live: string,
+  cancel: AbortSignal,
+): Promise<Breach | undefined> {
+  const r = rec(ctx);
+  const soft = AbortSignal.any([ctx.interrupts.soft, cancel]);
+  const first = await confirmVersion(ctx, "switch", live, r.version, soft);
   if (!first.ok) return new Breach(`switch not confirmed at the router: ${first.why}`);
-  const notReady = await platformReadiness(ctx, "switch", to, r.version, "after-switch");
+  const notReady = await platformReadiness(ctx, "switch", r.toColor, r.version, "after-switch");
   if (notReady) return new Breach(notReady);
+  // Once the watch breached, nothing more moves this release forward: the rollback owns the record from here.
+  if (cancel.aborted) return undefined;
   await ctx.status.write(stepConfig(r, 100), {
     routing: { ...intent, state: "converge" },
     routedAt: r.routedAt ?? new Date(routedAt).toISOString(),
   });
-  const up = await engineOp(ctx, "switch", "up", ctx.interrupts.hard);
+  if (cancel.aborted) return undefined;
+  const up = await engineOp(ctx, "switch", "up", AbortSignal.any([ctx.interrupts.hard, cancel]));
   reportScope(ctx, "switch", up.steps, { service: r.service, colors: [], shared: true });
   const so = await serviceOutputs(ctx, r.service);
-  const again = await confirmVersion(ctx, "switch", so.liveEndpoint, r.version, ctx.interrupts.soft);
+  const again = await confirmVersion(ctx, "switch", so.liveEndpoint, r.version, soft);
   if (!again.ok) return new Breach(`switch not confirmed after the update: ${again.why}`);
   return undefined;
+}
+
+/**
+ * Watches the new color from the router move until the switch ends: the bake's probes and the platform's bake signals
+ * (the router's own counters of real requests), judged by the bake's rule. `breach` resolves with the first breach,
+ * or undefined once stopped or interrupted (the switch's own handling of the interrupt decides then). The user's
+ * metric sources (Prometheus rules, custom sources) are left to the bake: they lag by a scrape interval, and their
+ * failed measurements (`--consecutive-error-limit`, `--on-inconclusive`) are judged in one place.
+ */
+function watchEarly(ctx: RunContext, live: string): { breach: Promise<Breach | undefined>; stop(): Promise<void> } {
+  const r = rec(ctx);
+  const stopped = new AbortController();
+  const signal = AbortSignal.any([ctx.interrupts.soft, stopped.signal]);
+  const breach = (async (): Promise<Breach | undefined> => {
+    // Only the platform's signals (in place of the user's sources; the run state's list is the bake's own).
+    const early: RunContext = {
+      ...ctx,
+      deps: { ...ctx.deps, metrics: await platformBakeSignals(ctx) },
+      settings: { ...ctx.settings, bake: { ...ctx.settings.bake, prometheusUrl: undefined } },
+    };
+    const w = await watch(early, "switch", live, r.service, r.toColor, r.version, Number.MAX_SAFE_INTEGER, signal);
+    return w.breach
+      ? new Breach(`while the stack followed the router: ${w.breach}`, w.firstBadAt, w.detectedAt)
+      : undefined;
+  })().catch((err: unknown) => {
+    if (!signal.aborted && !(err instanceof PausedError)) {
+      // The bake watches again once the stack caught up; a failed early watch is no reason to stop the switch.
+      ctx.emit({
+        type: "log",
+        level: "warn",
+        message: `watching the new color during the switch failed: ${String(err)}`,
+      });
+    }
+    return undefined;
+  });
+  return {
+    breach,
+    stop: async () => {
+      stopped.abort();
+      await breach;
+    },
+  };
+}
+
+/** Extra bake signals the platform watches for the color now live (local: the router's counters; AWS: alarms). */
+export async function platformBakeSignals(ctx: RunContext): Promise<MetricSource[]> {
+  const adapter = ctx.deps.platform;
+  const r = ctx.status.record;
+  if (!adapter || !r) return [];
+  const outputs = await currentOutputs(ctx);
+  if (!outputs.platform) return [];
+  return adapter.bakeSignals(platformContext(ctx, outputs, r.service), r.toColor);
 }
 
 /**
@@ -629,10 +730,12 @@ export async function finish(ctx: RunContext): Promise<boolean> {
 export async function rollbackTraffic(
   ctx: RunContext,
   reason: string,
+  updateInFlight?: Promise<void>,
 ): Promise<{ ms: number; fastRoutedAt: number | undefined }> {
   const r = rec(ctx);
   const started = ctx.deps.clock.now();
   const fastRoutedAt = await moveTrafficBack(ctx, reason);
+  if (updateInFlight) await holdRouteUntil(ctx, updateInFlight, r.fromColor);
   const up = await engineOp(ctx, "rollback", "up", ctx.interrupts.hard);
   reportScope(ctx, "rollback", up.steps, { service: r.service, colors: [], shared: true });
   const so = await serviceOutputs(ctx, r.service);
@@ -671,8 +774,47 @@ export async function moveTrafficBack(ctx: RunContext, reason: string): Promise<
   });
 }
 
+/**
+ * The switch's update was cancelled when the new color breached, but Pulumi finishes a resource step it already began:
+ * its router step may yet write the new color's weights (the local router computes its change from the weights it
+ * reads, and reads ours). Until that update ends, the router is checked every HOLD_POLL_MS and sent back to `color`
+ * whenever it shows anything else; once the update ended, once more. The rollback's own `up` starts after that.
+ */
+async function holdRouteUntil(ctx: RunContext, update: Promise<void>, color: Color): Promise<void> {
+  const started = ctx.deps.clock.now();
+  let ended = false;
+  void update.finally(() => (ended = true));
+  let rerouted = 0;
+  const check = async (): Promise<void> => {
+    const where = Object.values(await routedColors(ctx));
+    if (where.some((c) => c !== undefined && c !== color)) {
+      rerouted++;
+      await fastRoute(ctx, color, "hold-route");
+    }
+  };
+  while (!ended) {
+    await check();
+    await Promise.race([update, ctx.deps.clock.sleep(HOLD_POLL_MS).catch(() => undefined)]);
+  }
+  await check();
+  ctx.emit({
+    type: "decision",
+    phase: "rollback",
+    decision: "update-ended",
+    reason:
+      `the switch's cancelled update ended ${ctx.deps.clock.now() - started}ms after traffic went back; ` +
+      (rerouted === 0 ? `the router stayed on ${color}` : `the router was sent back to ${color} ${rerouted} time(s)`),
+  });
+}
+
+const HOLD_POLL_MS = 25;
+
 /** Takes traffic back through the platform's direct path, if any; the `up` after it stays the source of truth. */
-async function fastRoute(ctx: RunContext, color: Color): Promise<number | undefined> {
+async function fastRoute(
+  ctx: RunContext,
+  color: Color,
+  decision: "fast-route" | "hold-route" = "fast-route",
+): Promise<number | undefined> {
   if (!ctx.deps.platform) return undefined;
   const started = ctx.deps.clock.now();
   try {
@@ -681,7 +823,7 @@ async function fastRoute(ctx: RunContext, color: Color): Promise<number | undefi
       ctx.emit({
         type: "decision",
         phase: "rollback",
-        decision: "fast-route",
+        decision,
         reason: `traffic sent to ${color} through the router's runtime API in ${ctx.deps.clock.now() - started}ms (${did}); the update follows`,
       });
       return ctx.deps.clock.now();

@@ -175,6 +175,20 @@ export class World {
   onRoute?: (w: World, service: string, color: Color) => void;
   /** Error the next direct route throws. */
   routeError?: Error;
+  /**
+   * Production traffic reaches a version from the router move on (as on a real router), so its `errorsAfterLiveMs`
+   * counts from there; by default only from the `up` that deploys it.
+   */
+  routeMakesLive = false;
+  /**
+   * The update takes this long (simulated ms) instead of an instant, slept in steps; its router step - deploying the
+   * config as it was when the update started, like the program reads it - comes halfway. Aborting its signal cancels
+   * it gracefully (Pulumi's SIGINT: no new step begins) unless `upIgnoresCancel` (the router step already began).
+   */
+  upMs?: number;
+  upIgnoresCancel = false;
+  /** Slow updates (`upMs`) running right now. */
+  upsRunning = 0;
   /** The platform has no direct traffic path (route returns undefined). */
   noDirectPath = false;
   /** Called on every probe (interrupt injection). */
@@ -313,21 +327,10 @@ export class World {
       if (opts.signal?.aborted) throw new Error("update canceled");
       const err = this.upErrors.get(n);
       if (err) throw err;
+      if (this.upMs !== undefined) return this.slowUp(opts, n, this.upMs);
       this.clock.t += 2000;
       const steps = this.diffSteps();
-      this.state.deployed = deployedFrom(this.state.config);
-      delete this.state.routed;
-      this.state.pending = [];
-      const now = this.clock.t;
-      for (const [name, s] of Object.entries(this.state.deployed.services)) {
-        const live = s.versions[deployedLive(this.state.deployed, name)];
-        if (!this.liveSince.has(live)) this.liveSince.set(live, now);
-        if (s.weights) {
-          for (const c of ["blue", "green"] as Color[]) {
-            if (s.weights[c] > 0 && !this.liveSince.has(s.versions[c])) this.liveSince.set(s.versions[c], now);
-          }
-        }
-      }
+      this.deploy(this.state.config);
       this.afterUp?.(this, n);
       return { steps, changes: summarize(steps), durationMs: 2000 };
     },
@@ -346,6 +349,53 @@ export class World {
       this.state.pending = this.state.pending.filter((p) => p.type !== "creating");
     },
   };
+
+  /** What an update's steps leave: `config` deployed, the router where it says. */
+  private deploy(config: WorldConfig): void {
+    this.state.deployed = deployedFrom(config);
+    delete this.state.routed;
+    this.state.pending = [];
+    const now = this.clock.t;
+    for (const [name, s] of Object.entries(this.state.deployed.services)) {
+      const live = s.versions[deployedLive(this.state.deployed, name)];
+      if (!this.liveSince.has(live)) this.liveSince.set(live, now);
+      if (s.weights) {
+        for (const c of ["blue", "green"] as Color[]) {
+          if (s.weights[c] > 0 && !this.liveSince.has(s.versions[c])) this.liveSince.set(s.versions[c], now);
+        }
+      }
+    }
+  }
+
+  /** An update that takes `ms` (see `upMs`); logs "up router step", then "up end" or "up canceled". */
+  private async slowUp(opts: EngineOpOptions, n: number, ms: number): Promise<EngineOpResult> {
+    const target = clone(this.state.config);
+    const steps = this.diffSteps();
+    const signal = this.upIgnoresCancel ? undefined : opts.signal;
+    const until = async (t: number): Promise<void> => {
+      while (this.clock.t < t) {
+        try {
+          await this.clock.sleep(50, signal);
+        } catch {
+          this.log.push("up canceled");
+          throw new Error("update canceled");
+        }
+      }
+    };
+    const start = this.clock.t;
+    this.upsRunning++;
+    try {
+      await until(start + ms / 2);
+      this.deploy(target);
+      this.log.push("up router step");
+      await until(start + ms);
+    } finally {
+      this.upsRunning--;
+    }
+    this.log.push("up end");
+    this.afterUp?.(this, n);
+    return { steps, changes: summarize(steps), durationMs: this.clock.t - start };
+  }
 
   /** Resource steps between config and deployed, tagged like the real components. */
   private diffSteps(): ResourceStep[] {
@@ -449,6 +499,10 @@ export class World {
       }
       if (this.noDirectPath) return undefined;
       (this.state.routed ??= {})[ctx.service] = color;
+      const version = this.state.deployed?.services[ctx.service]?.versions[color];
+      if (this.routeMakesLive && version !== undefined && !this.liveSince.has(version)) {
+        this.liveSince.set(version, this.clock.t);
+      }
       this.onRoute?.(this, ctx.service, color);
       return `${ctx.service} routed to ${color}`;
     },

@@ -53,6 +53,20 @@ describe("bluegreen switch", () => {
     assert.equal(w.activeRelease, undefined);
   });
 
+  it("takes traffic back while the switch's update still runs when the new color fails from its first answer", async () => {
+    const w = new World();
+    w.behaviors["0.9.0"] = { errorRate: 1, errorsAfterLiveMs: 0 };
+    w.routeMakesLive = true;
+    w.upMs = 4000;
+    const events: BlueGreenEvent[] = [];
+    const r = await switchColor({ ...FAST, to: "green", bake: "6s" }, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.deepEqual(phasesRun(events), ["preflight", "verify", "switch", "rollback"]);
+    assert.ok(w.log.includes("up canceled"), `the switch's update was cancelled: ${w.log.join(", ")}`);
+    assert.equal(w.routedColor("web"), "blue");
+    assert.equal(w.state.deployed!.liveColor, "blue");
+  });
+
   it("rolls back automatically when an optional bake breaches", async () => {
     const w = new World();
     w.behaviors["0.9.0"] = { errorRate: 1, errorsAfterLiveMs: 0 };

@@ -135,6 +135,10 @@ async function killAt(
   return captured;
 }
 
+function phasesRunBefore(events: BlueGreenEvent[], phase: string): boolean {
+  return events.some((e) => e.type === "phase.start" && e.phase === phase);
+}
+
 /** One consistent state: router, config, deployed stack and record agree on `color`. */
 function assertConsistent(w: World, color: "blue" | "green"): void {
   assert.equal(w.routedColor("web"), color, "the router");
@@ -302,6 +306,141 @@ describe("kill -9 during a traffic-first rollback: the rerun finishes the rollba
       assert.equal(r.exitCode, EXIT.rolledBack, r.message);
       assertConsistent(w, "blue");
       assert.equal(w.record!.outcome, "rolled-back");
+    });
+  }
+});
+
+describe("watching from the router move: a breach during the switch's update", () => {
+  /** A version that fails half its answers from its first production request; a switch update of 4 s. */
+  const badWorld = (arrange: (w: World) => void = () => undefined): World => {
+    const w = new World();
+    w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
+    w.routeMakesLive = true;
+    w.upMs = 4000;
+    arrange(w);
+    return w;
+  };
+  const timing = (events: BlueGreenEvent[]): CheckEvent | undefined =>
+    events.find((e): e is CheckEvent => e.type === "check" && e.name === "rollback.timing");
+
+  it("is rolled back at the router within the detection time of the first bad answer, not after the update", async () => {
+    const w = badWorld();
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.match(r.message, /while the stack followed the router: error rate/);
+    const t = timing(events)!;
+    // 5 samples at 100 ms fill the window; the switch's update alone would take 4 s.
+    assert.ok(Number(t.figures.firstBadToFastRouteMs) <= 1000, JSON.stringify(t.figures));
+    const breachAt = events.findIndex((e) => e.type === "decision" && e.decision === "rollback");
+    assert.ok(
+      events.slice(0, breachAt).some((e) => e.type === "check" && e.name === "bake.window" && e.phase === "switch"),
+      "judged in the switch phase, before any bake",
+    );
+    assert.ok(!phasesRunBefore(events, "bake"), "no bake phase ran");
+    assertConsistent(w, "blue");
+    assert.equal(w.record!.outcome, "rolled-back");
+  });
+
+  it("cancels the switch's update before its router step and runs the rollback's update only after it ended", async () => {
+    const w = badWorld();
+    const r = await deploy(REL, w.runOptions([]));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    const fromSwitch = w.log.slice(w.log.indexOf("route web green"));
+    assert.deepEqual(
+      fromSwitch.filter((l) => l.startsWith("up") || l.startsWith("route")),
+      ["route web green", "up", "route web blue", "up canceled", "up", "up router step", "up end"],
+    );
+    assertConsistent(w, "blue");
+  });
+
+  it("an update whose router step had begun cannot leave traffic on the bad version: the router is sent back", async () => {
+    const w = badWorld((x) => (x.upIgnoresCancel = true));
+    const events: BlueGreenEvent[] = [];
+    let greenAnswersAfterBack = 0;
+    let back = false;
+    w.onRoute = (_x, _s, color) => (back = color === "blue");
+    const probe = w.prober.probe;
+    w.prober.probe = async (req) => {
+      const p = await probe(req);
+      if (back && p.version === "1.1.0" && req.url.startsWith("http://web.live")) greenAnswersAfterBack++;
+      return p;
+    };
+    const r = await deploy(REL, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    // The switch's update deployed liveColor green after the rollback moved the router: the hold put it back.
+    const held = events.find((e): e is DecisionEvent => e.type === "decision" && e.decision === "hold-route");
+    assert.ok(held, `a hold-route decision; log: ${w.log.join(", ")}`);
+    const ended = events.find((e): e is DecisionEvent => e.type === "decision" && e.decision === "update-ended");
+    assert.match(ended!.reason, /the router was sent back to blue 1 time/);
+    assert.ok(w.log.indexOf("up end") < w.log.lastIndexOf("up"), "the rollback's update after the switch's");
+    assert.ok(
+      greenAnswersAfterBack <= 1,
+      `${greenAnswersAfterBack} live answers from the bad version after the move back`,
+    );
+    assertConsistent(w, "blue");
+  });
+
+  it("a good version is still released: the early watch ends with the switch, and the bake judges", async () => {
+    const w = badWorld((x) => (x.behaviors = {}));
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy(REL, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.ok(events.some((e) => e.type === "check" && e.name === "bake.window" && e.phase === "switch"));
+    assertConsistent(w, "green");
+  });
+});
+
+describe("kill -9 in the new window: a breach during the switch's update", () => {
+  const bad = (w: World): void => {
+    w.behaviors["1.1.0"] = { errorRate: 0.5, errorsAfterLiveMs: 0 };
+    w.routeMakesLive = true;
+    w.upMs = 4000;
+  };
+  const EARLY: KillPoint[] = [
+    {
+      name: "breach decided, the rollback recorded, the router not yet moved back",
+      install: (w, kill) => {
+        w.onWrite = (x) => {
+          if (x.record?.phase === "rollback" && x.record.routing?.state === "route" && x.upsRunning > 0) kill();
+        };
+      },
+    },
+    {
+      name: "the router moved back, the switch's update still running",
+      install: (w, kill) => {
+        w.onRoute = (x, _s, color) => {
+          if (color === "blue" && x.upsRunning > 0) kill();
+        };
+      },
+    },
+    {
+      name: "liveColor written back, the switch's update not yet ended",
+      install: (w, kill) => {
+        w.onWrite = (x) => {
+          if (x.record?.phase === "rollback" && x.record.routing?.state === "converge" && x.upsRunning > 0) kill();
+        };
+      },
+    },
+  ];
+  for (const point of EARLY) {
+    it(`${point.name}: the rerun finishes the rollback`, async () => {
+      const k = await killAt(point, "blue", (w) => deploy(REL, w.runOptions([])), bad);
+      assert.equal(decodeRecord(k.state.config.release)?.phase, "rollback", "killed inside the rollback");
+      const w = afterKill(k);
+      bad(w);
+      const r = await deploy(REL, rerunOptions(w, []));
+      assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+      assertConsistent(w, "blue");
+      assert.equal(w.record!.outcome, "rolled-back");
+    });
+
+    it(`${point.name}: bluegreen rollback finishes it too`, async () => {
+      const k = await killAt(point, "blue", (w) => deploy(REL, w.runOptions([])), bad);
+      const w = afterKill(k);
+      const r = await rollback({ ...FAST }, rerunOptions(w, []));
+      assert.equal(r.exitCode, EXIT.ok, r.message);
+      assertConsistent(w, "blue");
     });
   }
 });

@@ -119,7 +119,7 @@ describe("bluegreen releases on the local platform (real engine, real HAProxy, l
     assert.match(r.message, /status 500, expected 2xx/);
   });
 
-  it("a release that passes health checks but fails under traffic is rolled back during bake (exit 3)", async () => {
+  it("a release that passes health checks but fails under traffic is rolled back once it has traffic (exit 3)", async () => {
     load = traffic(`${rig!.liveUrl}/`);
     // The smoke check accepts the injected 500s here, so that this bad release (half its answers fail) reaches
     // production and the bake - not verification - has to catch it.
@@ -148,7 +148,12 @@ describe("bluegreen releases on the local platform (real engine, real HAProxy, l
   for (const [phase, version, when] of [
     ["verify", "1.4.0", (e: Record<string, unknown>) => e.type === "phase.start" && e.phase === "verify"],
     ["switch", "1.5.0", (e: Record<string, unknown>) => e.type === "decision" && e.decision === "switch-step"],
-    ["bake", "1.6.0", (e: Record<string, unknown>) => e.type === "check" && e.name === "bake.window"],
+    // The new color is watched from the router move on: the bake's own windows are those of phase bake.
+    [
+      "bake",
+      "1.6.0",
+      (e: Record<string, unknown>) => e.type === "check" && e.name === "bake.window" && e.phase === "bake",
+    ],
   ] as const) {
     it(`kill -9 during ${phase}, then rerun: converges with no failed request on the live endpoint`, async () => {
       load = traffic(`${rig!.liveUrl}/`);

@@ -2,11 +2,13 @@
  * Traffic-first switches on the local platform, killed with SIGKILL at each point of the sequence (record → router →
  * confirmation → config → `up` → confirmation) and rerun: the real engine, the real `bluegreen` CLI as a child
  * process, a real HAProxy and live traffic on the production URL throughout. Every case must end with the router,
- * the config, the stack outputs and the release record agreeing on one color, and no failed request.
+ * the config, the stack outputs and the release record agreeing on one color, and no failed request. Last, kills
+ * inside a rollback decided while the switch's update ran (the early watch), with no failed request outside the
+ * bad version's episode.
  */
 import { strict as assert } from "assert";
 import { Color, otherColor } from "../../components/core/conventions";
-import { createRig, failed, ReleaseRig, runBluegreen, storedRelease, traffic } from "../automation/support/e2e";
+import { CliRun, createRig, failed, ReleaseRig, runBluegreen, storedRelease, traffic } from "../automation/support/e2e";
 
 /** Production port of this file's stack (new tests use 31000-31999; the stack takes livePort .. livePort + 30). */
 const LIVE_PORT = 31300;
@@ -156,5 +158,80 @@ describe("kill -9 during a traffic-first switch on the local platform (real engi
     }
     await assertSettledOn(live);
     assert.deepEqual(failed(load.samples), [], "no failed request on the live endpoint");
+  });
+  /**
+   * The window the early watch opened: a version failing half its answers is caught while the switch's update runs,
+   * and the tool is killed inside the rollback that follows (the switch's cancelled update may still be ending as an
+   * orphan). The rerun of the same command finishes the rollback; traffic ends on the previous color, and nothing
+   * fails outside the episode (first failed request → last answer of the bad version).
+   */
+  const EARLY: { name: string; at: (e: Event) => boolean }[] = [
+    { name: "the rollback just decided", at: (e) => e.type === "decision" && e.decision === "rollback" },
+    { name: "the router just moved back", at: (e) => e.type === "decision" && e.decision === "fast-route" },
+    {
+      name: "liveColor written back, the switch's update ending",
+      at: (e) =>
+        e.type === "status" &&
+        (e.record as { phase?: string } | null)?.phase === "rollback" &&
+        routing(e)?.state === "converge",
+    },
+  ];
+  EARLY.forEach((point, i) => {
+    it(`a breach during the switch's update, killed with ${point.name}: the rerun finishes the rollback`, async () => {
+      const r = rig!;
+      const bad = `2.${i}.0-fail50`;
+      const args = [
+        "deploy",
+        "--stack",
+        r.stackName,
+        "--service",
+        "web",
+        "--version",
+        bad,
+        "--expect-status",
+        "2xx,500",
+        "--bake",
+        "60s",
+        "--bake-interval",
+        "100ms",
+        "--bake-window",
+        "3s",
+        "--no-policy",
+      ];
+      const load = traffic(`${r.liveUrl}/`);
+      let first: CliRun | undefined;
+      try {
+        first = runBluegreen(r, args);
+        await first.waitFor(point.at);
+        first.child.kill("SIGKILL");
+        assert.equal((await first.done).signal, "SIGKILL");
+        const second = runBluegreen(r, args);
+        const { code } = await second.done;
+        assert.equal(code, 3, `rerun: ${second.stderr.join("")}\n${JSON.stringify(second.events.slice(-4))}`);
+        assert.ok(
+          second.events.some((e) => e.type === "decision" && e.decision === "resume"),
+          "the rerun resumed the recorded rollback",
+        );
+      } finally {
+        await load.stop();
+      }
+      const breach = first.events.find((e) => e.type === "decision" && e.decision === "rollback");
+      assert.match(String(breach?.reason), /while the stack followed the router/, "caught during the switch");
+      const a = await answer(`${r.liveUrl}/`);
+      assert.deepEqual([a.color, a.version], [live, VERSIONS[live]], "the live URL is back on the previous color");
+      assert.equal((await r.stack.getConfig("bluegreen:liveColor")).value, live, "bluegreen:liveColor");
+      assert.equal((await r.stack.outputs()).liveColor.value, live, "the stack outputs");
+      const record = await storedRelease(r);
+      assert.deepEqual([record.phase, record.outcome, record.routing], ["done", "rolled-back", undefined]);
+      const s = load.samples;
+      const firstBad = Math.min(...failed(s).map((x) => x.at));
+      const lastBad = Math.max(...s.filter((x) => x.version === bad).map((x) => x.end));
+      const outside = failed(s).filter((x) => x.at < firstBad || x.at > lastBad);
+      assert.deepEqual(outside, [], "no failed request outside the episode");
+      assert.ok(
+        s.some((x) => x.at > lastBad && x.version === VERSIONS[live]),
+        "traffic after the episode",
+      );
+    });
   });
 });
