@@ -20,6 +20,10 @@
  *   BLUEGREEN_FAULTS        JSON map version -> {errorRate, latencyMs}, shared by both colors (see parseFaults)
  *   DATABASE_URL            postgres://user@host:port/db for /notes (scripts/postgres.sh starts one), default none
  *   SESSION_REDIS_URL       redis://host:port shared session store (scripts/redis.sh starts one), default none
+ *   BLUEGREEN_MAX_CONNECTION_AGE_MS  keep-alive connections older than this are closed after their next answer, so
+ *                           a switch by Service selector reaches keep-alive clients too; default 0 (off)
+ *
+ * SIGTERM/SIGINT drain the server (see `drain`): what a pod needs to stop without failing a request.
  *
  * Faults are a property of the *version*, never of the color: both colors get the same command and environment, and a
  * release becomes faulty only by shipping a version that matches a fault. That keeps the colors identical in
@@ -103,6 +107,12 @@ export interface AppOptions {
   routes?: ((req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean)[];
   /** Source of randomness for the error rate; injectable for tests. Default Math.random. */
   random?: () => number;
+  /**
+   * A keep-alive connection older than this gets `Connection: close` on its next answer, so its client re-dials and
+   * a load balancer that picks a backend per connection (kube-proxy, conntrack) moves it within this bound after a
+   * switch. 0 = connections live as long as the client keeps them. Default 0.
+   */
+  maxConnectionAgeMs?: number;
 }
 
 /** Upper bounds (seconds) of the latency histogram: loopback answers in ~1 ms, injected faults add tens to hundreds. */
@@ -178,6 +188,10 @@ export function createApp(opts: AppOptions): http.Server {
   const server = http.createServer((req, res) => {
     // While draining, every answer ends its connection, so keep-alive clients re-dial (to the pods still selected).
     if (draining.has(server)) res.setHeader("connection", "close");
+    const opened = connections.get(server)?.get(req.socket)?.openedAt;
+    if (opts.maxConnectionAgeMs && opened !== undefined && Date.now() - opened >= opts.maxConnectionAgeMs) {
+      res.setHeader("connection", "close");
+    }
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {
       const text = metrics.render();
@@ -227,6 +241,7 @@ interface ConnectionState {
   idleSince: number;
   /** The answers not yet finished. */
   responses: Set<http.ServerResponse>;
+  openedAt: number;
 }
 const connections = new WeakMap<http.Server, Map<net.Socket, ConnectionState>>();
 
@@ -234,7 +249,7 @@ function trackConnections(server: http.Server): void {
   const states = new Map<net.Socket, ConnectionState>();
   connections.set(server, states);
   server.on("connection", (socket: net.Socket) => {
-    states.set(socket, { inFlight: 0, idleSince: Date.now(), responses: new Set() });
+    states.set(socket, { inFlight: 0, idleSince: Date.now(), responses: new Set(), openedAt: Date.now() });
     socket.on("close", () => states.delete(socket));
   });
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -330,7 +345,15 @@ export function main(env: NodeJS.ProcessEnv = process.env): void {
     console.error(`demo app: ${(err as Error).message}`);
     process.exit(2);
   }
-  const server = createApp({ ...identity, fault, routes });
+  const maxConnectionAgeMs = Number(env.BLUEGREEN_MAX_CONNECTION_AGE_MS ?? 0);
+  if (!Number.isInteger(maxConnectionAgeMs) || maxConnectionAgeMs < 0) {
+    console.error(
+      `demo app: BLUEGREEN_MAX_CONNECTION_AGE_MS must be a whole number of milliseconds (0 = off), got ` +
+        JSON.stringify(env.BLUEGREEN_MAX_CONNECTION_AGE_MS),
+    );
+    process.exit(2);
+  }
+  const server = createApp({ ...identity, fault, routes, maxConnectionAgeMs });
   const host = env.HOST ?? "127.0.0.1";
   server.on("error", (err) => {
     console.error(`demo app: cannot listen on ${host}:${port}: ${err.message}`);

@@ -75,6 +75,17 @@ describe("demo app drain", () => {
     assert.ok(took >= 150 && took < 2000, `drained in ${took} ms; expected about the idle close (200 ms)`);
   });
 
+  it("ends a keep-alive connection past maxConnectionAgeMs after its next answer", async () => {
+    const server = createApp({ ...identity, fault: NO_FAULT, maxConnectionAgeMs: 200 });
+    const port = await listen(server);
+    const agent = newAgent();
+    assert.equal((await get(port, agent)).connection, "keep-alive");
+    await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(await get(port, agent), { status: 200, connection: "close" });
+    assert.equal((await get(port, agent)).connection, "keep-alive", "the client re-dialled: a young connection");
+    await drain(server, { idleCloseMs: 50, graceMs: 2000 });
+  });
+
   it("fails no request on an open connection under keep-alive load", async () => {
     const server = createApp({ ...identity, fault: { ...NO_FAULT, latencyMs: 5 } });
     const port = await listen(server);
