@@ -408,10 +408,10 @@ describe("kubernetes: service settings (bluegreen:services.<name>.kubernetes)", 
     const rendered = await resourcesOf(raw);
     for (const color of ["blue", "green"]) {
       const pod = deployment(rendered, `api-${color}-deployment`).spec.template.spec;
-      assert.equal(pod.containers[0].imagePullPolicy, "Never", color);
+      assert.equal((pod.containers[0] as { imagePullPolicy?: string }).imagePullPolicy, "Never", color);
     }
     const web = deployment(rendered, "web-blue-deployment").spec.template.spec;
-    assert.equal(web.containers[0].imagePullPolicy, undefined, "unset: Kubernetes' default");
+    assert.equal((web.containers[0] as { imagePullPolicy?: string }).imagePullPolicy, undefined, "unset: the default");
   });
 
   it("rejects an unknown imagePullPolicy, naming the key, the value and what is allowed", () => {
