@@ -9,9 +9,11 @@
  * Needs root (network namespaces, cgroups, mounts), like the node itself; skipped otherwise.
  */
 import { strict as assert } from "assert";
+import { ChildProcess, spawn } from "child_process";
 import * as https from "https";
 import * as path from "path";
-import { EngineEnv, makeEngineEnv } from "../support/engine";
+import { EXIT } from "../../automation/errors";
+import { EngineEnv, makeEngineEnv, PROJECT_ROOT } from "../support/engine";
 import {
   Clients,
   clientsFor,
@@ -109,6 +111,15 @@ function apiServerGet(clients: Clients, apiPath: string): Promise<{ version: str
   });
 }
 
+const BIN = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
+
+type CliEvent = Record<string, unknown>;
+interface CliResult {
+  code: number | null;
+  events: CliEvent[];
+  stderr: string;
+}
+
 const root = typeof process.getuid === "function" && process.getuid() === 0;
 
 (root ? describe : describe.skip)("e2e: staging on a real Kubernetes node (cluster.sh start --node real)", function () {
@@ -130,6 +141,7 @@ const root = typeof process.getuid === "function" && process.getuid() === 0;
       "tag",
       "ghcr.io/acme/shop-web:2.3.1",
       "ghcr.io/acme/shop-web:2.4.0",
+      "ghcr.io/acme/shop-web:2.6.0",
       "ghcr.io/acme/shop-api:1.12.0",
     );
     assert.equal(tagged.status, 0, tagged.stderr);
@@ -259,6 +271,113 @@ const root = typeof process.getuid === "function" && process.getuid() === 0;
     assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
     assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
     assert.ok(fresh.samples.length > 500 && keepAlive.samples.length > 500, "the load ran");
+  });
+
+  describe("bluegreen deploy on the real node (CLI from outside; probes through the Services' ClusterIPs)", () => {
+    const ns = `bluegreen-node-deploy-${process.pid}`;
+    let deployStack: ThrowawayStack | undefined;
+    let urls: { live: string; preview: string };
+
+    before(async () => {
+      await createNamespace(clients, ns);
+      // web only: the tool probes every service, and api would have no URL but the API server's proxy.
+      const config = nodeStagingConfig(ns);
+      delete (config["bluegreen:services"] as Record<string, unknown>).api;
+      deployStack = await createStack(engine, config, cluster!.kubeconfig);
+      await deployStack.stack.up({ onOutput: () => undefined });
+      const ip = async (name: string) =>
+        (await clients.core.readNamespacedService({ name, namespace: ns })).spec?.clusterIP ?? "";
+      urls = { live: `http://${await ip("web")}:80/`, preview: `http://${await ip("web-preview")}:80/` };
+      await eventually(10_000, () => getJson(urls.live));
+    });
+
+    after(async () => {
+      await deployStack?.remove();
+      await deleteNamespace(clients, ns);
+    });
+
+    const cliArgs = (version: string): string[] => [
+      "deploy",
+      ...["--stack", deployStack!.name, "--service", "web", "--version", version],
+      ...["--kubeconfig", cluster!.kubeconfig, "--live-url", urls.live, "--preview-url", urls.preview],
+      ...["--verify-timeout", "60s", "--poll-interval", "250ms", "--bake", "6s", "--bake-interval", "100ms"],
+      ...["--bake-window", "2s", "--min-samples", "5", "--scale-down-delay", "0s", "--json"],
+    ];
+
+    function spawnCli(args: string[]): { child: ChildProcess; done: Promise<CliResult>; events: CliEvent[] } {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: PROJECT_ROOT,
+        env: { ...engine.env, KUBECONFIG: cluster!.kubeconfig, BLUEGREEN_PROJECT_DIR: PROJECT_ROOT },
+        stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group, so a kill -9 takes the pulumi children with it.
+        detached: true,
+      });
+      const events: CliEvent[] = [];
+      let stderr = "";
+      let buffered = "";
+      child.stdout.on("data", (d: Buffer) => {
+        buffered += d.toString();
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) if (line.trim().startsWith("{")) events.push(JSON.parse(line) as CliEvent);
+      });
+      child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+      const done = new Promise<CliResult>((resolve) => child.on("close", (code) => resolve({ code, events, stderr })));
+      return { child, done, events };
+    }
+
+    const summary = (r: CliResult): string =>
+      [
+        `exit ${r.code}: ${JSON.stringify(r.events[r.events.length - 1])}`,
+        ...r.events
+          .filter((e) => (e.type === "check" && e.ok === false) || e.type === "log")
+          .map((e) => JSON.stringify(e)),
+        r.stderr.slice(-2000),
+      ].join("\n");
+
+    const selected = async () =>
+      (await clients.core.readNamespacedService({ name: "web", namespace: ns })).spec?.selector?.["bluegreen/color"];
+
+    it("releases 2.4.0: verified on the preview, switched, baked on the live Service; 0 failed requests", async () => {
+      const fresh = startLoad({ url: urls.live, keepAliveConnections: 0, rate: 50 });
+      const keepAlive = startLoad({ url: urls.live, keepAliveConnections: 8, rate: 50 });
+      const r = await spawnCli(cliArgs("2.4.0")).done;
+      await sleep(1000);
+      await Promise.all([fresh.stop(), keepAlive.stop()]);
+      assert.equal(r.code, EXIT.ok, summary(r));
+      assert.equal(r.events[r.events.length - 1].outcome, "released");
+      const keepAliveCheck = r.events.find((e) => e.type === "check" && e.name === "kubernetes.keepalive");
+      assert.ok(keepAliveCheck?.ok === true, JSON.stringify(keepAliveCheck));
+      console.log(`      deploy: keep-alive switch confirmation ${JSON.stringify(keepAliveCheck?.figures)}`);
+      assert.equal(await selected(), "green");
+      assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
+      assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
+      assert.equal(fresh.samples[fresh.samples.length - 1].version, "2.4.0");
+      assert.equal(keepAlive.samples[keepAlive.samples.length - 1].version, "2.4.0");
+    });
+
+    it("kill -9 during the switch, then the same command again: converges on 2.6.0 with 0 failed requests", async () => {
+      const fresh = startLoad({ url: urls.live, keepAliveConnections: 0, rate: 50 });
+      const keepAlive = startLoad({ url: urls.live, keepAliveConnections: 8, rate: 50 });
+      const first = spawnCli(cliArgs("2.6.0"));
+      const deadline = Date.now() + 5 * 60_000;
+      while (!first.events.some((e) => e.type === "decision" && e.decision === "route")) {
+        if (Date.now() > deadline || first.child.exitCode !== null) {
+          assert.fail(`the first run never reached the route: ${summary(await first.done)}`);
+        }
+        await sleep(20);
+      }
+      process.kill(-first.child.pid!, "SIGKILL");
+      assert.equal((await first.done).code, null);
+      const second = await spawnCli(cliArgs("2.6.0")).done;
+      await sleep(1000);
+      await Promise.all([fresh.stop(), keepAlive.stop()]);
+      assert.equal(second.code, EXIT.ok, summary(second));
+      assert.equal(await selected(), "blue");
+      assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
+      assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
+      assert.equal(keepAlive.samples[keepAlive.samples.length - 1].version, "2.6.0");
+    });
   });
 
   it("stop leaves no process, mount, device, netns, iptables/nft rule, cgroup or host path behind", async function () {
