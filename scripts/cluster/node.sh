@@ -346,6 +346,9 @@ node_shim_pids() {
 node_stop() {
   local pid
   shopt -s globstar nullglob
+  # socat forks one child per relayed connection, in its own process group (it was started with setsid).
+  local relay
+  if relay="$(pid_of api-relay)"; then kill -TERM -- "-$relay" 2>/dev/null || true; fi
   terminate kube-proxy kubelet api-relay
   node_kill_cgroups
   for pid in $(node_shim_pids); do kill -KILL "$pid" 2>/dev/null || true; done
