@@ -26,9 +26,9 @@ case "$kind" in
     ;;
   demo)
     install -D -m 755 "$binary" "$rootfs/bin/node"
-    # The shared libraries node links against, at the paths the dynamic loader looks for them.
-    ldd "$binary" | awk '/=> \// {print $3} /^\s*\/[^ ]+ \(/ {print $1}' | while read -r lib; do
-      install -D -m 644 "$(readlink -f "$lib")" "$rootfs$lib"
+    # The shared libraries node links against and the dynamic loader, at their paths ([ \t]: mawk has no \s; 755: the kernel execs the loader).
+    ldd "$binary" | awk '/=> \// {print $3} /^[ \t]*\/[^ ]+ \(/ {print $1}' | while read -r lib; do
+      install -D -m 755 "$(readlink -f "$lib")" "$rootfs$lib"
     done
     mkdir -p "$rootfs/app"
     "$binary" -e '

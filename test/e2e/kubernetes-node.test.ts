@@ -6,7 +6,7 @@
  * stops under load (preStop pause, then the app's SIGTERM drain) fails no request; a missing namespace is refused
  * in seconds; and `stop` leaves nothing on the host.
  *
- * Needs root (network namespaces, cgroups, mounts), like the node itself; skipped otherwise.
+ * Needs root (network namespaces, cgroups, mounts), like the node itself, and BLUEGREEN_REAL_NODE_E2E=1 for now.
  */
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
@@ -121,278 +121,288 @@ interface CliResult {
 }
 
 const root = typeof process.getuid === "function" && process.getuid() === 0;
+// Opt-in until this suite has run green end to end on a machine with the control plane built (it has not yet: see
+// docs/kubernetes.md "Real node: what is verified"); then drop the variable so `npm test` always runs it as root.
+const enabled = root && process.env.BLUEGREEN_REAL_NODE_E2E === "1";
 
-(root ? describe : describe.skip)("e2e: staging on a real Kubernetes node (cluster.sh start --node real)", function () {
-  this.timeout(10 * 60 * 1000);
+(enabled ? describe : describe.skip)(
+  "e2e: staging on a real Kubernetes node (cluster.sh start --node real)",
+  function () {
+    this.timeout(10 * 60 * 1000);
 
-  let cluster: Cluster | undefined;
-  let clients: Clients;
-  let engine: EngineEnv;
-  let stack: ThrowawayStack | undefined;
-  let hostBefore: Record<string, string> | undefined;
-  const info = nodeInfo();
-  const clusterDir = nodeClusterEnv().BLUEGREEN_CLUSTER_DIR!;
-  const namespace = `bluegreen-node-${process.pid}`;
-
-  before(async () => {
-    if (nodeCluster("status").status !== 0) hostBefore = hostSnapshot(clusterDir, info.NODE_CGROUP_ROOT);
-    cluster = startNodeCluster();
-    const tagged = nodeCluster(
-      "tag",
-      "ghcr.io/acme/shop-web:2.3.1",
-      "ghcr.io/acme/shop-web:2.4.0",
-      "ghcr.io/acme/shop-web:2.6.0",
-      "ghcr.io/acme/shop-api:1.12.0",
-    );
-    assert.equal(tagged.status, 0, tagged.stderr);
-    clients = clientsFor(cluster.kubeconfig);
-    engine = makeEngineEnv("bluegreen-e2e-node-");
-    await createNamespace(clients, namespace);
-    stack = await createStack(engine, nodeStagingConfig(namespace), cluster.kubeconfig);
-  });
-
-  after(async () => {
-    try {
-      await stack?.remove();
-      if (clients) await deleteNamespace(clients, namespace);
-      engine?.cleanup();
-    } finally {
-      stopNodeCluster(cluster);
-    }
-  });
-
-  let liveUrl = "";
-
-  it("up runs the staging pods; they answer through the ClusterIP and the API server's service proxy", async () => {
-    const started = Date.now();
-    await stack!.stack.up({ onOutput: () => undefined });
-    const upSeconds = (Date.now() - started) / 1000;
-    for (const service of ["web", "api"]) {
-      for (const color of ["blue", "green"] as const) {
-        assert.equal((await readyPodIps(clients, namespace, service, color)).length, 2, `${service}/${color}`);
-      }
-    }
-    const svc = await clients.core.readNamespacedService({ name: "web", namespace });
-    const clusterIp = svc.spec?.clusterIP ?? "";
-    assert.ok(clusterIp.startsWith(info.NODE_SERVICE_CIDR.split(".").slice(0, 3).join(".")), clusterIp);
-    liveUrl = `http://${clusterIp}:80/`;
-    const direct = await eventually(10_000, () => getJson(liveUrl));
-    assert.equal(direct.status, 200);
-    assert.equal(direct.body.version, "2.3.1");
-    // Through the API server (what the release tool uses without --live-url).
-    const proxied = await eventually(10_000, () =>
-      apiServerGet(clients, `/api/v1/namespaces/${namespace}/services/web-preview:80/proxy/`),
-    );
-    assert.equal(proxied.version, "2.3.1");
-    console.log(`      staging up on the real node: ${upSeconds.toFixed(1)} s`);
-  });
-
-  it("refuses a missing namespace in seconds, before any resource is sent", async () => {
-    const missing = `bluegreen-missing-${process.pid}`;
-    const other = await createStack(engine, nodeStagingConfig(missing), cluster!.kubeconfig);
-    try {
-      const started = Date.now();
-      await assert.rejects(
-        other.stack.up({ onOutput: () => undefined }),
-        new RegExp(`bluegreen:kubernetes.namespace: namespace "${missing}" does not exist`),
-      );
-      const seconds = (Date.now() - started) / 1000;
-      assert.ok(seconds < 20, `refused after ${seconds} s`);
-      const history = await other.stack.exportStack();
-      const resources = (history.deployment as { resources?: { type: string }[] }).resources ?? [];
-      assert.deepEqual(
-        resources.map((r) => r.type).filter((t) => t.startsWith("kubernetes:") && t !== "pulumi:providers:kubernetes"),
-        [],
-      );
-    } finally {
-      await other.remove();
-    }
-  });
-
-  it("a selector switch under load reaches both client kinds within 1 s, with 0 failed requests", async () => {
-    // The release on the idle color (green), as a release would stage it.
-    await stack!.stack.setConfig("bluegreen:services", {
-      value: JSON.stringify(
-        nodeStagingConfig(namespace, { web: { blue: "2.3.1", green: "2.4.0" } })["bluegreen:services"],
-      ),
-    });
-    await stack!.stack.up({ onOutput: () => undefined });
-    assert.equal((await readyPodIps(clients, namespace, "web", "green")).length, 2);
-
-    const fresh = startLoad({ url: liveUrl, keepAliveConnections: 0, rate: 100 });
-    const keepAlive = startLoad({ url: liveUrl, keepAliveConnections: 8, rate: 100 });
-    await sleep(3000);
-    const patchedAt = Date.now();
-    // The release tool's switch: a merge patch of the live Service's color selector.
-    await clients.core.patchNamespacedService({
-      name: "web",
-      namespace,
-      body: { spec: { selector: { "bluegreen/service": "web", "bluegreen/color": "green" } } },
-    });
-    await waitForLiveSlices(clients, namespace, "web", "green", patchedAt, 10_000);
-    await sleep(5000);
-    await Promise.all([fresh.stop(), keepAlive.stop()]);
-
-    const figures = {
-      newConnection: timeToAllNew(fresh.samples, patchedAt, "2.4.0"),
-      keepAlive: timeToAllNew(keepAlive.samples, patchedAt, "2.4.0"),
-    };
-    console.log(
-      `      switch: new-connection clients 100 % new after ${figures.newConnection} ms ` +
-        `(${fresh.samples.length} requests), keep-alive clients after ${figures.keepAlive} ms ` +
-        `(${keepAlive.samples.length} requests)`,
-    );
-    assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
-    assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
-    assert.ok(figures.newConnection !== undefined && figures.newConnection <= 1000, `${figures.newConnection} ms`);
-    assert.ok(figures.keepAlive !== undefined && figures.keepAlive <= 1000, `${figures.keepAlive} ms`);
-  });
-
-  it("a pod stopping under load (preStop pause, then the app's drain) fails no request", async () => {
-    const fresh = startLoad({ url: liveUrl, keepAliveConnections: 0, rate: 100 });
-    const keepAlive = startLoad({ url: liveUrl, keepAliveConnections: 8, rate: 100 });
-    await sleep(2000);
-    const scale = await clients.apps.readNamespacedDeploymentScale({ name: "web-green", namespace });
-    scale.spec = { replicas: 1 };
-    await clients.apps.replaceNamespacedDeploymentScale({ name: "web-green", namespace, body: scale });
-    // preStop 2 s + the drain (connections close within about a second) + margin.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const pods = await clients.core.listNamespacedPod({
-        namespace,
-        labelSelector: "bluegreen/service=web,bluegreen/color=green",
-      });
-      if (pods.items.length === 1) break;
-      assert.ok(Date.now() < deadline, `${pods.items.length} web-green pods after 30 s`);
-      await sleep(200);
-    }
-    await sleep(2000);
-    await Promise.all([fresh.stop(), keepAlive.stop()]);
-    assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
-    assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
-    assert.ok(fresh.samples.length > 500 && keepAlive.samples.length > 500, "the load ran");
-  });
-
-  describe("bluegreen deploy on the real node (CLI from outside; probes through the Services' ClusterIPs)", () => {
-    const ns = `bluegreen-node-deploy-${process.pid}`;
-    let deployStack: ThrowawayStack | undefined;
-    let urls: { live: string; preview: string };
+    let cluster: Cluster | undefined;
+    let clients: Clients;
+    let engine: EngineEnv;
+    let stack: ThrowawayStack | undefined;
+    let hostBefore: Record<string, string> | undefined;
+    const info = nodeInfo();
+    const clusterDir = nodeClusterEnv().BLUEGREEN_CLUSTER_DIR!;
+    const namespace = `bluegreen-node-${process.pid}`;
 
     before(async () => {
-      await createNamespace(clients, ns);
-      // web only: the tool probes every service, and api would have no URL but the API server's proxy.
-      const config = nodeStagingConfig(ns);
-      delete (config["bluegreen:services"] as Record<string, unknown>).api;
-      deployStack = await createStack(engine, config, cluster!.kubeconfig);
-      await deployStack.stack.up({ onOutput: () => undefined });
-      const ip = async (name: string) =>
-        (await clients.core.readNamespacedService({ name, namespace: ns })).spec?.clusterIP ?? "";
-      urls = { live: `http://${await ip("web")}:80/`, preview: `http://${await ip("web-preview")}:80/` };
-      await eventually(10_000, () => getJson(urls.live));
+      if (nodeCluster("status").status !== 0) hostBefore = hostSnapshot(clusterDir, info.NODE_CGROUP_ROOT);
+      cluster = startNodeCluster();
+      const tagged = nodeCluster(
+        "tag",
+        "ghcr.io/acme/shop-web:2.3.1",
+        "ghcr.io/acme/shop-web:2.4.0",
+        "ghcr.io/acme/shop-web:2.6.0",
+        "ghcr.io/acme/shop-api:1.12.0",
+      );
+      assert.equal(tagged.status, 0, tagged.stderr);
+      clients = clientsFor(cluster.kubeconfig);
+      engine = makeEngineEnv("bluegreen-e2e-node-");
+      await createNamespace(clients, namespace);
+      stack = await createStack(engine, nodeStagingConfig(namespace), cluster.kubeconfig);
     });
 
     after(async () => {
-      await deployStack?.remove();
-      await deleteNamespace(clients, ns);
-    });
-
-    const cliArgs = (version: string): string[] => [
-      "deploy",
-      ...["--stack", deployStack!.name, "--service", "web", "--version", version],
-      ...["--kubeconfig", cluster!.kubeconfig, "--live-url", urls.live, "--preview-url", urls.preview],
-      ...["--verify-timeout", "60s", "--poll-interval", "250ms", "--bake", "6s", "--bake-interval", "100ms"],
-      ...["--bake-window", "2s", "--min-samples", "5", "--scale-down-delay", "0s", "--json"],
-    ];
-
-    function spawnCli(args: string[]): { child: ChildProcess; done: Promise<CliResult>; events: CliEvent[] } {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: PROJECT_ROOT,
-        env: { ...engine.env, KUBECONFIG: cluster!.kubeconfig, BLUEGREEN_PROJECT_DIR: PROJECT_ROOT },
-        stdio: ["ignore", "pipe", "pipe"],
-        // Its own process group, so a kill -9 takes the pulumi children with it.
-        detached: true,
-      });
-      const events: CliEvent[] = [];
-      let stderr = "";
-      let buffered = "";
-      child.stdout.on("data", (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines) if (line.trim().startsWith("{")) events.push(JSON.parse(line) as CliEvent);
-      });
-      child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
-      const done = new Promise<CliResult>((resolve) => child.on("close", (code) => resolve({ code, events, stderr })));
-      return { child, done, events };
-    }
-
-    const summary = (r: CliResult): string =>
-      [
-        `exit ${r.code}: ${JSON.stringify(r.events[r.events.length - 1])}`,
-        ...r.events
-          .filter((e) => (e.type === "check" && e.ok === false) || e.type === "log")
-          .map((e) => JSON.stringify(e)),
-        r.stderr.slice(-2000),
-      ].join("\n");
-
-    const selected = async () =>
-      (await clients.core.readNamespacedService({ name: "web", namespace: ns })).spec?.selector?.["bluegreen/color"];
-
-    it("releases 2.4.0: verified on the preview, switched, baked on the live Service; 0 failed requests", async () => {
-      const fresh = startLoad({ url: urls.live, keepAliveConnections: 0, rate: 50 });
-      const keepAlive = startLoad({ url: urls.live, keepAliveConnections: 8, rate: 50 });
-      const r = await spawnCli(cliArgs("2.4.0")).done;
-      await sleep(1000);
-      await Promise.all([fresh.stop(), keepAlive.stop()]);
-      assert.equal(r.code, EXIT.ok, summary(r));
-      assert.equal(r.events[r.events.length - 1].outcome, "released");
-      const keepAliveCheck = r.events.find((e) => e.type === "check" && e.name === "kubernetes.keepalive");
-      assert.ok(keepAliveCheck?.ok === true, JSON.stringify(keepAliveCheck));
-      console.log(`      deploy: keep-alive switch confirmation ${JSON.stringify(keepAliveCheck?.figures)}`);
-      assert.equal(await selected(), "green");
-      assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
-      assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
-      assert.equal(fresh.samples[fresh.samples.length - 1].version, "2.4.0");
-      assert.equal(keepAlive.samples[keepAlive.samples.length - 1].version, "2.4.0");
-    });
-
-    it("kill -9 during the switch, then the same command again: converges on 2.6.0 with 0 failed requests", async () => {
-      const fresh = startLoad({ url: urls.live, keepAliveConnections: 0, rate: 50 });
-      const keepAlive = startLoad({ url: urls.live, keepAliveConnections: 8, rate: 50 });
-      const first = spawnCli(cliArgs("2.6.0"));
-      const deadline = Date.now() + 5 * 60_000;
-      while (!first.events.some((e) => e.type === "decision" && e.decision === "route")) {
-        if (Date.now() > deadline || first.child.exitCode !== null) {
-          assert.fail(`the first run never reached the route: ${summary(await first.done)}`);
-        }
-        await sleep(20);
+      try {
+        await stack?.remove();
+        if (clients) await deleteNamespace(clients, namespace);
+        engine?.cleanup();
+      } finally {
+        stopNodeCluster(cluster);
       }
-      process.kill(-first.child.pid!, "SIGKILL");
-      assert.equal((await first.done).code, null);
-      const second = await spawnCli(cliArgs("2.6.0")).done;
-      await sleep(1000);
+    });
+
+    let liveUrl = "";
+
+    it("up runs the staging pods; they answer through the ClusterIP and the API server's service proxy", async () => {
+      const started = Date.now();
+      await stack!.stack.up({ onOutput: () => undefined });
+      const upSeconds = (Date.now() - started) / 1000;
+      for (const service of ["web", "api"]) {
+        for (const color of ["blue", "green"] as const) {
+          assert.equal((await readyPodIps(clients, namespace, service, color)).length, 2, `${service}/${color}`);
+        }
+      }
+      const svc = await clients.core.readNamespacedService({ name: "web", namespace });
+      const clusterIp = svc.spec?.clusterIP ?? "";
+      assert.ok(clusterIp.startsWith(info.NODE_SERVICE_CIDR.split(".").slice(0, 3).join(".")), clusterIp);
+      liveUrl = `http://${clusterIp}:80/`;
+      const direct = await eventually(10_000, () => getJson(liveUrl));
+      assert.equal(direct.status, 200);
+      assert.equal(direct.body.version, "2.3.1");
+      // Through the API server (what the release tool uses without --live-url).
+      const proxied = await eventually(10_000, () =>
+        apiServerGet(clients, `/api/v1/namespaces/${namespace}/services/web-preview:80/proxy/`),
+      );
+      assert.equal(proxied.version, "2.3.1");
+      console.log(`      staging up on the real node: ${upSeconds.toFixed(1)} s`);
+    });
+
+    it("refuses a missing namespace in seconds, before any resource is sent", async () => {
+      const missing = `bluegreen-missing-${process.pid}`;
+      const other = await createStack(engine, nodeStagingConfig(missing), cluster!.kubeconfig);
+      try {
+        const started = Date.now();
+        await assert.rejects(
+          other.stack.up({ onOutput: () => undefined }),
+          new RegExp(`bluegreen:kubernetes.namespace: namespace "${missing}" does not exist`),
+        );
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(seconds < 20, `refused after ${seconds} s`);
+        const history = await other.stack.exportStack();
+        const resources = (history.deployment as { resources?: { type: string }[] }).resources ?? [];
+        assert.deepEqual(
+          resources
+            .map((r) => r.type)
+            .filter((t) => t.startsWith("kubernetes:") && t !== "pulumi:providers:kubernetes"),
+          [],
+        );
+      } finally {
+        await other.remove();
+      }
+    });
+
+    it("a selector switch under load reaches both client kinds within 1 s, with 0 failed requests", async () => {
+      // The release on the idle color (green), as a release would stage it.
+      await stack!.stack.setConfig("bluegreen:services", {
+        value: JSON.stringify(
+          nodeStagingConfig(namespace, { web: { blue: "2.3.1", green: "2.4.0" } })["bluegreen:services"],
+        ),
+      });
+      await stack!.stack.up({ onOutput: () => undefined });
+      assert.equal((await readyPodIps(clients, namespace, "web", "green")).length, 2);
+
+      const fresh = startLoad({ url: liveUrl, keepAliveConnections: 0, rate: 100 });
+      const keepAlive = startLoad({ url: liveUrl, keepAliveConnections: 8, rate: 100 });
+      await sleep(3000);
+      const patchedAt = Date.now();
+      // The release tool's switch: a merge patch of the live Service's color selector.
+      await clients.core.patchNamespacedService({
+        name: "web",
+        namespace,
+        body: { spec: { selector: { "bluegreen/service": "web", "bluegreen/color": "green" } } },
+      });
+      await waitForLiveSlices(clients, namespace, "web", "green", patchedAt, 10_000);
+      await sleep(5000);
       await Promise.all([fresh.stop(), keepAlive.stop()]);
-      assert.equal(second.code, EXIT.ok, summary(second));
-      assert.equal(await selected(), "blue");
+
+      const figures = {
+        newConnection: timeToAllNew(fresh.samples, patchedAt, "2.4.0"),
+        keepAlive: timeToAllNew(keepAlive.samples, patchedAt, "2.4.0"),
+      };
+      console.log(
+        `      switch: new-connection clients 100 % new after ${figures.newConnection} ms ` +
+          `(${fresh.samples.length} requests), keep-alive clients after ${figures.keepAlive} ms ` +
+          `(${keepAlive.samples.length} requests)`,
+      );
       assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
       assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
-      assert.equal(keepAlive.samples[keepAlive.samples.length - 1].version, "2.6.0");
+      assert.ok(figures.newConnection !== undefined && figures.newConnection <= 1000, `${figures.newConnection} ms`);
+      assert.ok(figures.keepAlive !== undefined && figures.keepAlive <= 1000, `${figures.keepAlive} ms`);
     });
-  });
 
-  it("stop leaves no process, mount, device, netns, iptables/nft rule, cgroup or host path behind", async function () {
-    if (!cluster?.startedHere || !hostBefore) this.skip();
-    await stack?.remove();
-    stack = undefined;
-    stopNodeCluster(cluster);
-    cluster = undefined;
-    const after = hostSnapshot(clusterDir, info.NODE_CGROUP_ROOT);
-    for (const aspect of Object.keys(hostBefore)) {
-      assert.equal(
-        after[aspect],
-        hostBefore[aspect],
-        `${aspect} after stop (cluster dir ${path.basename(clusterDir)})`,
-      );
-    }
-  });
-});
+    it("a pod stopping under load (preStop pause, then the app's drain) fails no request", async () => {
+      const fresh = startLoad({ url: liveUrl, keepAliveConnections: 0, rate: 100 });
+      const keepAlive = startLoad({ url: liveUrl, keepAliveConnections: 8, rate: 100 });
+      await sleep(2000);
+      const scale = await clients.apps.readNamespacedDeploymentScale({ name: "web-green", namespace });
+      scale.spec = { replicas: 1 };
+      await clients.apps.replaceNamespacedDeploymentScale({ name: "web-green", namespace, body: scale });
+      // preStop 2 s + the drain (connections close within about a second) + margin.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const pods = await clients.core.listNamespacedPod({
+          namespace,
+          labelSelector: "bluegreen/service=web,bluegreen/color=green",
+        });
+        if (pods.items.length === 1) break;
+        assert.ok(Date.now() < deadline, `${pods.items.length} web-green pods after 30 s`);
+        await sleep(200);
+      }
+      await sleep(2000);
+      await Promise.all([fresh.stop(), keepAlive.stop()]);
+      assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
+      assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
+      assert.ok(fresh.samples.length > 500 && keepAlive.samples.length > 500, "the load ran");
+    });
+
+    describe("bluegreen deploy on the real node (CLI from outside; probes through the Services' ClusterIPs)", () => {
+      const ns = `bluegreen-node-deploy-${process.pid}`;
+      let deployStack: ThrowawayStack | undefined;
+      let urls: { live: string; preview: string };
+
+      before(async () => {
+        await createNamespace(clients, ns);
+        // web only: the tool probes every service, and api would have no URL but the API server's proxy.
+        const config = nodeStagingConfig(ns);
+        delete (config["bluegreen:services"] as Record<string, unknown>).api;
+        deployStack = await createStack(engine, config, cluster!.kubeconfig);
+        await deployStack.stack.up({ onOutput: () => undefined });
+        const ip = async (name: string) =>
+          (await clients.core.readNamespacedService({ name, namespace: ns })).spec?.clusterIP ?? "";
+        urls = { live: `http://${await ip("web")}:80/`, preview: `http://${await ip("web-preview")}:80/` };
+        await eventually(10_000, () => getJson(urls.live));
+      });
+
+      after(async () => {
+        await deployStack?.remove();
+        await deleteNamespace(clients, ns);
+      });
+
+      const cliArgs = (version: string): string[] => [
+        "deploy",
+        ...["--stack", deployStack!.name, "--service", "web", "--version", version],
+        ...["--kubeconfig", cluster!.kubeconfig, "--live-url", urls.live, "--preview-url", urls.preview],
+        ...["--verify-timeout", "60s", "--poll-interval", "250ms", "--bake", "6s", "--bake-interval", "100ms"],
+        ...["--bake-window", "2s", "--min-samples", "5", "--scale-down-delay", "0s", "--json"],
+      ];
+
+      function spawnCli(args: string[]): { child: ChildProcess; done: Promise<CliResult>; events: CliEvent[] } {
+        const child = spawn(process.execPath, [BIN, ...args], {
+          cwd: PROJECT_ROOT,
+          env: { ...engine.env, KUBECONFIG: cluster!.kubeconfig, BLUEGREEN_PROJECT_DIR: PROJECT_ROOT },
+          stdio: ["ignore", "pipe", "pipe"],
+          // Its own process group, so a kill -9 takes the pulumi children with it.
+          detached: true,
+        });
+        const events: CliEvent[] = [];
+        let stderr = "";
+        let buffered = "";
+        child.stdout.on("data", (d: Buffer) => {
+          buffered += d.toString();
+          const lines = buffered.split("\n");
+          buffered = lines.pop() ?? "";
+          for (const line of lines) if (line.trim().startsWith("{")) events.push(JSON.parse(line) as CliEvent);
+        });
+        child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+        const done = new Promise<CliResult>((resolve) =>
+          child.on("close", (code) => resolve({ code, events, stderr })),
+        );
+        return { child, done, events };
+      }
+
+      const summary = (r: CliResult): string =>
+        [
+          `exit ${r.code}: ${JSON.stringify(r.events[r.events.length - 1])}`,
+          ...r.events
+            .filter((e) => (e.type === "check" && e.ok === false) || e.type === "log")
+            .map((e) => JSON.stringify(e)),
+          r.stderr.slice(-2000),
+        ].join("\n");
+
+      const selected = async () =>
+        (await clients.core.readNamespacedService({ name: "web", namespace: ns })).spec?.selector?.["bluegreen/color"];
+
+      it("releases 2.4.0: verified on the preview, switched, baked on the live Service; 0 failed requests", async () => {
+        const fresh = startLoad({ url: urls.live, keepAliveConnections: 0, rate: 50 });
+        const keepAlive = startLoad({ url: urls.live, keepAliveConnections: 8, rate: 50 });
+        const r = await spawnCli(cliArgs("2.4.0")).done;
+        await sleep(1000);
+        await Promise.all([fresh.stop(), keepAlive.stop()]);
+        assert.equal(r.code, EXIT.ok, summary(r));
+        assert.equal(r.events[r.events.length - 1].outcome, "released");
+        const keepAliveCheck = r.events.find((e) => e.type === "check" && e.name === "kubernetes.keepalive");
+        assert.ok(keepAliveCheck?.ok === true, JSON.stringify(keepAliveCheck));
+        console.log(`      deploy: keep-alive switch confirmation ${JSON.stringify(keepAliveCheck?.figures)}`);
+        assert.equal(await selected(), "green");
+        assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
+        assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
+        assert.equal(fresh.samples[fresh.samples.length - 1].version, "2.4.0");
+        assert.equal(keepAlive.samples[keepAlive.samples.length - 1].version, "2.4.0");
+      });
+
+      it("kill -9 during the switch, then the same command again: converges on 2.6.0 with 0 failed requests", async () => {
+        const fresh = startLoad({ url: urls.live, keepAliveConnections: 0, rate: 50 });
+        const keepAlive = startLoad({ url: urls.live, keepAliveConnections: 8, rate: 50 });
+        const first = spawnCli(cliArgs("2.6.0"));
+        const deadline = Date.now() + 5 * 60_000;
+        while (!first.events.some((e) => e.type === "decision" && e.decision === "route")) {
+          if (Date.now() > deadline || first.child.exitCode !== null) {
+            assert.fail(`the first run never reached the route: ${summary(await first.done)}`);
+          }
+          await sleep(20);
+        }
+        process.kill(-first.child.pid!, "SIGKILL");
+        assert.equal((await first.done).code, null);
+        const second = await spawnCli(cliArgs("2.6.0")).done;
+        await sleep(1000);
+        await Promise.all([fresh.stop(), keepAlive.stop()]);
+        assert.equal(second.code, EXIT.ok, summary(second));
+        assert.equal(await selected(), "blue");
+        assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
+        assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
+        assert.equal(keepAlive.samples[keepAlive.samples.length - 1].version, "2.6.0");
+      });
+    });
+
+    it("stop leaves no process, mount, device, netns, iptables/nft rule, cgroup or host path behind", async function () {
+      if (!cluster?.startedHere || !hostBefore) this.skip();
+      await stack?.remove();
+      stack = undefined;
+      stopNodeCluster(cluster);
+      cluster = undefined;
+      const after = hostSnapshot(clusterDir, info.NODE_CGROUP_ROOT);
+      for (const aspect of Object.keys(hostBefore)) {
+        assert.equal(
+          after[aspect],
+          hostBefore[aspect],
+          `${aspect} after stop (cluster dir ${path.basename(clusterDir)})`,
+        );
+      }
+    });
+  },
+);
