@@ -46,12 +46,13 @@ function nodeStagingConfig(namespace: string, versions?: { web: Record<string, s
   const fit = (service: Record<string, unknown>, port: number) => ({
     ...service,
     resources: { cpu: "50m", memory: "128Mi" },
+    // The config's lowest allowed values (components/core/config.ts), so pods turn Ready soon.
     healthCheck: {
       path: "/healthz",
-      intervalSeconds: 1,
-      timeoutSeconds: 1,
-      healthyThreshold: 1,
-      unhealthyThreshold: 3,
+      intervalSeconds: 5,
+      timeoutSeconds: 2,
+      healthyThreshold: 2,
+      unhealthyThreshold: 2,
       gracePeriodSeconds: 5,
     },
     env: {
@@ -389,20 +390,24 @@ const enabled = root && process.env.BLUEGREEN_REAL_NODE_E2E === "1";
       });
     });
 
-    it("stop leaves no process, mount, device, netns, iptables/nft rule, cgroup or host path behind", async function () {
-      if (!cluster?.startedHere || !hostBefore) this.skip();
-      await stack?.remove();
-      stack = undefined;
-      stopNodeCluster(cluster);
-      cluster = undefined;
-      const after = hostSnapshot(clusterDir, info.NODE_CGROUP_ROOT);
-      for (const aspect of Object.keys(hostBefore)) {
-        assert.equal(
-          after[aspect],
-          hostBefore[aspect],
-          `${aspect} after stop (cluster dir ${path.basename(clusterDir)})`,
-        );
-      }
+    // Its own suite, after the deploy suite: mocha runs a suite's own tests before its child suites, so an `it`
+    // here would stop the cluster before the deploy tests ran.
+    describe("teardown", () => {
+      it("stop leaves no process, mount, device, netns, iptables/nft rule, cgroup or host path behind", async function () {
+        if (!cluster?.startedHere || !hostBefore) this.skip();
+        await stack?.remove();
+        stack = undefined;
+        stopNodeCluster(cluster);
+        cluster = undefined;
+        const after = hostSnapshot(clusterDir, info.NODE_CGROUP_ROOT);
+        for (const aspect of Object.keys(hostBefore)) {
+          assert.equal(
+            after[aspect],
+            hostBefore[aspect],
+            `${aspect} after stop (cluster dir ${path.basename(clusterDir)})`,
+          );
+        }
+      });
     });
   },
 );
