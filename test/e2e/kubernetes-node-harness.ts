@@ -23,10 +23,15 @@ export function nodeClusterEnv(): NodeJS.ProcessEnv {
   };
 }
 
-export function nodeCluster(...args: string[]): { status: number; stdout: string; stderr: string } {
+export function nodeCluster(...args: string[]): {
+  status: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+} {
   const run = spawnSync("bash", [CLUSTER_SCRIPT, ...args], { encoding: "utf8", env: nodeClusterEnv() });
   if (run.error) throw run.error;
-  return { status: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
+  return { status: run.status ?? 1, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
 }
 
 /** Starts the real-node cluster from empty (`--fresh`), or keeps one already running. */
@@ -44,7 +49,10 @@ export function startNodeCluster(): Cluster {
 export function stopNodeCluster(c: Cluster | undefined): void {
   if (!c?.startedHere) return;
   const stopped = nodeCluster("stop");
-  if (stopped.status !== 0) throw new Error(`cluster.sh stop failed:\n${stopped.stderr}`);
+  if (stopped.status !== 0)
+    throw new Error(
+      `cluster.sh stop failed (exit ${stopped.status}, signal ${stopped.signal}):\n${stopped.stderr}${stopped.stdout}`,
+    );
 }
 
 /** `cluster.sh info`: the node's host-level names. */

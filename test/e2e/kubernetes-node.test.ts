@@ -10,6 +10,7 @@
  */
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import * as https from "https";
 import * as path from "path";
 import { EXIT } from "../../automation/errors";
@@ -232,11 +233,15 @@ const enabled = root && process.env.BLUEGREEN_REAL_NODE_E2E === "1";
       await sleep(3000);
       const patchedAt = Date.now();
       // The release tool's switch: a merge patch of the live Service's color selector.
-      await clients.core.patchNamespacedService({
-        name: "web",
-        namespace,
-        body: { spec: { selector: { "bluegreen/service": "web", "bluegreen/color": "green" } } },
-      });
+      await clients.core.patchNamespacedService(
+        {
+          name: "web",
+          namespace,
+          body: { spec: { selector: { "bluegreen/service": "web", "bluegreen/color": "green" } } },
+        },
+        // The client's default patch type is a JSON patch (a list of operations); the API server refuses an object.
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
       await waitForLiveSlices(clients, namespace, "web", "green", patchedAt, 10_000);
       await sleep(5000);
       await Promise.all([fresh.stop(), keepAlive.stop()]);
