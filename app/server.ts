@@ -20,12 +20,17 @@
  *   BLUEGREEN_FAULTS        JSON map version -> {errorRate, latencyMs}, shared by both colors (see parseFaults)
  *   DATABASE_URL            postgres://user@host:port/db for /notes (scripts/postgres.sh starts one), default none
  *   SESSION_REDIS_URL       redis://host:port shared session store (scripts/redis.sh starts one), default none
+ *   BLUEGREEN_MAX_CONNECTION_AGE_MS  keep-alive connections older than this are closed after their next answer, so
+ *                           a switch by Service selector reaches keep-alive clients too; default 0 (off)
+ *
+ * SIGTERM/SIGINT drain the server (see `drain`): what a pod needs to stop without failing a request.
  *
  * Faults are a property of the *version*, never of the color: both colors get the same command and environment, and a
  * release becomes faulty only by shipping a version that matches a fault. That keeps the colors identical in
  * everything but the version (the policy pack's rule) while still letting demos and tests ship a bad release.
  */
 import * as http from "http";
+import * as net from "net";
 import { statefulRoutes } from "./session-routes";
 
 export interface Fault {
@@ -102,6 +107,12 @@ export interface AppOptions {
   routes?: ((req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean)[];
   /** Source of randomness for the error rate; injectable for tests. Default Math.random. */
   random?: () => number;
+  /**
+   * A keep-alive connection older than this gets `Connection: close` on its next answer, so its client re-dials and
+   * a load balancer that picks a backend per connection (kube-proxy, conntrack) moves it within this bound after a
+   * switch. 0 = connections live as long as the client keeps them. Default 0.
+   */
+  maxConnectionAgeMs?: number;
 }
 
 /** Upper bounds (seconds) of the latency histogram: loopback answers in ~1 ms, injected faults add tens to hundreds. */
@@ -175,6 +186,12 @@ export function createApp(opts: AppOptions): http.Server {
     app_instance: opts.instance,
   });
   const server = http.createServer((req, res) => {
+    // While draining, every answer ends its connection, so keep-alive clients re-dial (to the pods still selected).
+    if (draining.has(server)) res.setHeader("connection", "close");
+    const opened = connections.get(server)?.get(req.socket)?.openedAt;
+    if (opts.maxConnectionAgeMs && opened !== undefined && Date.now() - opened >= opts.maxConnectionAgeMs) {
+      res.setHeader("connection", "close");
+    }
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {
       const text = metrics.render();
@@ -211,8 +228,91 @@ export function createApp(opts: AppOptions): http.Server {
   // never sends a request on a connection the app is closing at that instant.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  trackConnections(server);
   return server;
 }
+
+const draining = new WeakSet<http.Server>();
+
+interface ConnectionState {
+  /** Requests received and not yet answered. */
+  inFlight: number;
+  /** When the last answer finished (or the connection opened). */
+  idleSince: number;
+  /** The answers not yet finished. */
+  responses: Set<http.ServerResponse>;
+  openedAt: number;
+}
+const connections = new WeakMap<http.Server, Map<net.Socket, ConnectionState>>();
+
+function trackConnections(server: http.Server): void {
+  const states = new Map<net.Socket, ConnectionState>();
+  connections.set(server, states);
+  server.on("connection", (socket: net.Socket) => {
+    states.set(socket, { inFlight: 0, idleSince: Date.now(), responses: new Set(), openedAt: Date.now() });
+    socket.on("close", () => states.delete(socket));
+  });
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const state = states.get(req.socket);
+    if (!state) return;
+    state.inFlight++;
+    state.responses.add(res);
+    res.on("close", () => {
+      state.inFlight--;
+      state.responses.delete(res);
+      state.idleSince = Date.now();
+    });
+  });
+}
+
+export interface DrainOptions {
+  /** A connection with no request in flight for this long is closed (ms). */
+  idleCloseMs: number;
+  /** The process gives up waiting and exits after this long (ms); below the pod's termination grace. */
+  graceMs: number;
+}
+
+/**
+ * Stops the server gracefully: no new connections; requests in flight finish; each later answer carries
+ * `Connection: close`; a connection idle for `idleCloseMs` is closed. Not `server.close()` alone: since Node 19 it
+ * also closes idle keep-alive connections at once, racing a request the client is sending on one (a reset the
+ * client sees as a failed request). Resolves when every connection has ended, or after `graceMs`.
+ */
+export function drain(server: http.Server, options: DrainOptions): Promise<void> {
+  draining.add(server);
+  const states = connections.get(server) ?? new Map<net.Socket, ConnectionState>();
+  // Answers already being worked on end their connections too.
+  for (const state of states.values()) {
+    for (const res of state.responses) if (!res.headersSent) res.setHeader("connection", "close");
+  }
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve();
+    };
+    // net.Server's close: stop accepting without touching the open connections.
+    net.Server.prototype.close.call(server, () => finish());
+    const sweep = setInterval(
+      () => {
+        const now = Date.now();
+        for (const [socket, state] of states) {
+          if (state.inFlight === 0 && now - state.idleSince >= options.idleCloseMs) socket.end();
+        }
+      },
+      Math.max(10, Math.min(250, options.idleCloseMs / 4)),
+    );
+    const deadline = setTimeout(() => {
+      for (const socket of states.keys()) socket.destroy();
+      finish();
+    }, options.graceMs);
+    sweep.unref();
+    deadline.unref();
+  });
+}
+
+/** Below Kubernetes' default terminationGracePeriodSeconds (30 s) minus the component's preStop pause (5 s). */
+const DRAIN_GRACE_MS = 20_000;
 
 export function main(env: NodeJS.ProcessEnv = process.env): void {
   const port = Number(env.PORT ?? env.BLUEGREEN_PORT);
@@ -245,7 +345,15 @@ export function main(env: NodeJS.ProcessEnv = process.env): void {
     console.error(`demo app: ${(err as Error).message}`);
     process.exit(2);
   }
-  const server = createApp({ ...identity, fault, routes });
+  const maxConnectionAgeMs = Number(env.BLUEGREEN_MAX_CONNECTION_AGE_MS ?? 0);
+  if (!Number.isInteger(maxConnectionAgeMs) || maxConnectionAgeMs < 0) {
+    console.error(
+      `demo app: BLUEGREEN_MAX_CONNECTION_AGE_MS must be a whole number of milliseconds (0 = off), got ` +
+        JSON.stringify(env.BLUEGREEN_MAX_CONNECTION_AGE_MS),
+    );
+    process.exit(2);
+  }
+  const server = createApp({ ...identity, fault, routes, maxConnectionAgeMs });
   const host = env.HOST ?? "127.0.0.1";
   server.on("error", (err) => {
     console.error(`demo app: cannot listen on ${host}:${port}: ${err.message}`);
@@ -255,12 +363,14 @@ export function main(env: NodeJS.ProcessEnv = process.env): void {
     const faults = fault.errorRate > 0 || fault.latencyMs > 0 ? ` with fault ${JSON.stringify(fault)}` : "";
     console.log(`demo app ${env.BLUEGREEN_SERVICE ?? "demo"} ${version} listening on ${host}:${port}${faults}`);
   });
-  // Graceful stop: finish in-flight requests, close idle keep-alive connections, then exit.
-  const stop = () => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 2000).unref();
+  // Graceful stop (also as PID 1 in a container, where an unhandled SIGTERM is ignored): see `drain`.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`demo app: ${signal}: draining`);
+    void drain(server, { idleCloseMs: 1000, graceMs: DRAIN_GRACE_MS }).then(() => process.exit(0));
   };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
 }

@@ -4,12 +4,24 @@
 # the nodes and the pod lifecycle (pods are scheduled, get IPs and turn Ready; EndpointSlices fill) without running
 # containers. Everything listens on 127.0.0.1 only.
 #
+# `start --node real` runs a real node instead of kwok: containerd, runc and CNI plugins (Debian packages) with
+# kubelet and kube-proxy (built here like the control plane), in a network namespace of their own
+# (scripts/cluster/node.sh), and the demo app's image built locally and imported. Pods then run and serve HTTP; the
+# host reaches their Services' ClusterIPs. kwok stays the default: the tests that simulate many pods or nodes need no
+# containers and start in seconds.
+#
 #   bash scripts/cluster.sh build    build the binaries into the cache (once per version; resumable)
 #   bash scripts/cluster.sh start    build if needed, start (or keep) the cluster; the last line printed is the
 #                                    kubeconfig path (admin, system:masters). --fresh wipes the cluster's data first.
+#                                    --node kwok (default) or --node real (root; see above)
+#   bash scripts/cluster.sh tag REF...  (real node) the demo app's image under more names, e.g. demo:1.2.0
+#   bash scripts/cluster.sh namespace NAME   create a namespace (the project ships no kubectl)
+#   bash scripts/cluster.sh info     (real node) shell variables: the node's netns, bridge, subnets, cgroup root
 #   bash scripts/cluster.sh status   one line per component; exit 0 when all run and the API server is ready,
 #                                    3 when stopped, 1 when only some run
-#   bash scripts/cluster.sh stop     stop every process this script started; no process and no port is left
+#   bash scripts/cluster.sh stop     stop every process this script started; no process and no port is left; with
+#                                    a real node also no mount, network device, netns, iptables rule, cgroup or host
+#                                    path it made
 #
 # Also `npm run cluster -- <command>`. Progress goes to stderr.
 #
@@ -35,11 +47,13 @@ die() {
 KUBERNETES_VERSION=v1.36.3
 ETCD_VERSION=v3.6.8
 KWOK_VERSION=v0.8.0
-SOURCE_HASH="$(cat "$SRC/go.mod" "$SRC/go.sum" "$SRC/etcd/main.go" "$SRC/kwok/go.mod" "$SRC/kwok/go.sum" | sha256sum | cut -c1-12)"
+SOURCE_HASH="$(cat "$SRC/go.mod" "$SRC/go.sum" "$SRC/etcd/main.go" "$SRC/pause/main.go" "$SRC/kwok/go.mod" "$SRC/kwok/go.sum" |
+  sha256sum | cut -c1-12)"
 CACHE_ROOT="${BLUEGREEN_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bluegreen/cluster}"
 CACHE="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$SOURCE_HASH"
 BIN="$CACHE/bin"
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+COMPONENTS=("${CONTROL_PLANE[@]}" kwok)
 
 STATE_DIR="${BLUEGREEN_STATE_DIR:-$ROOT/.state}"
 DIR="${BLUEGREEN_CLUSTER_DIR:-$STATE_DIR/cluster}"
@@ -59,6 +73,14 @@ SCHEDULER_PORT=$((32259 + OFFSET))
 KWOK_PORT=$((32247 + OFFSET))
 APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
 KUBECONFIG_PATH="$DIR/kubeconfig"
+SERVICE_CIDR=10.96.0.0/16
+# shellcheck source=scripts/cluster/node.sh
+. "$SRC/node.sh"
+# Which components this cluster runs: kwok or the real node's, as recorded by the last start.
+if node_mode; then
+  COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}")
+  SERVICE_CIDR="$NODE_SERVICE_CIDR"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # build
@@ -82,21 +104,22 @@ build() {
   done
 
   local missing=() name
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy pause; do
     [[ -x "$BIN/$name" ]] || missing+=("$name")
   done
   if ((${#missing[@]} > 0)); then
     local packages=()
     for name in "${missing[@]}"; do
       case "$name" in
-        etcd) packages+=(./etcd) ;;
+        etcd | pause) packages+=("./$name") ;;
         *) packages+=("k8s.io/kubernetes/cmd/$name") ;;
       esac
     done
-    log "building ${missing[*]} (about 4 minutes on 2 cores the first time)"
-    # One `go build` for all of them, so the packages they share compile once.
+    log "building ${missing[*]} (about 5 minutes on 2 cores the first time)"
+    # One `go build` for all of them, so the packages they share compile once. Static (no cgo): the pause binary
+    # runs in an image with nothing else in it.
     rm -rf "$BIN/.build.tmp" && mkdir -p "$BIN/.build.tmp"
-    (cd "$SRC" && go build -trimpath -ldflags "$ldflags" -o "$BIN/.build.tmp/" "${packages[@]}") ||
+    (cd "$SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$BIN/.build.tmp/" "${packages[@]}") ||
       die "go build failed for ${missing[*]}"
     for name in "${missing[@]}"; do
       mv -f "$BIN/.build.tmp/$name" "$BIN/$name"
@@ -329,16 +352,40 @@ guard_fake_addresses() {
 ports() { echo "$ETCD_PORT $ETCD_PEER_PORT $APISERVER_PORT $CONTROLLER_MANAGER_PORT $SCHEDULER_PORT $KWOK_PORT"; }
 
 start() {
-  local fresh=0
-  case "${1:-}" in
-    --fresh) fresh=1 ;;
-    "") ;;
-    *)
-      printf 'cluster: error: unknown option "%s" for start; allowed: --fresh\n' "$1" >&2
-      exit 2
-      ;;
-  esac
+  local fresh=0 node=kwok
+  while (($#)); do
+    case "$1" in
+      --fresh) fresh=1 ;;
+      --node)
+        node="${2:-}"
+        [[ "$node" == kwok || "$node" == real ]] || {
+          printf 'cluster: error: --node must be kwok or real, got "%s"\n' "$node" >&2
+          exit 2
+        }
+        shift
+        ;;
+      *)
+        printf 'cluster: error: unknown option "%s" for start; allowed: --fresh, --node kwok|real\n' "$1" >&2
+        exit 2
+        ;;
+    esac
+    shift
+  done
   build
+  local running_node=kwok
+  node_mode && running_node=real
+  if [[ "$node" != "$running_node" ]] && any_running; then
+    log "running with the $running_node node; restarting with the $node node"
+    stop
+  fi
+  if [[ "$node" == real ]]; then
+    node_check_host
+    COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}")
+    SERVICE_CIDR="$NODE_SERVICE_CIDR"
+  else
+    COMPONENTS=("${CONTROL_PLANE[@]}" kwok)
+    SERVICE_CIDR=10.96.0.0/16
+  fi
   if ((fresh == 0)) && all_running && [[ -f "$PKI/complete" ]] && apiserver_ready; then
     log "already running: $APISERVER_URL"
     echo "$KUBECONFIG_PATH"
@@ -357,6 +404,7 @@ start() {
     ! port_open "$port" || die "port $port on 127.0.0.1 is in use by another program; stop it or set BLUEGREEN_CLUSTER_PORT_OFFSET"
   done
   mkdir -p "$RUN" "$LOGS" "$DIR/etcd"
+  [[ "$node" == real ]] && echo real >"$RUN/node-mode"
   certificates
   local started=$SECONDS
   # A start that fails half-way leaves nothing running.
@@ -376,7 +424,9 @@ start() {
     --service-account-key-file "$PKI/service-account.pub" \
     --service-account-signing-key-file "$PKI/service-account.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range 10.96.0.0/16 --authorization-mode RBAC --allow-privileged \
+    --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode RBAC --allow-privileged \
+    --kubelet-client-certificate "$PKI/admin.crt" --kubelet-client-key "$PKI/admin.key" \
+    --kubelet-preferred-address-types InternalIP \
     --endpoint-reconciler-type none --profiling=false --cert-dir "$RUN/apiserver-certs"
   wait_for kube-apiserver 60 apiserver_ready
 
@@ -385,24 +435,33 @@ start() {
     --authorization-kubeconfig "$RUN/controller-manager.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$CONTROLLER_MANAGER_PORT" --cert-dir "$RUN/controller-manager-certs" \
     --service-account-private-key-file "$PKI/service-account.key" --root-ca-file "$PKI/ca.crt" \
-    --use-service-account-credentials --service-cluster-ip-range 10.96.0.0/16 \
+    --use-service-account-credentials --service-cluster-ip-range "$SERVICE_CIDR" \
+    --flex-volume-plugin-dir "$DIR/volume-plugins" \
     --leader-elect=false --profiling=false
   launch kube-scheduler --kubeconfig "$RUN/scheduler.kubeconfig" \
     --authentication-kubeconfig "$RUN/scheduler.kubeconfig" --authorization-kubeconfig "$RUN/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --cert-dir "$RUN/scheduler-certs" \
     --leader-elect=false --profiling=false
-  launch kwok --kubeconfig "$RUN/kwok.kubeconfig" --config "$SRC/kwok.yaml" \
-    --server-address "127.0.0.1:$KWOK_PORT"
+  if [[ "$node" == kwok ]]; then
+    launch kwok --kubeconfig "$RUN/kwok.kubeconfig" --config "$SRC/kwok.yaml" \
+      --server-address "127.0.0.1:$KWOK_PORT"
+  fi
   wait_for kube-controller-manager 60 healthy "$CONTROLLER_MANAGER_PORT" /healthz
   wait_for kube-scheduler 60 healthy "$SCHEDULER_PORT" /healthz
-  wait_for kwok 60 eval '[[ "$(curl -s --max-time 2 "http://127.0.0.1:$KWOK_PORT/healthz")" == ok ]]'
-
-  create_nodes
-  wait_for kwok 60 nodes_ready
+  local nodes
+  if [[ "$node" == kwok ]]; then
+    wait_for kwok 60 eval '[[ "$(curl -s --max-time 2 "http://127.0.0.1:$KWOK_PORT/healthz")" == ok ]]'
+    create_nodes
+    wait_for kwok 60 nodes_ready
+    nodes="${FAKE_NODES[*]}"
+  else
+    node_start
+    nodes="$NODE_NAME (real: pods $NODE_POD_CIDR, Services $NODE_SERVICE_CIDR, netns $NODE_NETNS)"
+  fi
   # Pods cannot be created in a namespace before its default service account exists.
   wait_for kube-controller-manager 60 default_service_account
   trap - EXIT
-  log "ready in $((SECONDS - started)) s: $APISERVER_URL (nodes: ${FAKE_NODES[*]}); stop with: npm run cluster -- stop"
+  log "ready in $((SECONDS - started)) s: $APISERVER_URL (nodes: $nodes); stop with: npm run cluster -- stop"
   echo "$KUBECONFIG_PATH"
 }
 
@@ -432,7 +491,10 @@ terminate() {
 
 stop() {
   local stopped=0 port deadline
-  # Everything that talks to the API server at once, then the API server, then its storage.
+  # The node first (its pods, then what talks to the API server), then the API server, then its storage.
+  if node_mode; then
+    node_stop
+  fi
   terminate kwok kube-scheduler kube-controller-manager
   terminate kube-apiserver
   terminate etcd
@@ -482,8 +544,29 @@ case "$command" in
   start) start "$@" ;;
   stop) stop ;;
   status) status ;;
+  tag) node_tag "$@" ;;
+  namespace)
+    # The project ships no kubectl: this is how its own cluster gets a stack's namespace.
+    (($# == 1)) && [[ "$1" =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || {
+      printf 'cluster: error: namespace takes one Kubernetes name (lowercase DNS label), got "%s"\n' "$*" >&2
+      exit 2
+    }
+    code="$(api POST /api/v1/namespaces -o /dev/null -w '%{http_code}' \
+      -d "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"$1\"}}")"
+    case "$code" in
+      201) log "created namespace $1" ;;
+      409) log "namespace $1 already exists" ;;
+      *) die "creating namespace $1 failed (HTTP $code); is the cluster running? npm run cluster -- status" ;;
+    esac
+    ;;
+  info)
+    printf 'NODE_NETNS=%s\nNODE_HOST_VETH=%s\nNODE_BRIDGE=%s\nNODE_POD_CIDR=%s\nNODE_SERVICE_CIDR=%s\n' \
+      "$NODE_NETNS" "$NODE_HOST_VETH" "$NODE_BRIDGE" "$NODE_POD_CIDR" "$NODE_SERVICE_CIDR"
+    printf 'NODE_CGROUP_ROOT=%s\nNODE_DIR=%s\nCONTAINERD_SOCK=%s\nDEMO_IMAGE=%s\n' \
+      "$NODE_CGROUP_ROOT" "$NODE_DIR" "$CONTAINERD_SOCK" "$DEMO_IMAGE"
+    ;;
   *)
-    printf 'usage: bash scripts/cluster.sh build | start [--fresh] | status | stop\n' >&2
+    printf 'usage: bash scripts/cluster.sh build | start [--fresh] [--node kwok|real] | status | stop | tag REF... | namespace NAME | info\n' >&2
     exit 2
     ;;
 esac

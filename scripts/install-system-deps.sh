@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local platform and its tests need: HAProxy (the router), PostgreSQL (the demo's
-# database, scripts/postgres.sh) and Redis (its shared sessions, scripts/redis.sh). Runs apt only when a package is
+# database, scripts/postgres.sh), Redis (its shared sessions, scripts/redis.sh) and the real Kubernetes node's
+# runtime (containerd, runc, CNI plugins, iptables, umoci, skopeo). Runs apt only when a package is
 # missing and we are root; otherwise says what to install.
 set -euo pipefail
 needed=()
@@ -15,6 +16,16 @@ command -v curl >/dev/null 2>&1 || needed+=(curl)
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || needed+=(postgresql)
 command -v psql >/dev/null 2>&1 || needed+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || needed+=(redis-server)
+# The real Kubernetes node (scripts/cluster.sh start --node real): the container runtime, the pod network's CNI
+# plugins, the tables kube-proxy programs, and the tools that build the demo app's image without a registry.
+command -v containerd >/dev/null 2>&1 || needed+=(containerd)
+command -v runc >/dev/null 2>&1 || needed+=(runc)
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/portmap ]] || needed+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || needed+=(iptables)
+command -v nft >/dev/null 2>&1 || needed+=(nftables)
+command -v conntrack >/dev/null 2>&1 || needed+=(conntrack)
+command -v umoci >/dev/null 2>&1 || needed+=(umoci)
+command -v skopeo >/dev/null 2>&1 || needed+=(skopeo)
 if [[ ${#needed[@]} -eq 0 ]]; then
   echo "system packages: all present (haproxy $(haproxy -v 2>/dev/null | head -1 | awk '{print $3}'))"
   exit 0

@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../core/config";
 import { effectiveLiveColor, StackConfig } from "../core/spec";
+import { requireNamespace } from "./namespace";
 import { KubernetesService } from "./service";
 import { KubernetesServiceSettings, parseKubernetesServiceSettings } from "./settings";
 
@@ -29,6 +30,8 @@ export function deployKubernetesServices(config: StackConfig): Map<string, Kuber
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
     throw err;
   }
+  // Before any resource: a missing namespace is one clear error, not a minute of retries per object.
+  if (!settings.renderYamlToDirectory) requireNamespace(settings.namespace);
   // Rendering needs no cluster: an explicit provider writes manifests instead of applying them.
   const opts: pulumi.ComponentResourceOptions = settings.renderYamlToDirectory
     ? {

@@ -188,6 +188,7 @@ export function buildDeployment(
             {
               name: spec.name,
               image: `${spec.image}:${plan.version}`,
+              ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
               ports: [{ name: "http", containerPort: spec.port, protocol: "TCP" }],
               env,
               resources,

@@ -21,7 +21,15 @@ export interface KubernetesServiceSettings {
    * Must exceed preStopSeconds. Default 30 (the Kubernetes default).
    */
   terminationGracePeriodSeconds: number;
+  /**
+   * The containers' imagePullPolicy. `Never` for images imported into the node (the project's own real node has no
+   * registry to pull from). Default: unset (Kubernetes' default: IfNotPresent unless the tag is `latest`).
+   */
+  imagePullPolicy?: ImagePullPolicy;
 }
+
+export const IMAGE_PULL_POLICIES = ["Always", "IfNotPresent", "Never"] as const;
+export type ImagePullPolicy = (typeof IMAGE_PULL_POLICIES)[number];
 
 export const KUBERNETES_SERVICE_DEFAULTS: Readonly<KubernetesServiceSettings> = {
   preStopSeconds: 5,
@@ -29,7 +37,7 @@ export const KUBERNETES_SERVICE_DEFAULTS: Readonly<KubernetesServiceSettings> = 
 };
 
 const NS = "bluegreen";
-const SERVICE_KEYS = ["hostname", "preStopSeconds", "terminationGracePeriodSeconds"];
+const SERVICE_KEYS = ["hostname", "preStopSeconds", "terminationGracePeriodSeconds", "imagePullPolicy"];
 const HOSTNAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -79,6 +87,17 @@ export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<s
         );
       }
     }
+    let imagePullPolicy: ImagePullPolicy | undefined;
+    if (raw.imagePullPolicy !== undefined) {
+      if (IMAGE_PULL_POLICIES.includes(raw.imagePullPolicy as ImagePullPolicy)) {
+        imagePullPolicy = raw.imagePullPolicy as ImagePullPolicy;
+      } else {
+        p.problem(
+          `${key}.imagePullPolicy`,
+          `got ${describe(raw.imagePullPolicy)}; allowed: ${IMAGE_PULL_POLICIES.join(", ")}`,
+        );
+      }
+    }
     const d = KUBERNETES_SERVICE_DEFAULTS;
     const preStopSeconds = p.integer(`${key}.preStopSeconds`, raw.preStopSeconds, 0, 3600, d.preStopSeconds);
     const grace = p.integer(
@@ -99,6 +118,7 @@ export function parseKubernetesServiceSettings(services: ServiceConfig[]): Map<s
     }
     out.set(spec.name, {
       ...(hostname ? { hostname } : {}),
+      ...(imagePullPolicy ? { imagePullPolicy } : {}),
       preStopSeconds,
       terminationGracePeriodSeconds: grace,
     });

@@ -403,6 +403,24 @@ describe("kubernetes: service settings (bluegreen:services.<name>.kubernetes)", 
     );
   });
 
+  it("passes imagePullPolicy to both colors' containers (Never: images imported into the node)", async () => {
+    const raw = withValue(withoutGateway(), "services.api.kubernetes", { imagePullPolicy: "Never" });
+    const rendered = await resourcesOf(raw);
+    for (const color of ["blue", "green"]) {
+      const pod = deployment(rendered, `api-${color}-deployment`).spec.template.spec;
+      assert.equal((pod.containers[0] as { imagePullPolicy?: string }).imagePullPolicy, "Never", color);
+    }
+    const web = deployment(rendered, "web-blue-deployment").spec.template.spec;
+    assert.equal((web.containers[0] as { imagePullPolicy?: string }).imagePullPolicy, undefined, "unset: the default");
+  });
+
+  it("rejects an unknown imagePullPolicy, naming the key, the value and what is allowed", () => {
+    const problems = problemsOf(withValue(kubernetesConfig(), "services.web.kubernetes.imagePullPolicy", "never"));
+    assert.deepEqual(problems, [
+      'bluegreen:services.web.kubernetes.imagePullPolicy: got "never"; allowed: Always, IfNotPresent, Never',
+    ]);
+  });
+
   it("rejects a negative preStopSeconds, naming the key, the value and the range", () => {
     const problems = problemsOf(withValue(kubernetesConfig(), "services.web.kubernetes.preStopSeconds", -1));
     assert.deepEqual(problems, [
@@ -432,7 +450,7 @@ describe("kubernetes: service settings (bluegreen:services.<name>.kubernetes)", 
   it("rejects an unknown key with the allowed ones", () => {
     const raw = withValue(kubernetesConfig(), "services.web.kubernetes.preStop", 5);
     assert.deepEqual(problemsOf(raw), [
-      "bluegreen:services.web.kubernetes.preStop: unknown key (value 5); allowed keys: hostname, preStopSeconds, terminationGracePeriodSeconds",
+      "bluegreen:services.web.kubernetes.preStop: unknown key (value 5); allowed keys: hostname, preStopSeconds, terminationGracePeriodSeconds, imagePullPolicy",
     ]);
   });
 

@@ -38,6 +38,7 @@ import type {
 import { ApiServerProxy } from "./api-proxy";
 import { endpointsCheck, rolloutCheck } from "./checks";
 import { client } from "./client";
+import { KeepAliveProbe, waitForKeepAliveClients } from "./keepalive-probe";
 import { ClusterTarget, KubeconfigOptions, loadClusterTarget } from "./kubeconfig";
 import { instantQuery, prometheusTraffic, renderQuery } from "../../../automation/adapters/prometheus";
 import { KubeTrafficSettings, probesOnlyWarning, trafficQueriesFor } from "./traffic";
@@ -65,6 +66,12 @@ export interface KubernetesAdapterOptions extends KubeconfigOptions {
   traffic?: KubeTrafficSettings;
   /** Timeout of one Prometheus query [5 s]. */
   prometheusTimeoutMs?: number;
+  /**
+   * Keep-alive connections the switch confirmation opens to `liveUrl` before the selector patch and asks on after it
+   * (see keepalive-probe.ts); 0 turns the probe off. Only with `liveUrl`: through the API server's service proxy
+   * every request picks an endpoint anew, so no client's connection is pinned there [4].
+   */
+  keepAliveConnections?: number;
 }
 
 /** Where one service's objects are, from the stack outputs (in-cluster URLs and per-color probes). */
@@ -194,6 +201,16 @@ export class KubernetesAdapter implements PlatformAdapter {
   private readonly settleTimeoutMs: number;
   private readonly pollIntervalMs: number;
   private readonly requestTimeoutMs: number;
+
+  private readonly switchProbes = new Map<string, { probe: KeepAliveProbe; since: number }>();
+
+  /** A probe of the live URL when it is given for `service` (an Ingress, Gateway or ClusterIP URL). */
+  private keepAliveProbeFor(service: string): KeepAliveProbe | undefined {
+    const connections = this.options.keepAliveConnections ?? 4;
+    if (connections < 1 || !this.urlOverride(service) || !this.options.liveUrl) return undefined;
+    this.switchProbes.get(service)?.probe.close();
+    return new KeepAliveProbe(this.options.liveUrl, { connections });
+  }
 
   constructor(private readonly options: KubernetesAdapterOptions = {}) {
     this.scaleDownDelay = options.scaleDownDelayMs ?? 30_000;
@@ -452,7 +469,11 @@ export class KubernetesAdapter implements PlatformAdapter {
           `has no available pod (${available}/${target.spec?.replicas ?? "?"})`,
       );
     }
+    // Connections opened now, to the color that is live before the patch: what a keep-alive client holds.
+    const probe = this.keepAliveProbeFor(ctx.service);
+    if (probe) await probe.sample();
     const moved = await this.setSelector(o.namespace, o.liveService, ctx.service, color);
+    if (probe) this.switchProbes.set(ctx.service, { probe, since: Date.now() });
     const previewMoved = await this.setSelector(o.namespace, o.previewService, ctx.service, otherColor(color));
     const ms = Date.now() - started;
     return (
@@ -541,7 +562,19 @@ export class KubernetesAdapter implements PlatformAdapter {
     when: "before-switch" | "after-switch",
   ): Promise<PlatformCheck[]> {
     const o = serviceObjects(ctx.outputs, ctx.service);
-    if (when === "after-switch") return [await this.waitForEndpoints(o, ctx.service, color, ctx.signal)];
+    if (when === "after-switch") {
+      const checks = [await this.waitForEndpoints(o, ctx.service, color, ctx.signal)];
+      const pending = this.switchProbes.get(ctx.service);
+      if (pending) {
+        this.switchProbes.delete(ctx.service);
+        try {
+          checks.push(await waitForKeepAliveClients(pending.probe, version, pending.since, this.settleTimeoutMs));
+        } finally {
+          pending.probe.close();
+        }
+      }
+      return checks;
+    }
     const checks: PlatformCheck[] = [];
     const liveColor = ctx.outputs.services[ctx.service].liveColor;
     if (liveColor !== color) checks.push(await this.scaleToLive(o, color, liveColor));
