@@ -87,7 +87,7 @@ describe("deploy --require-approval and the approval timeout", () => {
     });
   }
 
-  it("promotion rules: approvalTimeoutSeconds aborts by default, and is refused being set beside autoPromoteSeconds", async () => {
+  it("promotion rules: approvalTimeoutSeconds aborts by default, and is refused being set beside autoPromoteSeconds", () => {
     const chain = validateChain({
       staging: undefined,
       prod: { from: "staging", approval: true, approvalTimeoutSeconds: 60 },
