@@ -149,9 +149,12 @@ describe("observability with a real Prometheus (real engine, real HAProxy export
   }
 
   it("a release failing only in Prometheus' view is rolled back (our probes see a healthy path)", async () => {
-    // The probes and smoke checks request /healthz, which never fails; users request /, where 30% fail.
+    // The probes and smoke checks request /healthz, which never fails; users request /, where 30% fail. The generic
+    // --max-error-rate is set above that, so the router's own counters (judged from the router move on) pass it
+    // and only the user's Prometheus rule (5xx ratio > 5%) can catch the release.
     const { r, events } = await release("1.1.0-fail30", {
       requestPath: "/healthz",
+      maxErrorRate: "50%",
       prometheusRules: [HAPROXY_5XX_RATIO],
     });
     assert.equal(r.exitCode, EXIT.rolledBack, `${r.message}\n${bakeSummary(events)}`);
