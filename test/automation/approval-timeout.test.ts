@@ -7,26 +7,10 @@ import { approve, deploy } from "../../automation";
 import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
-import type { Clock, HostInfo } from "../../automation/ports";
 import { validateChain } from "../../automation/promotion/chain";
-import { baseConfig, decisions, FAST, HOST, World } from "./fakes";
+import { baseConfig, decisions, FAST, otherProcess, until, World } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0" };
-
-function otherProcess(w: World): { clock: Clock; host: HostInfo } {
-  return {
-    clock: { now: () => w.clock.t, sleep: () => new Promise((r) => setImmediate(r)) },
-    host: { pid: 999, host: HOST, isAlive: (pid) => w.alivePids.has(pid) || pid === 999 },
-  };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 20_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("deploy --require-approval and the approval timeout", () => {
   it("pauses after verify with no traffic moved until approved from another process", async () => {

@@ -18,6 +18,8 @@ import type {
   PlatformContext,
   ProbeRequest,
   ProbeResult,
+  Clock,
+  HostInfo,
   ResourceStep,
   StackConfigView,
   StackOutputsView,
@@ -605,4 +607,21 @@ export function phasesRun(events: BlueGreenEvent[]): string[] {
 
 export function decisions(events: BlueGreenEvent[]): string[] {
   return events.filter((e) => e.type === "decision").map((e) => (e as { decision: string }).decision);
+}
+
+/** Another process on this host: its own pid, no fake time of its own (it only yields between reads). */
+export function otherProcess(w: World): { clock: Clock; host: HostInfo } {
+  return {
+    clock: { now: () => w.clock.t, sleep: () => new Promise((r) => setImmediate(r)) },
+    host: { pid: 999, host: HOST, isAlive: (pid) => w.alivePids.has(pid) || pid === 999 },
+  };
+}
+
+/** Yields to the event loop until `cond` holds (another simulated process made progress), or fails naming `what`. */
+export async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 20_000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

@@ -4,12 +4,12 @@ import { abort, approve, deploy, history, promote, status } from "../../automati
 import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent } from "../../automation/events";
-import type { Clock, ConfigChange, HostInfo, StackConfigView } from "../../automation/ports";
+import type { ConfigChange, StackConfigView } from "../../automation/ports";
 import { decodeBeacon } from "../../automation/engine/record/beacon";
 import { loadChain, validateChain, type Chain } from "../../automation/promotion/chain";
 import { judgeEvidence } from "../../automation/promotion/evidence";
 import { actorName, appendHistory, decodeHistory, type HistoryEntry } from "../../automation/promotion/history";
-import { baseConfig, decisions, FAST, HOST, World } from "./fakes";
+import { baseConfig, decisions, FAST, HOST, otherProcess, until, World } from "./fakes";
 
 const { stack: _stack, ...OPTS } = FAST;
 
@@ -44,22 +44,6 @@ const CHAIN: Chain = validateChain({
   staging: { from: "dev" },
   prod: { from: "staging", approval: true },
 });
-
-/** Another process on this host: its own pid, no fake time of its own (it only yields between reads). */
-function otherProcess(w: World): { clock: Clock; host: HostInfo } {
-  return {
-    clock: { now: () => w.clock.t, sleep: () => new Promise((r) => setImmediate(r)) },
-    host: { pid: 999, host: HOST, isAlive: (pid) => w.alivePids.has(pid) || pid === 999 },
-  };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 20_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function entry(over: Partial<HistoryEntry>): HistoryEntry {
   return {
