@@ -117,6 +117,34 @@ export function isStackNotFound(err: unknown): boolean {
   return /no stack named|stack .* not found|could not find stack/i.test(String((err as Error)?.message ?? err));
 }
 
+/**
+ * The file ("diy") backend keeps stack tags in `<stack>.pulumi-tags` and reads it with a stat, then an open: a
+ * `pulumi stack tag set` from another process (our beacon, another host's approve) landing in between makes the
+ * reader fail with "failed to read stack tags file: EOF". Every engine command reads the tags while loading its
+ * target, before the engine runs, so a command failing that way changed nothing and is safe to run again.
+ */
+export function isStackTagsRace(err: unknown): boolean {
+  return /failed to (load|read) stack tags|failed to unmarshal stack tags/i.test(
+    String((err as Error)?.message ?? err),
+  );
+}
+
+/** Runs `op` again, a few times with a short pause, while it fails on the stack tags race (isStackTagsRace). */
+export async function retryingStackTagsRace<T>(
+  op: () => Promise<T>,
+  opts: { attempts?: number; pauseMs?: number; signal?: AbortSignal } = {},
+): Promise<T> {
+  const attempts = opts.attempts ?? 4;
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (i >= attempts || !isStackTagsRace(err) || opts.signal?.aborted) throw err;
+      await new Promise((r) => setTimeout(r, (opts.pauseMs ?? 150) * i));
+    }
+  }
+}
+
 function lastLines(text: string): string {
   const lines = text
     .split("\n")

@@ -49,7 +49,7 @@ import type {
   StackLock,
   StackOutputsView,
 } from "../ports";
-import { isStackNotFound, runPulumi } from "./pulumi-cli";
+import { isStackNotFound, retryingStackTagsRace, runPulumi } from "./pulumi-cli";
 import {
   checkpointFile,
   Deployment,
@@ -478,9 +478,14 @@ export class PulumiStackDriver implements StackDriver {
     if (root) {
       // The file backend keeps them next to the checkpoint: `<stack>.pulumi-tags`, {"version":1,"tags":{...}}.
       const file = this.checkpoint(root).replace(/\.json(\.gz)?$/, ".pulumi-tags");
-      if (!fs.existsSync(file)) return {};
-      const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { tags?: Record<string, string> };
-      return doc.tags ?? {};
+      let text: string;
+      try {
+        text = fs.readFileSync(file, "utf8"); // one open: pulumi replaces the file by a rename
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return {}; // no tags yet, or the last one removed
+        throw err;
+      }
+      return (JSON.parse(text) as { tags?: Record<string, string> }).tags ?? {};
     }
     try {
       return JSON.parse(await this.cli(["stack", "tag", "ls", "--json"])) as Record<string, string>;
@@ -492,11 +497,11 @@ export class PulumiStackDriver implements StackDriver {
 
   async writeTag(key: string, value: string | undefined): Promise<void> {
     if (value !== undefined) {
-      await this.cli(["stack", "tag", "set", key, value]);
+      await retryingStackTagsRace(() => this.cli(["stack", "tag", "set", key, value]));
       return;
     }
     if (!(key in (await this.readTags()))) return;
-    await this.cli(["stack", "tag", "rm", key]);
+    await retryingStackTagsRace(() => this.cli(["stack", "tag", "rm", key]));
   }
 
   /**
@@ -546,14 +551,18 @@ export class PulumiStackDriver implements StackDriver {
     const stack = await this.stack();
     const steps: ResourceStep[] = [];
     const started = Date.now();
-    const res = await stack.preview({
-      policyPacks: opts.policyPacks,
-      signal: opts.signal,
-      color: "never",
-      diff: false,
-      onOutput: opts.onOutput,
-      onEvent: (e) => collectStep(e, steps),
-    });
+    const res = await retryingStackTagsRace(
+      () =>
+        stack.preview({
+          policyPacks: opts.policyPacks,
+          signal: opts.signal,
+          color: "never",
+          diff: false,
+          onOutput: opts.onOutput,
+          onEvent: (e) => collectStep(e, steps),
+        }),
+      { signal: opts.signal },
+    );
     return { steps, changes: { ...res.changeSummary }, durationMs: Date.now() - started };
   }
 
@@ -561,13 +570,17 @@ export class PulumiStackDriver implements StackDriver {
     const stack = await this.stack();
     const steps: ResourceStep[] = [];
     const started = Date.now();
-    const res = await stack.up({
-      policyPacks: opts.policyPacks,
-      signal: opts.signal,
-      color: "never",
-      onOutput: opts.onOutput,
-      onEvent: (e) => collectStep(e, steps),
-    });
+    const res = await retryingStackTagsRace(
+      () =>
+        stack.up({
+          policyPacks: opts.policyPacks,
+          signal: opts.signal,
+          color: "never",
+          onOutput: opts.onOutput,
+          onEvent: (e) => collectStep(e, steps),
+        }),
+      { signal: opts.signal },
+    );
     return { steps, changes: { ...(res.summary.resourceChanges ?? {}) }, durationMs: Date.now() - started };
   }
 
@@ -617,7 +630,11 @@ export class PulumiStackDriver implements StackDriver {
   }
 
   async clearPendingCreates(opts: EngineOpOptions): Promise<void> {
-    await (await this.stack()).refresh({ clearPendingCreates: true, signal: opts.signal, color: "never" });
+    const stack = await this.stack();
+    await retryingStackTagsRace(
+      () => stack.refresh({ clearPendingCreates: true, signal: opts.signal, color: "never" }),
+      { signal: opts.signal },
+    );
   }
 }
 
