@@ -5,6 +5,8 @@
  *   pulumi-up        `pulumi config set bluegreen:liveColor X && pulumi up --yes` run by bash in the project folder,
  *                    as a user types it (preview included; no PULUMI_NODEJS_TRANSPILE_ONLY or other project env
  *                    beyond the backend, passphrase and toolchain on PATH)
+ *   pulumi-up-pack   the same with `--policy-pack policy`: the switch the demo prints (`npm run pulumi -- up --yes
+ *                    --policy-pack policy`)
  *   bluegreen-switch `bluegreen switch --stack S --service web --to X --bake 0s` (the CLI as a child process)
  *   status           `bluegreen status --stack S` (the CLI as a child process): wall time, no flip; max(5, BENCH_FLIPS)
  *                    runs per block
@@ -25,6 +27,10 @@
  * command start (or the `up` call) until every answer of a poller (fresh connection every 10 ms, in a child process
  * so this process's work does not disturb it) comes from the new version. Failed requests (non-2xx, connection
  * errors, poller errors) are counted throughout; any failure makes the bench exit 1.
+ *
+ * Then, unless BENCH_SERVICES is "" or "0", the service-count series: for N in BENCH_SERVICES (default 1,10,25,50), a
+ * file-backend stack of N services (one instance per color), 5 quiet pack-on `pulumi up` flips (the clock waits for
+ * the last service) and 5 `bluegreen switch --service svc00` runs, with the per-service slope of each.
  *
  * Then, unless BENCH_TRACE=0, a traced pass per backend (outside the figures): `bluegreen status` ×3, `bluegreen
  * switch` ×2 and the `pulumi up` flip ×2 with every `pulumi` run timed (a logging wrapper) and, on s3, every S3
@@ -65,10 +71,10 @@ import {
   withKeyPrefix,
 } from "./s3-backend";
 
-type PathName = "pulumi-up" | "bluegreen-switch" | "status" | "in-process";
+type PathName = "pulumi-up" | "pulumi-up-pack" | "bluegreen-switch" | "status" | "in-process";
 type Mode = "quiet" | "loaded";
 type BackendName = "file" | "s3";
-const ALL_PATHS: PathName[] = ["pulumi-up", "bluegreen-switch", "status", "in-process"];
+const ALL_PATHS: PathName[] = ["pulumi-up", "pulumi-up-pack", "bluegreen-switch", "status", "in-process"];
 const MODES: Mode[] = ["quiet", "loaded"];
 const ALL_BACKENDS: BackendName[] = ["file", "s3"];
 
@@ -80,6 +86,14 @@ const BACKENDS = (process.env.BENCH_BACKENDS ?? (fs.existsSync(S3_SCRIPT) ? "fil
   ",",
 ) as BackendName[];
 const TRACE = process.env.BENCH_TRACE !== "0";
+/** The service-count series (issue 25 item 4): stacks of N services, quiet flips; "" or "0" skips it. */
+const SERIES = (process.env.BENCH_SERVICES ?? "1,10,25,50")
+  .split(",")
+  .map((n) => Number(n))
+  .filter((n) => n > 0);
+for (const n of SERIES) if (!Number.isInteger(n) || n > 50) throw new Error(`BENCH_SERVICES: got ${n}; allowed: 1-50`);
+/** The series' services: svc00, svc01, ... with a block of 30 ports each from 32000 (32000-33499 at 50). */
+const SERIES_BASE_PORT = 32000;
 for (const p of PATHS) if (!ALL_PATHS.includes(p)) throw new Error(`BENCH_PATHS: unknown path "${p}"`);
 for (const b of BACKENDS) if (!ALL_BACKENDS.includes(b)) throw new Error(`BENCH_BACKENDS: unknown backend "${b}"`);
 const VERSIONS: Record<Color, string> = { blue: "1.0.0", green: "1.1.0" };
@@ -200,6 +214,8 @@ function settledAt(polls: Poll[], version: string, from: number, until: number):
 
 interface ProjectStack {
   backend: BackendName;
+  /** The series' service count; undefined for the 2-service stack of the main table. */
+  services?: number;
   /** The stack's backend URL (PULUMI_BACKEND_URL of every run). */
   backendUrl: string;
   ports: { web: number; api: number };
@@ -233,7 +249,32 @@ function stackServices(ports: { web: number; api: number }, stateDir: string): R
   };
 }
 
-async function createProjectStack(backend: BackendName, s3?: S3Store): Promise<ProjectStack> {
+/** N identical services (one instance per color, so 50 services stay at 100 demo-app processes). */
+function seriesServices(count: number, stateDir: string): Record<string, { value: string }> {
+  const services: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) {
+    services[seriesName(i)] = {
+      image: `example/svc${i}`,
+      port: 8080,
+      capacity: 1,
+      healthCheck: { path: "/healthz", intervalSeconds: 5, timeoutSeconds: 2 },
+      versions: VERSIONS,
+      local: { livePort: SERIES_BASE_PORT + 30 * i },
+    };
+  }
+  return {
+    "bluegreen:platform": { value: "local" },
+    "bluegreen:liveColor": { value: "blue" },
+    "bluegreen:services": { value: JSON.stringify(services) },
+    "bluegreen:local": { value: JSON.stringify({ stateDir, startTimeoutSeconds: 60 }) },
+  };
+}
+
+function seriesName(i: number): string {
+  return `svc${String(i).padStart(2, "0")}`;
+}
+
+async function createProjectStack(backend: BackendName, s3?: S3Store, services?: number): Promise<ProjectStack> {
   const engine = makeEngineEnv(`bluegreen-bench-switch-${backend}-`);
   const dir = path.join(engine.workDir, "project");
   fs.mkdirSync(path.join(dir, "stacks"), { recursive: true });
@@ -256,18 +297,22 @@ async function createProjectStack(backend: BackendName, s3?: S3Store): Promise<P
     Object.assign(env, s3.env);
     env.PULUMI_BACKEND_URL = withKeyPrefix(s3.url, `bench-${process.pid}-${Date.now().toString(36)}`);
   }
-  const stackName = `bench-${process.pid}-${backend}`;
+  const stackName = `bench-${process.pid}-${backend}${services ? `-${services}svc` : ""}`;
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: true });
   const stack = await LocalWorkspace.createStack(
     { stackName, workDir: dir },
     { workDir: dir, envVars: env, pulumiCommand },
   );
-  await stack.setAllConfig(stackServices(PROJECT_PORTS[backend], stateDir));
+  await stack.setAllConfig(
+    services ? seriesServices(services, stateDir) : stackServices(PROJECT_PORTS[backend], stateDir),
+  );
   await stack.up();
   return {
     backend,
+    services,
     backendUrl: env.PULUMI_BACKEND_URL,
-    ports: PROJECT_PORTS[backend],
+    // The series: web is the first service, api the last (the flip's clock waits for the last).
+    ports: services ? { web: SERIES_BASE_PORT, api: SERIES_BASE_PORT + 30 * (services - 1) } : PROJECT_PORTS[backend],
     dir,
     stackName,
     engine,
@@ -310,9 +355,12 @@ interface Flip {
 
 type FlipResult = Omit<Flip, "path" | "mode" | "backend">;
 
-async function flipPulumiUp(p: ProjectStack, to: Color, env = p.env): Promise<FlipResult> {
+async function flipPulumiUp(p: ProjectStack, to: Color, env = p.env, pack = false): Promise<FlipResult> {
+  // With the pack: what the demo prints as the switch (`npm run pulumi -- up --yes --policy-pack policy` runs this
+  // `pulumi` with the project's environment).
+  const up = `pulumi up --yes${pack ? " --policy-pack policy" : ""}`;
   const start = Date.now();
-  const r = await run("bash", ["-c", `pulumi config set bluegreen:liveColor ${to} && pulumi up --yes`], p.dir, env);
+  const r = await run("bash", ["-c", `pulumi config set bluegreen:liveColor ${to} && ${up}`], p.dir, env);
   const end = Date.now();
   if (r.code !== 0) throw new Error(`pulumi up to ${to} failed:\n${r.out.slice(-3000)}`);
   return { to, start, end };
@@ -330,7 +378,8 @@ async function flipBluegreen(
   to: Color,
   env = bluegreenEnv(p),
 ): Promise<FlipResult & { verifyEnd?: number; routed?: number }> {
-  const args = [BLUEGREEN_BIN, "switch", "--stack", p.stackName, "--service", "web", "--to", to, "--bake", "0s"];
+  const service = p.services ? seriesName(0) : "web";
+  const args = [BLUEGREEN_BIN, "switch", "--stack", p.stackName, "--service", service, "--to", to, "--bake", "0s"];
   const start = Date.now();
   const r = await run(process.execPath, [...args, "--json"], PROJECT_ROOT, env);
   const end = Date.now();
@@ -375,6 +424,8 @@ async function flipInProcess(h: LocalStackHandle, to: Color, stateDir: string): 
 
 interface Block {
   path: PathName;
+  /** Set for the service-count series. */
+  services?: number;
   backend: BackendName;
   mode: Mode;
   flips: Flip[];
@@ -390,6 +441,7 @@ async function runBlock(
   url: string,
   flip: (to: Color) => Promise<FlipResult>,
   live: { color: Color },
+  services?: number,
 ): Promise<void> {
   const worker = await startWorker(url, mode);
   const flips: Flip[] = [];
@@ -410,10 +462,11 @@ async function runBlock(
     });
     const times = flips.map((f) => (f.settled ? `${f.settled - f.start}` : "never")).join(" / ");
     console.log(
-      `  ${pathName.padEnd(16)} ${backend.padEnd(4)} ${mode.padEnd(6)} ms to 100% new: ${times}; ` +
+      `  ${pathName.padEnd(16)} ${backend.padEnd(4)} ${mode.padEnd(6)}${services ? ` ${services} services` : ""} ` +
+        `ms to 100% new: ${times}; ` +
         `${report.requests} requests (${Math.round(report.requests / report.seconds)}/s), failed ${report.failed}`,
     );
-    blocks.push({ path: pathName, backend, mode, flips, runs: [], report });
+    blocks.push({ path: pathName, services, backend, mode, flips, runs: [], report });
   }
 }
 
@@ -448,6 +501,7 @@ function median(values: (number | undefined)[]): number {
 
 const LABEL: Record<PathName, string> = {
   "pulumi-up": "`pulumi config set bluegreen:liveColor X && pulumi up --yes` (shell, preview included)",
+  "pulumi-up-pack": "the same with `--policy-pack policy` (the switch the demo prints)",
   "bluegreen-switch": "`bluegreen switch --service web --to X --bake 0s` (command start)",
   status: "`bluegreen status --stack S` (wall time of the CLI)",
   "in-process": "SHORTCUT: in-process Automation API `up`, program loaded, no preview",
@@ -491,7 +545,8 @@ function printTable(): void {
   };
   for (const p of PATHS) {
     for (const backend of p === "in-process" ? (["file"] as BackendName[]) : BACKENDS) {
-      const of = (m: Mode) => blocks.filter((b) => b.path === p && b.backend === backend && b.mode === m);
+      const of = (m: Mode) =>
+        blocks.filter((b) => b.path === p && b.backend === backend && b.mode === m && b.services === undefined);
       if (MODES.every((m) => of(m).length === 0)) continue;
       if (p === "status") {
         push(LABEL[p], backend, of, (b) => b.runs);
@@ -506,7 +561,7 @@ function printTable(): void {
     }
   }
   for (const backend of BACKENDS) {
-    const bg = blocks.filter((b) => b.path === "bluegreen-switch" && b.backend === backend);
+    const bg = blocks.filter((b) => b.path === "bluegreen-switch" && b.backend === backend && !b.services);
     for (const m of MODES) {
       const flips = bg.filter((b) => b.mode === m).flatMap((b) => b.flips);
       if (flips.length === 0) continue;
@@ -527,6 +582,74 @@ function printTable(): void {
   console.log(line(rows[0]));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   rows.slice(1).forEach((r) => console.log(line(r)));
+}
+
+/** Least-squares slope of y over x (ms per service). */
+function slope(points: { x: number; y: number }[]): number {
+  const ok = points.filter((p) => Number.isFinite(p.y));
+  if (ok.length < 2) return NaN;
+  const mx = ok.reduce((a, p) => a + p.x, 0) / ok.length;
+  const my = ok.reduce((a, p) => a + p.y, 0) / ok.length;
+  const num = ok.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0);
+  const den = ok.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  return num / den;
+}
+
+/** The series: per N, the pack-on `pulumi up` flip (all N services moved) and `bluegreen switch` of one service. */
+function printSeries(): void {
+  if (!blocks.some((b) => b.services)) return;
+  const of = (n: number, p: PathName) => blocks.filter((b) => b.services === n && b.path === p);
+  const flipMs = (n: number) =>
+    median(of(n, "pulumi-up-pack").flatMap((b) => b.flips.map((f) => (f.settled ?? NaN) - f.start)));
+  const afterVerify = (n: number) =>
+    median(
+      of(n, "bluegreen-switch").flatMap((b) => b.flips.map((f) => (f.settled ?? NaN) - f.start - (f.verifyMs ?? NaN))),
+    );
+  const total = (n: number) =>
+    median(of(n, "bluegreen-switch").flatMap((b) => b.flips.map((f) => (f.settled ?? NaN) - f.start)));
+  const failed = (n: number) =>
+    [...of(n, "pulumi-up-pack"), ...of(n, "bluegreen-switch")].reduce((a, b) => a + b.report.failed, 0);
+  console.log("\nservice-count series (file backend, quiet; medians of the flips):");
+  console.log(
+    "| services | `pulumi up --yes --policy-pack policy` flip: flag → last service 100 % new | `bluegreen switch` of one service: after verification (in all) | failed requests |",
+  );
+  console.log("|---|---|---|---|");
+  for (const n of SERIES) {
+    console.log(`| ${n} | ${flipMs(n)} ms | ${afterVerify(n)} ms (${total(n)} ms) | ${failed(n)} |`);
+  }
+  for (const n of SERIES) {
+    const flips = of(n, "bluegreen-switch").flatMap((b) => b.flips);
+    console.log(
+      `  ${n} services: bluegreen switch verification ${median(flips.map((f) => f.verifyMs))} ms, router moved ` +
+        `${median(flips.map((f) => f.routedAfterMs))} ms after the start, command ended after ` +
+        `${median(flips.map((f) => f.end - f.start))} ms`,
+    );
+  }
+  const perService = (f: (n: number) => number) => slope(SERIES.map((n) => ({ x: n, y: f(n) }))).toFixed(1);
+  console.log(
+    `slope: the pulumi up flip ${perService(flipMs)} ms per service; bluegreen switch after verification ` +
+      `${perService(afterVerify)} ms per service`,
+  );
+}
+
+/** One stack per N in SERIES, made and removed in turn: the pack-on flip, then `bluegreen switch` of svc00. */
+async function runSeries(): Promise<void> {
+  for (const n of SERIES) {
+    const t = Date.now();
+    const p = await createProjectStack("file", undefined, n);
+    try {
+      console.log(`series: ${n} services up (${Date.now() - t} ms), stack ${p.stackName}`);
+      const live = { color: "blue" as Color };
+      const last = `http://127.0.0.1:${p.ports.api}/`;
+      await runBlock("pulumi-up-pack", "file", "quiet", last, (to) => flipPulumiUp(p, to, p.env, true), live, n);
+      const first = `http://127.0.0.1:${p.ports.web}/`;
+      await runBlock("bluegreen-switch", "file", "quiet", first, (to) => flipBluegreen(p, to), live, n);
+    } finally {
+      await p.stack.destroy().catch((err: Error) => console.error(`cleanup: ${err.message.split("\n")[0]}`));
+      killLeftovers(p.stateDir);
+      p.engine.cleanup();
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -658,6 +781,11 @@ async function main(): Promise<void> {
           const url = `http://127.0.0.1:${p.ports.web}/`;
           await runBlock("pulumi-up", p.backend, mode, url, (to) => flipPulumiUp(p, to), live.get(p)!);
         }
+        if (PATHS.includes("pulumi-up-pack")) {
+          const url = `http://127.0.0.1:${p.ports.web}/`;
+          const flip = (to: Color) => flipPulumiUp(p, to, p.env, true);
+          await runBlock("pulumi-up-pack", p.backend, mode, url, flip, live.get(p)!);
+        }
       }
       for (const p of projects) {
         if (PATHS.includes("bluegreen-switch")) {
@@ -689,8 +817,10 @@ async function main(): Promise<void> {
     if (TRACE) {
       for (const p of projects) await traceBackend(p, live.get(p)!);
     }
+    await runSeries();
   } finally {
     printTable();
+    printSeries();
     if (inline) await cleanupLocalStack(inline);
     for (const p of projects) {
       await p.stack.destroy().catch((err: Error) => console.error(`cleanup: ${err.message.split("\n")[0]}`));
