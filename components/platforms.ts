@@ -5,9 +5,15 @@
 import { awsPlatform } from "./aws/platform";
 import { kubernetesPlatform } from "./kubernetes/platform";
 import { localPlatform } from "./local/platform";
+import type { PlatformSection } from "./core/config";
 import type { PlatformDescriptor } from "./platform";
 
 const REGISTRY: readonly PlatformDescriptor[] = [awsPlatform, kubernetesPlatform, localPlatform];
+
+/** Each platform's config section, for the core's config reader (components/stack-config.ts). */
+export function platformSections(): readonly PlatformSection[] {
+  return REGISTRY;
+}
 
 /** The platform names, sorted, for messages. */
 export function platformNames(): string[] {
