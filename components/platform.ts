@@ -54,6 +54,12 @@ export interface PlatformPolicyFacts {
    * (a map, or the [{key, value}] list of Auto Scaling groups).
    */
   tagPaths: Record<string, string>;
+  /**
+   * Resource types by what the policies do with them (the kinds are documented in policy/platforms/facts.ts): the pack's checks
+   * read a kind, never a type, so a platform that reuses a kind (ecs reuses aws's target groups and listeners) is
+   * covered by listing its types.
+   */
+  resourceTypes: Record<string, string[]>;
 }
 
 /**
