@@ -3,6 +3,7 @@
  * (a copy of components/<name>/policy-facts.ts) and one line below.
  */
 import { awsPolicyFacts } from "./aws";
+import { ecsPolicyFacts } from "./ecs";
 import type { PlatformPolicyFacts, ResourceKind } from "./facts";
 import { kubernetesPolicyFacts } from "./kubernetes";
 import { localPolicyFacts } from "./local";
@@ -13,6 +14,7 @@ export const PLATFORM_POLICY_FACTS: Record<string, PlatformPolicyFacts> = {
   aws: awsPolicyFacts,
   kubernetes: kubernetesPolicyFacts,
   local: localPolicyFacts,
+  ecs: ecsPolicyFacts,
 };
 
 function merged(field: Exclude<keyof PlatformPolicyFacts, "tagPaths" | "resourceTypes">): Record<string, string[]> {

@@ -81,7 +81,7 @@ describe("config: the happy path", () => {
 describe("config: bad input fails with the key, the value and what is allowed", () => {
   it("rejects an unknown platform", () => {
     const message = problemAt(awsConfig({ platform: "gcp" }), "bluegreen:platform");
-    assert.match(message, /got "gcp"; allowed: one of "aws" \| "kubernetes" \| "local"/);
+    assert.match(message, /got "gcp"; allowed: one of "aws" \| "ecs" \| "kubernetes" \| "local"/);
   });
 
   it("rejects a missing platform", () => {

@@ -34,7 +34,7 @@ describe("platform registry", () => {
   });
 
   it("knows no other platform", () => {
-    assert.strictEqual(platformDescriptor("ecs"), undefined);
+    assert.strictEqual(platformDescriptor("gcp"), undefined);
     assert.strictEqual(platformDescriptor("toString"), undefined);
   });
 
@@ -52,8 +52,8 @@ describe("platform registry", () => {
     );
   });
 
-  it("aws and local split traffic at their router: no refusal of weighted steps", () => {
-    for (const name of ["aws", "local"]) {
+  it("aws, ecs and local split traffic at their router: no refusal of weighted steps", () => {
+    for (const name of ["aws", "ecs", "local"]) {
       const refusal = platformDescriptor(name)!.weightedStepsRefusal?.(stack(name));
       assert.strictEqual(refusal, undefined, name);
     }
