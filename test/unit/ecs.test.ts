@@ -7,24 +7,7 @@ import { strict as assert } from "assert";
 import { ConfigError, RawStackConfig } from "../../components/core/config";
 import { parseStackConfig } from "../../components/stack-config";
 import { RegisteredResource, runStack } from "./harness";
-import { BLUE_VERSION, GREEN_VERSION, webService, withValue } from "./fixtures";
-
-export function ecsConfig(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
-  const { aws: _aws, resources: _resources, ...web } = webService();
-  return {
-    platform: "ecs",
-    liveColor: "blue",
-    ecs: {
-      cluster: "shop",
-      vpcId: "vpc-0abc12345def67890",
-      loadBalancerSubnetIds: ["subnet-0aaa11112222b3333", "subnet-0bbb11112222c4444"],
-      subnetIds: ["subnet-0ccc11112222d5555"],
-      testListenerCidrs: ["203.0.113.0/24"],
-    },
-    services: { web: { ...web, ecs: { cpu: 512, memory: 1024 } } },
-    ...overrides,
-  };
-}
+import { BLUE_VERSION, ecsConfig, GREEN_VERSION, withValue } from "./fixtures";
 
 const TYPES = {
   tg: "aws:lb/targetGroup:TargetGroup",
