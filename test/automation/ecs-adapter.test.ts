@@ -38,7 +38,7 @@ interface FakeEcsService {
 /** ECS's JSON 1.1 API in front; every other request goes on to the fake ELBv2/CloudWatch. */
 class FakeEcsFront {
   readonly services = new Map<string, FakeEcsService>();
-  readonly calls: { target: string; body: Record<string, unknown> }[] = [];
+  readonly calls: { target: string; body: object }[] = [];
   private server?: http.Server;
   url = "";
   constructor(private readonly behind: FakeAws) {}
@@ -61,7 +61,7 @@ class FakeEcsFront {
     const target = String(req.headers["x-amz-target"] ?? "");
     if (target.startsWith("AmazonEC2ContainerServiceV20141113.")) {
       const input = JSON.parse(body.toString("utf8") || "{}") as { cluster?: string; services?: string[] };
-      this.calls.push({ target, body: input as Record<string, unknown> });
+      this.calls.push({ target, body: input });
       if (target.endsWith(".DescribeServices")) {
         const found = (input.services ?? []).map((n) => this.services.get(n)).filter((s) => s !== undefined);
         const failures = (input.services ?? [])
@@ -136,7 +136,7 @@ describe("ecs adapter: the real AWS SDK against local ECS and ELBv2 API endpoint
   const fake = new FakeAws();
   const front = new FakeEcsFront(fake);
   const saved: Record<string, string | undefined> = {};
-  const ctx = (): PlatformContext => ({ stack: "prod", outputs: outputs(), service: "web" }) as PlatformContext;
+  const ctx = (): PlatformContext => ({ stack: "prod", outputs: outputs(), service: "web" });
   const adapter = () =>
     new EcsPlatform(process.env, { readinessTimeoutMs: 0, pollIntervalMs: 10, clientConfig: { maxAttempts: 1 } });
 

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment --
+/* eslint-disable @typescript-eslint/no-unsafe-member-access --
    fixture props are deliberately untyped JSON that each test pokes one change into */
 /**
  * The pack on the ecs component's resource graph under mocks (test/unit/harness.ts): the happy path has no
@@ -42,7 +42,7 @@ describe("policy pack on the ecs component's graph (mocks)", function () {
   it("an extra env var in green's task definition is drift", async () => {
     const g = copy(ecs);
     const td = g.props("web-green-task");
-    td.containerDefinitions = td.containerDefinitions.replace('"WORKERS","value":"4"', '"WORKERS","value":"8"');
+    td.containerDefinitions = String(td.containerDefinitions).replace('"WORKERS","value":"4"', '"WORKERS","value":"8"');
     expectOne(await runPack(g.build()), "bluegreen-no-drift", ['service "web"', "containerDefinitions"]);
   });
 

@@ -84,7 +84,9 @@ describe("ecs: the pair under mocks", () => {
   it("the production listener forwards all traffic to the live color, the test listener to the idle one", () => {
     type Action = { forward?: { targetGroups: { arn: string; weight: number }[] }; targetGroupArn?: string };
     const prod = (byName(resources, "web-prod-listener").inputs.defaultActions as Action[])[0];
-    const weights = Object.fromEntries(prod.forward!.targetGroups.map((g) => [g.arn.split(":").pop(), g.weight]));
+    const weights: Record<string, number> = Object.fromEntries(
+      prod.forward!.targetGroups.map((g) => [g.arn.split(":").pop() ?? "", g.weight]),
+    );
     assert.deepEqual(weights, { "web-blue-tg": 100, "web-green-tg": 0 });
     const test = (byName(resources, "web-test-listener").inputs.defaultActions as Action[])[0];
     assert.match(test.targetGroupArn!, /web-green-tg$/);
