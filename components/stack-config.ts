@@ -3,11 +3,14 @@
  * each platform's settings section from the registry (components/platforms.ts). The program (components/stack.ts)
  * and the release tool read the stack config through here.
  */
-import { RawStackConfig, validateStackConfig } from "./core/config";
+import { ConfigScope, RawStackConfig, validateStackConfig } from "./core/config";
 import type { StackConfig } from "./core/spec";
 import { platformSections } from "./platforms";
 
-/** Validates `bluegreen:*`, the platform's own section included; throws one `ConfigError` listing every problem. */
-export function parseStackConfig(raw: RawStackConfig): StackConfig {
-  return validateStackConfig(raw, platformSections());
+/**
+ * Validates `bluegreen:*`, the platform's own section included (with `release`: only what the release tool reads);
+ * throws one `ConfigError` listing every problem.
+ */
+export function parseStackConfig(raw: RawStackConfig, scope: ConfigScope = "deploy"): StackConfig {
+  return validateStackConfig(raw, platformSections(), scope);
 }

@@ -54,7 +54,7 @@ export async function loadSnapshot(
   }
   let config: StackConfig;
   try {
-    config = parseStackConfig(values);
+    config = parseStackConfig(values, "release");
   } catch (err) {
     if (err instanceof ConfigError) {
       throw new RefusedError(`stack ${ctx.settings.stack}: ${err.message}`, "bluegreen:*");

@@ -5,7 +5,7 @@
  * (names, CloudWatch periods, target group attribute ranges) plus what makes a release reachable and observable:
  * a test listener the release tool can reach and alarms that can fire.
  */
-import { ConfigError, describe, Reader } from "../core/config";
+import { ConfigError, describe, ConfigScope, Reader } from "../core/config";
 import { ServiceConfig } from "../core/spec";
 
 const NS = "bluegreen";
@@ -399,7 +399,14 @@ export function parseAwsSettings(rawStack: unknown, services: ServiceConfig[]): 
  * The aws section of the one config reader (the descriptor's `parseSettings`): `bluegreen:aws` and every service's
  * `aws` block, every problem reported on `r`.
  */
-export function readAwsSettings(r: Reader, rawStack: unknown, services: ServiceConfig[]): AwsSettings | undefined {
+export function readAwsSettings(
+  r: Reader,
+  rawStack: unknown,
+  services: ServiceConfig[],
+  scope: ConfigScope = "deploy",
+): AwsSettings | undefined {
+  // The release tool reads none of these settings (the stack outputs carry what it needs).
+  if (scope === "release") return undefined;
   const before = r.problems.length;
   const stack = readStackSettings(r, rawStack);
   const perService = new Map<string, AwsServiceSettings>();

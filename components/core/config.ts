@@ -48,9 +48,17 @@ export interface PlatformSection<S = unknown> {
    * (`spec.platformSettings[name]`), plus the rules of the shared spec that only hold on this platform. Reports every
    * problem on `r` (key, value, what is allowed) and returns the typed settings, or undefined when it reported one.
    * Called only when the stack runs on this platform, after the shared keys were read.
+   *
+   * `scope` says who reads: `deploy` (the program, before it registers anything: validate everything) or `release`
+   * (the release tool, reading a deployed stack's config: validate only what the tool itself reads, e.g. a
+   * capability such as a gateway; the program validated the rest when it deployed). With `release`, a platform whose
+   * tool reads none of its settings returns undefined.
    */
-  parseSettings(r: Reader, raw: unknown, services: ServiceConfig[]): S | undefined;
+  parseSettings(r: Reader, raw: unknown, services: ServiceConfig[], scope: ConfigScope): S | undefined;
 }
+
+/** Who reads the stack config: the program that deploys it, or the release tool (see `PlatformSection`). */
+export type ConfigScope = "deploy" | "release";
 
 /**
  * Top-level `bluegreen:*` keys every platform shares: the ones the program reads, plus the release tool's: `release`,
@@ -294,7 +302,11 @@ export class Reader {
  * Validates the whole stack config with the registered platforms' sections (components/stack-config.ts passes the
  * registry's); throws one `ConfigError` listing every problem, the platform's own among them.
  */
-export function validateStackConfig(raw: RawStackConfig, platforms: readonly PlatformSection[]): StackConfig {
+export function validateStackConfig(
+  raw: RawStackConfig,
+  platforms: readonly PlatformSection[],
+  scope: ConfigScope = "deploy",
+): StackConfig {
   const r = new Reader();
   const allowedTopLevel = topLevelKeys(platforms);
   for (const key of raw.otherKeys ?? []) {
@@ -333,7 +345,7 @@ export function validateStackConfig(raw: RawStackConfig, platforms: readonly Pla
 
   // The platform's own section and its rules on the shared spec, with every service that read cleanly (a service
   // with problems is already reported; its platform block waits for the next run).
-  const settings = platform ? platform.parseSettings(r, raw[platform.name], services) : undefined;
+  const settings = platform ? platform.parseSettings(r, raw[platform.name], services, scope) : undefined;
 
   if (r.problems.length > 0 || !platform || !liveColor) {
     throw new ConfigError(r.problems);

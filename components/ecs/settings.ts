@@ -4,7 +4,7 @@
  * of the shared spec that only hold on ECS. The core's config reader calls `readEcsSettings` through the descriptor
  * (platform.ts) before any resource is registered; every problem names the key, the value and what is allowed.
  */
-import { describe, Reader } from "../core/config";
+import { describe, ConfigScope, Reader } from "../core/config";
 import { ServiceConfig } from "../core/spec";
 import { AWS_DEFAULTS, AwsAlarmSettings, maxAlarmSpanSeconds } from "../aws/settings";
 
@@ -302,7 +302,14 @@ function readServiceSettings(r: Reader, service: ServiceConfig): EcsServiceSetti
  * The ecs section of the one config reader (the descriptor's `parseSettings`): `bluegreen:ecs` and every service's
  * `ecs` block, every problem reported on `r`.
  */
-export function readEcsSettings(r: Reader, raw: unknown, services: ServiceConfig[]): EcsSettings | undefined {
+export function readEcsSettings(
+  r: Reader,
+  raw: unknown,
+  services: ServiceConfig[],
+  scope: ConfigScope = "deploy",
+): EcsSettings | undefined {
+  // The release tool reads none of these settings (the stack outputs carry what it needs).
+  if (scope === "release") return undefined;
   const before = r.problems.length;
   const stack = readStackSettings(r, raw);
   const perService = new Map<string, EcsServiceSettings>();

@@ -5,7 +5,7 @@
  * `parseKubernetesSettings` through the descriptor (platform.ts), once, before any resource is registered; every
  * problem names the key, the value and what is allowed, like the core config.
  */
-import { ConfigError, describe, Reader } from "../core/config";
+import { ConfigError, ConfigScope, describe, Reader } from "../core/config";
 import { ServiceConfig } from "../core/spec";
 
 export const LIVE_SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
@@ -229,9 +229,12 @@ export function parseKubernetesSettings(
   r: Reader,
   raw: unknown,
   services: ServiceConfig[],
+  scope: ConfigScope = "deploy",
 ): KubernetesSettings | undefined {
   const stack = parseKubernetesStackSettings(r, raw);
   if (stack) checkGatewayFeatures(r, stack, services);
+  // The release tool reads the stack section (the gateway decides whether weighted steps can run), not the blocks.
+  if (scope === "release") return stack ? { stack, services: new Map() } : undefined;
   let perService: Map<string, KubernetesServiceSettings> | undefined;
   try {
     perService = parseKubernetesServiceSettings(services);

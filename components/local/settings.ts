@@ -4,7 +4,7 @@
  * problem names the key, the value and what is allowed, like the core config.
  */
 import * as path from "path";
-import { ConfigError, ConfigProblem, Reader } from "../core/config";
+import { ConfigError, ConfigProblem, ConfigScope, Reader } from "../core/config";
 import { ServiceConfig } from "../core/spec";
 
 /** Root of this checkout: the default working directory and home of the demo app. */
@@ -220,7 +220,14 @@ export interface LocalSettings {
  * The local section of the one config reader (the descriptor's `parseSettings`): `bluegreen:local` and every
  * service's `local` block, every problem reported on `r`.
  */
-export function readLocalSettings(r: Reader, raw: unknown, services: ServiceConfig[]): LocalSettings | undefined {
+export function readLocalSettings(
+  r: Reader,
+  raw: unknown,
+  services: ServiceConfig[],
+  scope: ConfigScope = "deploy",
+): LocalSettings | undefined {
+  // The release tool reads none of these settings (the stack outputs carry what it needs).
+  if (scope === "release") return undefined;
   const collect = <T>(parse: () => T): T | undefined => {
     try {
       return parse();
