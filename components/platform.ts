@@ -9,6 +9,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { PlatformAccess } from "../automation/options";
 import type { PlatformAdapter } from "../automation/ports";
+import type { PlatformSection } from "./core/config";
 import type { Color } from "./core/conventions";
 import type { RoutingDecision } from "./core/routing";
 import type { StackConfig, TestRouteOutput } from "./core/spec";
@@ -53,20 +54,30 @@ export interface PlatformPolicyFacts {
    * (a map, or the [{key, value}] list of Auto Scaling groups).
    */
   tagPaths: Record<string, string>;
+  /**
+   * Resource types by what the policies do with them (the kinds are documented in policy/platforms/facts.ts): the pack's checks
+   * read a kind, never a type, so a platform that reuses a kind (ecs reuses aws's target groups and listeners) is
+   * covered by listing its types.
+   */
+  resourceTypes: Record<string, string[]>;
 }
 
-export interface PlatformDescriptor {
-  /** The `bluegreen:platform` value. */
+/**
+ * One platform. `S` is the type of its settings: what its `parseSettings` (the platform's section of the one config
+ * reader, components/core/config.ts) returns and its `deploy` receives as `config.settings`.
+ */
+export interface PlatformDescriptor<S = unknown> extends PlatformSection<S> {
+  /** The `bluegreen:platform` value, and the key of the platform's own config section (`bluegreen:<name>`). */
   readonly name: string;
   /** The policy pack's facts of this platform (the pack reads its own copy: policy/platforms/<name>.ts). */
   readonly policyFacts: PlatformPolicyFacts;
-  /** The program part: validates the platform's settings, then one component per service, keyed by service name. */
-  deploy(config: StackConfig): Map<string, PairedService>;
+  /** The program part: one component per service, keyed by service name (settings already validated). */
+  deploy(config: StackConfig<S>): Map<string, PairedService>;
   /** The release adapter (components/<name>/release/): router moves, readiness, endpoints, bake signals, preflight. */
   releaseAdapter(options: PlatformAdapterOptions): PlatformAdapter;
   /**
    * Why weighted `--steps` cannot run on this stack (e.g. no router that splits traffic), or undefined when they
    * can. Absent: every stack of the platform can.
    */
-  weightedStepsRefusal?(config: StackConfig): string | undefined;
+  weightedStepsRefusal?(config: StackConfig<S>): string | undefined;
 }

@@ -3,11 +3,18 @@
  * what a descriptor offers). Adding a platform: its folder components/<name>/ with a platform.ts, and one line here.
  */
 import { awsPlatform } from "./aws/platform";
+import { ecsPlatform } from "./ecs/platform";
 import { kubernetesPlatform } from "./kubernetes/platform";
 import { localPlatform } from "./local/platform";
+import type { PlatformSection } from "./core/config";
 import type { PlatformDescriptor } from "./platform";
 
-const REGISTRY: readonly PlatformDescriptor[] = [awsPlatform, kubernetesPlatform, localPlatform];
+const REGISTRY: readonly PlatformDescriptor[] = [awsPlatform, kubernetesPlatform, localPlatform, ecsPlatform];
+
+/** Each platform's config section, for the core's config reader (components/stack-config.ts). */
+export function platformSections(): readonly PlatformSection[] {
+  return REGISTRY;
+}
 
 /** The platform names, sorted, for messages. */
 export function platformNames(): string[] {

@@ -7,11 +7,12 @@
  * a `pulumi up` pays only for what it deploys.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseStackConfig, RawStackConfig } from "./core/config";
+import { ConfigError, RawStackConfig } from "./core/config";
 import { readSecretConfigInfo } from "./core/secret-config";
 import { Color } from "./core/conventions";
 import { Platform, StackConfig, TestRouteOutput } from "./core/spec";
 import { platformDescriptor, platformNames } from "./platforms";
+import { parseStackConfig } from "./stack-config";
 
 /** Per service, what the automation tool and operators read from the stack. */
 export interface ServiceOutputs {
@@ -97,9 +98,8 @@ export function readRawStackConfig(config: pulumi.Config): RawStackConfig {
     platform: config.get("platform"),
     liveColor: config.get("liveColor"),
     services: readStructured(config, "services"),
-    aws: readStructured(config, "aws"),
-    kubernetes: readStructured(config, "kubernetes"),
-    local: readStructured(config, "local"),
+    // Each platform's own section, bluegreen:<platform>.
+    ...Object.fromEntries(platformNames().map((name) => [name, readStructured(config, name)])),
     otherKeys: Object.keys(pulumi.runtime.allConfig())
       .filter((key) => key.startsWith(`${config.name}:`))
       .map((key) => key.slice(config.name.length + 1)),

@@ -6,6 +6,7 @@
  */
 import { stackPolicy, OptionSchema, PolicyOverrides, Violation } from "./config";
 import { asString, BgResource, describe, describeValue, getPath, isObject, isUnknown, StackIndex } from "./model";
+import { isKind } from "./platforms";
 import { COLORS } from "./tags";
 
 export const HEALTH_CHECKS = "bluegreen-health-checks";
@@ -38,7 +39,7 @@ function pathProblems(path: unknown, where: string, opts: HealthOptions): string
 }
 
 export const targetGroupHealth: HealthAdapter = {
-  applies: (r) => r.type === "aws:lb/targetGroup:TargetGroup" || r.type === "aws:alb/targetGroup:TargetGroup",
+  applies: (r) => isKind(r, "targetGroup"),
   check(r, opts) {
     const hc = r.props["healthCheck"];
     if (isUnknown(hc)) return { problems: [], provides: true };
@@ -62,14 +63,8 @@ export const targetGroupHealth: HealthAdapter = {
   },
 };
 
-const WORKLOAD_KINDS = new Set([
-  "kubernetes:apps/v1:Deployment",
-  "kubernetes:apps/v1:StatefulSet",
-  "kubernetes:apps/v1:DaemonSet",
-]);
-
 export const podReadiness: HealthAdapter = {
-  applies: (r) => WORKLOAD_KINDS.has(r.type),
+  applies: (r) => isKind(r, "podWorkload"),
   check(r, opts) {
     const containers = getPath(r.props, "spec.template.spec.containers");
     if (!Array.isArray(containers)) return { problems: [], provides: isUnknown(containers) };
@@ -98,7 +93,7 @@ export const podReadiness: HealthAdapter = {
  * until the local components land; adjust here only.
  */
 export const localInstanceHealth: HealthAdapter = {
-  applies: (r) => r.type === "pulumi-nodejs:dynamic:Resource" && r.role === "local-instance",
+  applies: (r) => isKind(r, "dynamic") && r.role === "local-instance",
   check(r, opts) {
     const hc = r.props["healthCheck"];
     const path = isObject(hc) ? hc["path"] : r.props["healthCheckPath"];
@@ -114,10 +109,7 @@ export const HEALTH_ADAPTERS: HealthAdapter[] = [targetGroupHealth, podReadiness
 
 /** Resources that run a color's code; a color with any of them needs at least one health check. */
 const WORKLOADS = (r: BgResource) =>
-  r.type === "aws:autoscaling/group:Group" ||
-  r.type === "aws:ec2/instance:Instance" ||
-  WORKLOAD_KINDS.has(r.type) ||
-  (r.type === "pulumi-nodejs:dynamic:Resource" && r.role === "local-instance");
+  isKind(r, "workload") || isKind(r, "podWorkload") || (isKind(r, "dynamic") && r.role === "local-instance");
 
 export function checkHealth(index: StackIndex, opts: HealthOptions): Violation[] {
   const violations: Violation[] = [];

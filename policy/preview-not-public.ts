@@ -19,6 +19,7 @@ import {
   StackIndex,
   urnName,
 } from "./model";
+import { isKind, typesOf } from "./platforms";
 import { HTTPROUTE_TYPES } from "./router";
 
 export const PREVIEW_NOT_PUBLIC = "bluegreen-preview-not-public";
@@ -58,11 +59,9 @@ const options: Record<string, OptionSchema> = {
 
 const PUBLIC_V4 = "0.0.0.0/0";
 const PUBLIC_V6 = "::/0";
-const LISTENER_TYPES = new Set(["aws:lb/listener:Listener", "aws:alb/listener:Listener"]);
-const SG_TYPES = new Set(["aws:ec2/securityGroup:SecurityGroup"]);
-const RULE_V2 = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
-const RULE_V1 = "aws:ec2/securityGroupRule:SecurityGroupRule";
-const INGRESS_TYPES = new Set(["kubernetes:networking.k8s.io/v1:Ingress"]);
+const LISTENER_TYPES = typesOf("listener");
+const SG_TYPES = typesOf("securityGroup");
+const INGRESS_TYPES = typesOf("ingress");
 
 /** One way into a security group, from inline `ingress` or a rule resource. */
 interface IngressRule {
@@ -120,8 +119,9 @@ function checkAws(index: StackIndex, violations: Violation[]): void {
   for (const { resource, props } of all) {
     let rule: IngressRule | undefined;
     const name = `rule "${urnName(resource.urn)}" (${resource.type})`;
-    if (resource.type === RULE_V2) rule = ruleFrom(props, name, resource.urn, "ipProtocol", ["cidrIpv4", "cidrIpv6"]);
-    else if (resource.type === RULE_V1 && props["type"] === "ingress") {
+    if (isKind(resource, "securityGroupIngressRule"))
+      rule = ruleFrom(props, name, resource.urn, "ipProtocol", ["cidrIpv4", "cidrIpv6"]);
+    else if (isKind(resource, "securityGroupRule") && props["type"] === "ingress") {
       rule = ruleFrom(props, name, resource.urn, "protocol", ["cidrBlocks", "ipv6CidrBlocks"]);
     }
     if (!rule) continue;
@@ -166,7 +166,7 @@ function checkAws(index: StackIndex, violations: Violation[]): void {
 }
 
 function checkKubernetes(index: StackIndex, opts: PreviewOptions, violations: Violation[]): void {
-  const previews = index.tagged.filter((r) => r.type === "kubernetes:core/v1:Service" && r.role === "preview-service");
+  const previews = index.tagged.filter((r) => isKind(r, "selectorService") && r.role === "preview-service");
   // Preview Services by name and namespace/name, for routes that point at them.
   const byName = new Map<string, BgResource>();
   for (const svc of previews) {

@@ -8,6 +8,7 @@
  * new platform is one more adapter in ROUTER_ADAPTERS.
  */
 import { stackPolicy, OptionSchema, PolicyOverrides, Violation } from "./config";
+import { isKind, typesOf } from "./platforms";
 import {
   asNumber,
   asString,
@@ -125,13 +126,12 @@ export function resolveTargets(
   return targets;
 }
 
-export const isTargetGroup = (r: BgResource) =>
-  r.type === "aws:lb/targetGroup:TargetGroup" || r.type === "aws:alb/targetGroup:TargetGroup";
-export const isService = (r: BgResource) => r.type === "kubernetes:core/v1:Service";
+export const isTargetGroup = (r: BgResource) => isKind(r, "targetGroup");
+export const isService = (r: BgResource) => isKind(r, "selectorService");
 
 export const awsListenerAdapter: RouterAdapter = {
   platform: "aws",
-  applies: (r) => r.type === "aws:lb/listener:Listener" || r.type === "aws:alb/listener:Listener",
+  applies: (r) => isKind(r, "listener"),
   read(r, index) {
     const actions = r.props["defaultActions"];
     const splits: Split[] = [];
@@ -176,10 +176,7 @@ export const kubernetesServiceAdapter: RouterAdapter = {
   },
 };
 
-export const HTTPROUTE_TYPES = new Set([
-  "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
-  "kubernetes:gateway.networking.k8s.io/v1beta1:HTTPRoute",
-]);
+export const HTTPROUTE_TYPES = typesOf("httpRoute");
 
 export const httpRouteAdapter: RouterAdapter = {
   platform: "kubernetes",
@@ -206,7 +203,7 @@ export const httpRouteAdapter: RouterAdapter = {
 /** Local platform (dynamic resources): the router's inputs carry `weights: {blue, green}`. */
 export const localRouterAdapter: RouterAdapter = {
   platform: "local",
-  applies: (r) => r.type === "pulumi-nodejs:dynamic:Resource",
+  applies: (r) => isKind(r, "dynamic"),
   read(r) {
     const weights = r.props["weights"];
     if (!isObject(weights)) return { splits: [], problems: [] };

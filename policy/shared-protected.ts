@@ -5,6 +5,7 @@
  */
 import { stackPolicy, OptionSchema, PolicyOverrides, Violation } from "./config";
 import { describe, readTags, StackIndex } from "./model";
+import { typesOf } from "./platforms";
 import { PREVIEW_ROLES, PRODUCTION_ROLES } from "./router";
 import { TAG_RETAIN } from "./tags";
 
@@ -26,23 +27,8 @@ export const DEFAULT_EXEMPT_ROLES = [
 ];
 
 /** Types that hold no data: recreating them loses nothing, whatever their role. */
-const STATELESS_TYPES = new Set([
-  "aws:ec2/securityGroup:SecurityGroup",
-  "aws:ec2/securityGroupRule:SecurityGroupRule",
-  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-  "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
-  "aws:lb/loadBalancer:LoadBalancer",
-  "aws:lb/listener:Listener",
-  "aws:lb/listenerRule:ListenerRule",
-  "aws:lb/targetGroup:TargetGroup",
-  "kubernetes:core/v1:Service",
-  "kubernetes:networking.k8s.io/v1:Ingress",
-  "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
-  // The instances' role and profile (they may read the service's secret parameters): identity, no data.
-  "aws:iam/role:Role",
-  "aws:iam/rolePolicy:RolePolicy",
-  "aws:iam/instanceProfile:InstanceProfile",
-]);
+/** Types that hold no data, by each platform's facts (policy/platforms/). */
+const STATELESS_TYPES = typesOf("stateless");
 
 const options: Record<string, OptionSchema> = {
   exemptRoles: {

@@ -11,12 +11,13 @@
  */
 import { OptionSchema, stackPolicy, PolicyOverrides, Violation } from "./config";
 import { asString, BgResource, describe, describeValue, getPath, isObject, StackIndex } from "./model";
+import { isKind, typesOf } from "./platforms";
 import { HTTPROUTE_TYPES, isService, isTargetGroup, readRouters, resolveTargets } from "./router";
 import { Color } from "./tags";
 
 export const TEST_ROUTE = "bluegreen-test-route";
 
-const LISTENER_RULE_TYPES = new Set(["aws:lb/listenerRule:ListenerRule", "aws:alb/listenerRule:ListenerRule"]);
+const LISTENER_RULE_TYPES = typesOf("listenerRule");
 
 /** The one color each service's preview routers reach, when they agree on one. */
 function previewColors(index: StackIndex): Map<string, Color> {
@@ -139,7 +140,7 @@ export function checkTestRoutes(index: StackIndex, opts: TestRouteOptions): Viol
   for (const r of index.tagged) {
     const report = (m: string) =>
       violations.push({ message: `service "${r.service}": ${r.role} "${r.name}" (${r.type}) ${m}`, urn: r.urn });
-    if (r.role === "router" && r.type === "pulumi-nodejs:dynamic:Resource") checkLocalRouter(r, report);
+    if (r.role === "router" && isKind(r, "dynamic")) checkLocalRouter(r, report);
     if (r.role !== "test-route") continue;
     if (LISTENER_RULE_TYPES.has(r.type)) checkListenerRule(r, index, previews.get(r.service), report);
     else if (HTTPROUTE_TYPES.has(r.type)) checkTestHttpRoute(r, index, previews.get(r.service), report);

@@ -3,7 +3,8 @@
  * events, and clearing what a killed update left behind (a stack lock, pending operations) - only when the process
  * that left it is known to be gone.
  */
-import { ConfigError, parseStackConfig } from "../../components/core/config";
+import { ConfigError } from "../../components/core/config";
+import { parseStackConfig } from "../../components/stack-config";
 import { ServiceConfig, StackConfig } from "../../components/core/spec";
 import { RefusedError } from "../errors";
 import type { Phase } from "../events";
@@ -53,7 +54,7 @@ export async function loadSnapshot(
   }
   let config: StackConfig;
   try {
-    config = parseStackConfig(values);
+    config = parseStackConfig(values, "release");
   } catch (err) {
     if (err instanceof ConfigError) {
       throw new RefusedError(`stack ${ctx.settings.stack}: ${err.message}`, "bluegreen:*");

@@ -1,25 +1,18 @@
 /** The aws platform's descriptor (components/platform.ts): ALB + target groups + Auto Scaling groups. */
 /* eslint-disable @typescript-eslint/no-require-imports -- the component and adapter load only when used */
-import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../core/config";
 import { effectiveLiveColor } from "../core/spec";
 import type { PlatformDescriptor } from "../platform";
 import { awsPolicyFacts } from "./policy-facts";
-import { AwsSettings, parseAwsSettings } from "./settings";
+import { AwsSettings, readAwsSettings } from "./settings";
 
-export const awsPlatform: PlatformDescriptor = {
+export const awsPlatform: PlatformDescriptor<AwsSettings> = {
   name: "aws",
   policyFacts: awsPolicyFacts,
+  // bluegreen:aws and bluegreen:services.<name>.aws (settings.ts), read with the rest of the config.
+  parseSettings: readAwsSettings,
   deploy(config) {
     const { AwsService } = require("./service") as typeof import("./service");
-    let settings: AwsSettings;
-    try {
-      settings = parseAwsSettings(config.aws, config.services);
-    } catch (err) {
-      // Like the core config: the list of problems, without a stack trace, before any resource is registered.
-      if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
-      throw err;
-    }
+    const settings = config.settings;
     return new Map(
       config.services.map((service) => [
         service.spec.name,

@@ -5,7 +5,7 @@
  * (names, CloudWatch periods, target group attribute ranges) plus what makes a release reachable and observable:
  * a test listener the release tool can reach and alarms that can fire.
  */
-import { ConfigError, describe, Reader } from "../core/config";
+import { ConfigError, describe, ConfigScope, Reader } from "../core/config";
 import { ServiceConfig } from "../core/spec";
 
 const NS = "bluegreen";
@@ -331,7 +331,7 @@ function readServiceSettings(r: Reader, service: ServiceConfig): AwsServiceSetti
         `"${prefix.slice(0, -1)}" and does not begin with "${prefix}"`,
     );
   }
-  const obj = r.object(key, service.spec.aws, '{amiId: "ami-..."} on platform aws');
+  const obj = r.object(key, service.spec.platformSettings?.aws, '{amiId: "ami-..."} on platform aws');
   if (!obj) return undefined;
   r.onlyKeys(key, obj, SERVICE_KEYS);
   const d = AWS_DEFAULTS;
@@ -390,12 +390,29 @@ export interface AwsSettings {
  */
 export function parseAwsSettings(rawStack: unknown, services: ServiceConfig[]): AwsSettings {
   const r = new Reader();
+  const settings = readAwsSettings(r, rawStack, services);
+  if (r.problems.length > 0 || !settings) throw new ConfigError(r.problems);
+  return settings;
+}
+
+/**
+ * The aws section of the one config reader (the descriptor's `parseSettings`): `bluegreen:aws` and every service's
+ * `aws` block, every problem reported on `r`.
+ */
+export function readAwsSettings(
+  r: Reader,
+  rawStack: unknown,
+  services: ServiceConfig[],
+  scope: ConfigScope = "deploy",
+): AwsSettings | undefined {
+  // The release tool reads none of these settings (the stack outputs carry what it needs).
+  if (scope === "release") return undefined;
+  const before = r.problems.length;
   const stack = readStackSettings(r, rawStack);
   const perService = new Map<string, AwsServiceSettings>();
   for (const service of services) {
     const settings = readServiceSettings(r, service);
     if (settings) perService.set(service.spec.name, settings);
   }
-  if (r.problems.length > 0 || !stack) throw new ConfigError(r.problems);
-  return { stack, services: perService };
+  return r.problems.length > before || !stack ? undefined : { stack, services: perService };
 }

@@ -10,11 +10,6 @@ import {
   DEFAULTS,
   HealthCheckSpec,
   IdleScaleDown,
-  KubernetesSettings,
-  LIVE_SERVICE_TYPES,
-  LiveServiceType,
-  Platform,
-  PLATFORMS,
   ResourcesSpec,
   TestRouteSpec,
   ServiceConfig,
@@ -22,36 +17,69 @@ import {
   StackConfig,
 } from "./spec";
 
-/** The stack config as read from `pulumi.Config("bluegreen")`, before validation. */
+/**
+ * The stack config as read from `pulumi.Config("bluegreen")`, before validation. Each platform's own section,
+ * `bluegreen:<platform>`, sits under its platform's name (e.g. `aws`), next to the keys every platform shares.
+ */
 export interface RawStackConfig {
   platform?: unknown;
   liveColor?: unknown;
   services?: unknown;
-  aws?: unknown;
-  kubernetes?: unknown;
-  local?: unknown;
   /** Every other `bluegreen:*` key set on the stack (a typo such as `bluegreen:livecolor` must not pass silently). */
   otherKeys?: string[];
   /** Which `bluegreen:services` values are secret (components/core/secret-config.ts). Default: none. */
   secrets?: SecretConfigInfo;
+  /** `bluegreen:<platform>`: one platform's own section, by platform name, unvalidated. */
+  [platformSection: string]: unknown;
 }
 
 /**
- * Top-level `bluegreen:*` keys: the ones the program reads, plus the release tool's: `release`, `history` and
- * `control` (written by it) and `promotion` (the environment chain, validated by automation/promotion/chain.ts).
+ * One platform's part of the config, as the core's reader asks it. The registry (components/platforms.ts) supplies
+ * one per platform (its descriptor is one); the core names none of them.
  */
-export const TOP_LEVEL_KEYS = [
+export interface PlatformSection<S = unknown> {
+  /**
+   * The platform's name: the `bluegreen:platform` value that selects it, its own top-level key `bluegreen:<name>`,
+   * and its per-service block `bluegreen:services.<service>.<name>`.
+   */
+  readonly name: string;
+  /**
+   * Validates `bluegreen:<name>` (`raw`, undefined when unset) and every service's `<name>` block
+   * (`spec.platformSettings[name]`), plus the rules of the shared spec that only hold on this platform. Reports every
+   * problem on `r` (key, value, what is allowed) and returns the typed settings, or undefined when it reported one.
+   * Called only when the stack runs on this platform, after the shared keys were read.
+   *
+   * `scope` says who reads: `deploy` (the program, before it registers anything: validate everything) or `release`
+   * (the release tool, reading a deployed stack's config: validate only what the tool itself reads, e.g. a
+   * capability such as a gateway; the program validated the rest when it deployed). With `release`, a platform whose
+   * tool reads none of its settings returns undefined.
+   */
+  parseSettings(r: Reader, raw: unknown, services: ServiceConfig[], scope: ConfigScope): S | undefined;
+}
+
+/** Who reads the stack config: the program that deploys it, or the release tool (see `PlatformSection`). */
+export type ConfigScope = "deploy" | "release";
+
+/**
+ * Top-level `bluegreen:*` keys every platform shares: the ones the program reads, plus the release tool's: `release`,
+ * `history` and `control` (written by it) and `promotion` (the environment chain, validated by
+ * automation/promotion/chain.ts). Each platform's own key (its name) is allowed beside them.
+ */
+export const SHARED_TOP_LEVEL_KEYS = [
   "platform",
   "liveColor",
   "services",
-  "aws",
-  "kubernetes",
-  "local",
   "release",
   "promotion",
   "history",
   "control",
 ] as const;
+
+/** Every top-level key a stack may set, given the registered platforms: the shared ones, then one per platform. */
+export function topLevelKeys(platforms: readonly PlatformSection[]): string[] {
+  const [platform, liveColor, services, ...tool] = SHARED_TOP_LEVEL_KEYS;
+  return [platform, liveColor, services, ...platforms.map((p) => p.name), ...tool];
+}
 
 export interface ConfigProblem {
   /** Full key path, e.g. `bluegreen:services.web.weights.blue`. */
@@ -80,10 +108,10 @@ const VERSION = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IMAGE_REPOSITORY = /^[a-z0-9]+([._/:-][a-z0-9]+)*$/;
 const K8S_QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HTTP_PATH = /^\/[^\s]*$/;
 
-const SERVICE_KEYS = [
+/** Keys of a service spec every platform shares; each platform's own block (its name) is allowed after testRoute. */
+const SHARED_SERVICE_KEYS = [
   "port",
   "image",
   "capacity",
@@ -92,15 +120,17 @@ const SERVICE_KEYS = [
   "env",
   "resources",
   "testRoute",
-  "aws",
-  "kubernetes",
-  "local",
   "versions",
   "idleScaleDown",
   "weights",
   "liveColor",
   "hooks",
 ] as const;
+
+function serviceKeys(platforms: readonly PlatformSection[]): string[] {
+  const at = SHARED_SERVICE_KEYS.indexOf("testRoute") + 1;
+  return [...SHARED_SERVICE_KEYS.slice(0, at), ...platforms.map((p) => p.name), ...SHARED_SERVICE_KEYS.slice(at)];
+}
 
 // Common misspellings and names from other tools, to turn "unknown key" into a useful hint.
 const KEY_HINTS: Record<string, string> = {
@@ -268,18 +298,26 @@ export class Reader {
   }
 }
 
-/** Validates the whole stack config; throws one `ConfigError` listing every problem. */
-export function parseStackConfig(raw: RawStackConfig): StackConfig {
+/**
+ * Validates the whole stack config with the registered platforms' sections (components/stack-config.ts passes the
+ * registry's); throws one `ConfigError` listing every problem, the platform's own among them.
+ */
+export function validateStackConfig(
+  raw: RawStackConfig,
+  platforms: readonly PlatformSection[],
+  scope: ConfigScope = "deploy",
+): StackConfig {
   const r = new Reader();
+  const allowedTopLevel = topLevelKeys(platforms);
   for (const key of raw.otherKeys ?? []) {
-    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
-      r.problem(`${NS}:${key}`, `unknown key; allowed keys: ${TOP_LEVEL_KEYS.map((k) => `${NS}:${k}`).join(", ")}`);
+    if (!allowedTopLevel.includes(key)) {
+      r.problem(`${NS}:${key}`, `unknown key; allowed keys: ${allowedTopLevel.map((k) => `${NS}:${k}`).join(", ")}`);
     }
   }
-  const platform = r.oneOf<Platform>(`${NS}:platform`, raw.platform, PLATFORMS);
+  const names = platforms.map((p) => p.name).sort();
+  const platformName = r.oneOf<string>(`${NS}:platform`, raw.platform, names);
+  const platform = platforms.find((p) => p.name === platformName);
   const liveColor = r.oneOf<Color>(`${NS}:liveColor`, raw.liveColor, COLORS);
-
-  const kubernetes = platform === "kubernetes" ? parseKubernetesSettings(r, raw.kubernetes) : undefined;
 
   const services: ServiceConfig[] = [];
   const servicesObj = r.object(`${NS}:services`, raw.services, "an object keyed by service name");
@@ -289,8 +327,10 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
       "got {}; allowed: at least one service, e.g. {web: {port: 8080, image: ..., versions: ...}}",
     );
   }
+  const keys = serviceKeys(platforms);
+  const blocks = platforms.map((p) => p.name);
   for (const [name, value] of Object.entries(servicesObj ?? {})) {
-    const service = parseService(r, name, value, { platform, liveColor, kubernetes });
+    const service = parseService(r, name, value, { liveColor, keys, blocks });
     if (service) {
       services.push(service);
     }
@@ -303,17 +343,22 @@ export function parseStackConfig(raw: RawStackConfig): StackConfig {
     if (names) service.spec.secretEnv = names;
   }
 
+  // The platform's own section and its rules on the shared spec, with every service that read cleanly (a service
+  // with problems is already reported; its platform block waits for the next run).
+  const settings = platform ? platform.parseSettings(r, raw[platform.name], services, scope) : undefined;
+
   if (r.problems.length > 0 || !platform || !liveColor) {
     throw new ConfigError(r.problems);
   }
-  // Platform blocks pass through: each platform validates its own keys beside its component (components/<platform>/settings.ts).
-  return { platform, liveColor, services, aws: raw.aws, kubernetes, local: raw.local };
+  return { platform: platform.name, liveColor, services, settings };
 }
 
 interface ServiceContext {
-  platform?: Platform;
   liveColor?: Color;
-  kubernetes?: KubernetesSettings;
+  /** Every key a service spec may hold (the shared ones and one block per platform). */
+  keys: readonly string[];
+  /** The platform block keys (platform names). */
+  blocks: readonly string[];
 }
 
 function parseService(r: Reader, name: string, value: unknown, ctx: ServiceContext): ServiceConfig | undefined {
@@ -335,10 +380,10 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
       r.problem(`${key}.${color}`, `${PER_COLOR_NOT_ALLOWED}`);
     }
   }
-  r.onlyKeys(key, Object.fromEntries(Object.entries(obj).filter(([k]) => !isColor(k))), SERVICE_KEYS);
+  r.onlyKeys(key, Object.fromEntries(Object.entries(obj).filter(([k]) => !isColor(k))), ctx.keys);
   // A {blue: .., green: ..} value on a shared key is the same mistake as a per-color block.
   const perColorFields = new Set<string>();
-  for (const field of SERVICE_KEYS) {
+  for (const field of ctx.keys) {
     if (field !== "versions" && field !== "weights" && field !== "idleScaleDown" && isPerColorShape(obj[field])) {
       r.problem(`${key}.${field}`, `got ${describe(obj[field])}; ${PER_COLOR_NOT_ALLOWED}`);
       perColorFields.add(field);
@@ -375,21 +420,6 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
     capacity,
     autoscaling,
   });
-  if (weights && ctx.platform === "kubernetes" && ctx.kubernetes && !ctx.kubernetes.gatewayName) {
-    r.problem(
-      `${key}.weights`,
-      `got ${describe(weights)}; gradual shifting on kubernetes needs a Gateway API HTTPRoute: set ` +
-        `${NS}:kubernetes.gatewayName, or remove weights (100% to the live color)`,
-    );
-  }
-  if (testRoute && ctx.platform === "kubernetes" && ctx.kubernetes && !ctx.kubernetes.gatewayName) {
-    r.problem(
-      `${key}.testRoute`,
-      `got ${describe(shared("testRoute"))}; a test route on kubernetes is a Gateway API HTTPRoute header match: set ` +
-        `${NS}:kubernetes.gatewayName, or remove testRoute (verify then uses the preview Service only)`,
-    );
-  }
-
   if (r.problems.length > before || port === undefined || !image || capacity === undefined || !versions) {
     return undefined;
   }
@@ -404,9 +434,10 @@ function parseService(r: Reader, name: string, value: unknown, ctx: ServiceConte
   if (autoscaling) spec.autoscaling = autoscaling;
   if (resources) spec.resources = resources;
   if (testRoute) spec.testRoute = testRoute;
-  if (shared("aws") !== undefined) spec.aws = shared("aws");
-  if (shared("kubernetes") !== undefined) spec.kubernetes = shared("kubernetes");
-  if (obj.local !== undefined) spec.local = obj.local;
+  const platformSettings = Object.fromEntries(
+    ctx.blocks.filter((block) => shared(block) !== undefined).map((block) => [block, shared(block)]),
+  );
+  if (Object.keys(platformSettings).length > 0) spec.platformSettings = platformSettings;
   const service: ServiceConfig = { spec, versions };
   if (liveColorOverride) service.liveColor = liveColorOverride;
   if (weights) service.weights = weights;
@@ -693,40 +724,4 @@ function parseTestRoute(r: Reader, key: string, value: unknown): TestRouteSpec |
     return undefined;
   }
   return header !== undefined ? { header: header.toLowerCase(), value: routeValue } : { cookie, value: routeValue };
-}
-
-function parseKubernetesSettings(r: Reader, value: unknown): KubernetesSettings | undefined {
-  const key = `${NS}:kubernetes`;
-  const obj = r.object(key, value, undefined) ?? {};
-  const d = DEFAULTS.kubernetes;
-  r.onlyKeys(key, obj, [
-    "namespace",
-    "renderYamlToDirectory",
-    "gatewayName",
-    "gatewayNamespace",
-    "liveServiceType",
-    "servicePort",
-  ]);
-  const dnsLabel = { pattern: DNS_LABEL, allowed: "a Kubernetes name (lowercase DNS label)" };
-  const namespace = r.string(`${key}.namespace`, obj.namespace, dnsLabel) ?? d.namespace;
-  const renderYamlToDirectory = r.string(`${key}.renderYamlToDirectory`, obj.renderYamlToDirectory, {
-    allowed: "a directory path",
-  });
-  const gatewayName = r.string(`${key}.gatewayName`, obj.gatewayName, dnsLabel);
-  const gatewayNamespace = r.string(`${key}.gatewayNamespace`, obj.gatewayNamespace, dnsLabel);
-  const liveServiceType = r.oneOf<LiveServiceType>(
-    `${key}.liveServiceType`,
-    obj.liveServiceType,
-    LIVE_SERVICE_TYPES,
-    d.liveServiceType,
-  );
-  const servicePort = r.integer(`${key}.servicePort`, obj.servicePort, 1, 65535, d.servicePort);
-  if (!liveServiceType || servicePort === undefined) {
-    return undefined;
-  }
-  const settings: KubernetesSettings = { namespace, liveServiceType, servicePort };
-  if (renderYamlToDirectory) settings.renderYamlToDirectory = renderYamlToDirectory;
-  if (gatewayName) settings.gatewayName = gatewayName;
-  if (gatewayNamespace) settings.gatewayNamespace = gatewayNamespace;
-  return settings;
 }

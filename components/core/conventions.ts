@@ -62,7 +62,12 @@ export type Role =
   // a color's secret env values (components/core/secret-config.ts)
   | "env-secret"
   // local
-  | "local-instance";
+  | "local-instance"
+  // A platform's own role, declared in its folder (e.g. components/ecs/service.ts): the pack pairs any role alike.
+  | PlatformRole;
+
+/** A role a platform adds beside the shared vocabulary above (lowercase words joined by "-"). */
+export type PlatformRole = `${string}-${string}`;
 
 export function isColor(value: unknown): value is Color {
   return value === "blue" || value === "green";

@@ -5,8 +5,11 @@
  */
 import { Color } from "./conventions";
 
-export const PLATFORMS = ["aws", "kubernetes", "local"] as const;
-export type Platform = (typeof PLATFORMS)[number];
+/**
+ * A `bluegreen:platform` value: the name of a platform the registry (components/platforms.ts) lists. The core knows
+ * none by name; the config reader accepts exactly the registered ones.
+ */
+export type Platform = string;
 
 export interface HealthCheckSpec {
   /** HTTP path answering 2xx/3xx when an instance/pod is ready. Default "/healthz". */
@@ -86,12 +89,12 @@ export interface ServiceSpec {
   resources?: ResourcesSpec;
   /** Header- or cookie-pinned route to the idle color on the production entry. Default: none. */
   testRoute?: TestRouteSpec;
-  /** Settings of the aws platform, validated by components/aws/settings.ts when platform is aws. */
-  aws?: unknown;
-  /** Settings of the kubernetes platform, validated by components/kubernetes/settings.ts when platform is kubernetes. */
-  kubernetes?: unknown;
-  /** Settings of the local platform, validated by components/local/settings.ts when platform is local. */
-  local?: unknown;
+  /**
+   * Each platform's own block of this service (`bluegreen:services.<name>.<platform>`), by platform name, as set:
+   * validated by that platform's settings (components/<platform>/settings.ts) when the stack runs on it.
+   * Default: none.
+   */
+  platformSettings?: Record<string, unknown>;
 }
 
 /** An explicit, declared reduced capacity of the idle color (like Argo Rollouts' previewReplicaCount). */
@@ -120,34 +123,20 @@ export interface ServiceConfig {
   hooks?: unknown;
 }
 
-export const LIVE_SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
-export type LiveServiceType = (typeof LIVE_SERVICE_TYPES)[number];
-
-export interface KubernetesSettings {
-  /** Namespace of every object (must exist). Default "default". */
-  namespace: string;
-  /** Write manifests to this directory instead of talking to a cluster. Default: none. */
-  renderYamlToDirectory?: string;
-  /** Gateway API Gateway the HTTPRoutes attach to; needed for weights. Default: none (no HTTPRoute). */
-  gatewayName?: string;
-  /** Namespace of that Gateway. Default: the namespace above. */
-  gatewayNamespace?: string;
-  /** Type of the live Service. Default "ClusterIP". */
-  liveServiceType: LiveServiceType;
-  /** Port the Services expose (they forward to the container port). Default 80. */
-  servicePort: number;
-}
-
-export interface StackConfig {
+/**
+ * The validated stack. `S` is the platform's own settings type (its descriptor's, components/<platform>/platform.ts),
+ * so each platform reads its settings typed; code that serves every platform sees `unknown`.
+ */
+export interface StackConfig<S = unknown> {
   platform: Platform;
   liveColor: Color;
   /** In config order. */
   services: ServiceConfig[];
-  /** Settings of the aws platform, validated by components/aws/settings.ts when platform is aws. */
-  aws?: unknown;
-  kubernetes?: KubernetesSettings;
-  /** Settings of the local platform, validated by components/local/settings.ts when platform is local. */
-  local?: unknown;
+  /**
+   * The platform's settings: `bluegreen:<platform>` and each service's `<platform>` block, as the platform's settings
+   * section validated them (components/<platform>/settings.ts).
+   */
+  settings: S;
 }
 
 export const DEFAULTS = {
@@ -161,7 +150,6 @@ export const DEFAULTS = {
     unhealthyThreshold: 3,
     gracePeriodSeconds: 30,
   } satisfies HealthCheckSpec,
-  kubernetes: { namespace: "default", liveServiceType: "ClusterIP" as LiveServiceType, servicePort: 80 },
 } as const;
 
 /** Capacity of one color. On a color without scale-down all three follow the shared spec. */

@@ -1,35 +1,28 @@
 /**
- * The kubernetes platform's entry point for the stack: validates each service's `kubernetes` block (and the
- * Kubernetes-only rules of its spec), then creates one `bluegreen:kubernetes:Service` per service.
+ * The kubernetes platform's entry point for the stack: one `bluegreen:kubernetes:Service` per service, with the
+ * settings the config reader validated (settings.ts).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../core/config";
 import { effectiveLiveColor, StackConfig } from "../core/spec";
 import { requireNamespace } from "./namespace";
 import { KubernetesService } from "./service";
-import { KubernetesServiceSettings, parseKubernetesServiceSettings } from "./settings";
+import { KubernetesSettings } from "./settings";
 
 export { KubernetesService, KubernetesServiceArgs, KubernetesColorProbe } from "./service";
-export { KubernetesServiceSettings, KUBERNETES_SERVICE_DEFAULTS, parseKubernetesServiceSettings } from "./settings";
+export {
+  KubernetesServiceSettings,
+  KubernetesSettings,
+  KUBERNETES_SERVICE_DEFAULTS,
+  parseKubernetesServiceSettings,
+} from "./settings";
 
 /**
- * One `KubernetesService` per configured service, keyed by service name. Bad settings end the program with a
- * `pulumi.RunError` listing every problem (key, value, what is allowed) before any resource is registered.
+ * One `KubernetesService` per configured service, keyed by service name. Bad settings never reach here: the config
+ * reader refused them, listing every problem (key, value, what is allowed), before any resource is registered.
  */
-export function deployKubernetesServices(config: StackConfig): Map<string, KubernetesService> {
-  const settings = config.kubernetes;
-  if (!settings) {
-    throw new pulumi.RunError("bluegreen:kubernetes: missing; required on platform kubernetes");
-  }
-  let perService: Map<string, KubernetesServiceSettings>;
-  try {
-    perService = parseKubernetesServiceSettings(config.services);
-  } catch (err) {
-    // Like the core config: the list of problems, without a stack trace.
-    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
-    throw err;
-  }
+export function deployKubernetesServices(config: StackConfig<KubernetesSettings>): Map<string, KubernetesService> {
+  const { stack: settings, services: perService } = config.settings;
   // Before any resource: a missing namespace is one clear error, not a minute of retries per object.
   if (!settings.renderYamlToDirectory) requireNamespace(settings.namespace);
   // Rendering needs no cluster: an explicit provider writes manifests instead of applying them.

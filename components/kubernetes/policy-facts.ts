@@ -45,4 +45,18 @@ export const kubernetesPolicyFacts: PlatformPolicyFacts = {
   },
   versionFields: {},
   tagPaths: { "kubernetes:": "metadata.labels" },
+  resourceTypes: {
+    podWorkload: ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"],
+    selectorService: ["kubernetes:core/v1:Service"],
+    httpRoute: [
+      "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+      "kubernetes:gateway.networking.k8s.io/v1beta1:HTTPRoute",
+    ],
+    ingress: ["kubernetes:networking.k8s.io/v1:Ingress"],
+    stateless: [
+      "kubernetes:core/v1:Service",
+      "kubernetes:networking.k8s.io/v1:Ingress",
+      "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    ],
+  },
 };

@@ -30,17 +30,13 @@ import {
   VERSION_ENV_VAR,
 } from "../core/conventions";
 import { decideRouting, RoutingDecision } from "../core/routing";
+import { ColorPlan, planColor, ServiceConfig, ServiceSpec, TestRouteOutput, TestRouteSpec } from "../core/spec";
 import {
-  ColorPlan,
-  DEFAULTS,
+  KUBERNETES_DEFAULTS,
+  KUBERNETES_SERVICE_DEFAULTS,
+  KubernetesServiceSettings,
   LiveServiceType,
-  planColor,
-  ServiceConfig,
-  ServiceSpec,
-  TestRouteOutput,
-  TestRouteSpec,
-} from "../core/spec";
-import { KUBERNETES_SERVICE_DEFAULTS, KubernetesServiceSettings } from "./settings";
+} from "./settings";
 
 export interface KubernetesServiceArgs {
   /** Shared spec, versions, optional weights and idle scale-down (validated by `parseStackConfig`). Required. */
@@ -381,8 +377,8 @@ export class KubernetesService extends pulumi.ComponentResource {
       );
     }
     const ctx: KubernetesContext = {
-      namespace: args.namespace ?? DEFAULTS.kubernetes.namespace,
-      servicePort: args.servicePort ?? DEFAULTS.kubernetes.servicePort,
+      namespace: args.namespace ?? KUBERNETES_DEFAULTS.namespace,
+      servicePort: args.servicePort ?? KUBERNETES_DEFAULTS.servicePort,
     };
     const child = { parent: this };
     const settings = args.settings ?? KUBERNETES_SERVICE_DEFAULTS;
@@ -433,7 +429,7 @@ export class KubernetesService extends pulumi.ComponentResource {
         objectNames.liveService(spec.name),
         this.routing.liveColor,
         k8sLabels(spec, "live-service"),
-        args.liveServiceType ?? DEFAULTS.kubernetes.liveServiceType,
+        args.liveServiceType ?? KUBERNETES_DEFAULTS.liveServiceType,
       ),
       afterRollouts,
     );

@@ -1,20 +1,15 @@
 /**
- * The local platform's entry point for the stack: validates `bluegreen:local` and each service's `local` block, then
- * creates one `bluegreen:local:Service` per service.
+ * The local platform's entry point for the stack: one `bluegreen:local:Service` per service, with the settings the
+ * config reader validated (`bluegreen:local` and each service's `local` block: settings.ts).
  */
-import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../core/config";
+import type * as pulumi from "@pulumi/pulumi";
 import { effectiveLiveColor, StackConfig } from "../core/spec";
 import { LocalService } from "./service";
-import {
-  LocalServiceSettings,
-  LocalStackSettings,
-  parseLocalServiceSettings,
-  parseLocalStackSettings,
-} from "./settings";
+import { LocalSettings } from "./settings";
 
 export { LocalService, LocalServiceArgs, LocalColorProbe } from "./service";
 export {
+  LocalSettings,
   LocalStackSettings,
   LocalServiceSettings,
   parseLocalStackSettings,
@@ -22,23 +17,14 @@ export {
 } from "./settings";
 
 /**
- * One `LocalService` per configured service, keyed by service name. Bad local settings end the program with a
- * `pulumi.RunError` listing every problem (key, value, what is allowed) before any resource is registered.
+ * One `LocalService` per configured service, keyed by service name. Bad local settings never reach here: the config
+ * reader refused them, listing every problem (key, value, what is allowed), before any resource is registered.
  */
 export function deployLocalServices(
-  config: StackConfig,
+  config: StackConfig<LocalSettings>,
   opts?: pulumi.ComponentResourceOptions,
 ): Map<string, LocalService> {
-  let settings: LocalStackSettings;
-  let perService: Map<string, LocalServiceSettings>;
-  try {
-    settings = parseLocalStackSettings(config.local);
-    perService = parseLocalServiceSettings(config.services);
-  } catch (err) {
-    // Like the core config: the list of problems, without a stack trace.
-    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
-    throw err;
-  }
+  const { stack: settings, services: perService } = config.settings;
   return new Map(
     config.services.map((service) => [
       service.spec.name,

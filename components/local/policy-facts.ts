@@ -19,4 +19,7 @@ export const localPolicyFacts: PlatformPolicyFacts = {
   },
   versionFields: {},
   tagPaths: {},
+  resourceTypes: {
+    dynamic: ["pulumi-nodejs:dynamic:Resource"],
+  },
 };

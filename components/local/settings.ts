@@ -4,7 +4,7 @@
  * problem names the key, the value and what is allowed, like the core config.
  */
 import * as path from "path";
-import { ConfigError, ConfigProblem } from "../core/config";
+import { ConfigError, ConfigProblem, ConfigScope, Reader } from "../core/config";
 import { ServiceConfig } from "../core/spec";
 
 /** Root of this checkout: the default working directory and home of the demo app. */
@@ -131,7 +131,7 @@ export function parseLocalServiceSettings(services: ServiceConfig[]): Map<string
   const out = new Map<string, LocalServiceSettings>();
   for (const service of services) {
     const key = `${NS}:services.${service.spec.name}.local`;
-    const raw = service.spec.local;
+    const raw = service.spec.platformSettings?.local;
     if (!isObject(raw)) {
       p.add(
         key,
@@ -207,4 +207,37 @@ export function parseLocalServiceSettings(services: ServiceConfig[]): Map<string
   }
   if (p.list.length > 0) throw new ConfigError(p.list);
   return out;
+}
+
+/** The local platform's settings (`StackConfig<LocalSettings>["settings"]`). */
+export interface LocalSettings {
+  stack: LocalStackSettings;
+  /** Per service name. */
+  services: Map<string, LocalServiceSettings>;
+}
+
+/**
+ * The local section of the one config reader (the descriptor's `parseSettings`): `bluegreen:local` and every
+ * service's `local` block, every problem reported on `r`.
+ */
+export function readLocalSettings(
+  r: Reader,
+  raw: unknown,
+  services: ServiceConfig[],
+  scope: ConfigScope = "deploy",
+): LocalSettings | undefined {
+  // The release tool reads none of these settings (the stack outputs carry what it needs).
+  if (scope === "release") return undefined;
+  const collect = <T>(parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      err.problems.forEach((p) => r.problem(p.key, p.message));
+      return undefined;
+    }
+  };
+  const stack = collect(() => parseLocalStackSettings(raw));
+  const perService = collect(() => parseLocalServiceSettings(services));
+  return stack && perService ? { stack, services: perService } : undefined;
 }

@@ -16,4 +16,39 @@ export interface PlatformPolicyFacts {
    * (a map, or the [{key, value}] list of Auto Scaling groups).
    */
   tagPaths: Record<string, string>;
+  /**
+   * Resource types by what the policies do with them (policy/platforms/facts.ts names each kind): the pack's checks
+   * read a kind, never a type, so a platform that reuses a kind (ecs reuses aws's target groups and listeners) is
+   * covered by listing its types.
+   */
+  resourceTypes: Partial<Record<ResourceKind, string[]>>;
 }
+
+/** What the pack's checks do with a resource type. */
+export type ResourceKind =
+  /** A load balancer target group: an HTTP(S) health check of its color, a listener's forward target. */
+  | "targetGroup"
+  /** A load balancer listener forwarding to target groups: the router (weights), the preview entry. */
+  | "listener"
+  /** A listener rule: the header/cookie test route. */
+  | "listenerRule"
+  /** A security group: who may reach the preview listener. */
+  | "securityGroup"
+  /** A security group rule resource of `type` ingress or egress (the older form). */
+  | "securityGroupRule"
+  /** A security group ingress rule resource (one rule per resource). */
+  | "securityGroupIngressRule"
+  /** Runs a color's code: the color needs a health check (a target group's, a readiness probe). */
+  | "workload"
+  /** Runs a color's code in pods from a template: readiness probes per container. */
+  | "podWorkload"
+  /** Routes to the pods its label selector picks (a Kubernetes Service). */
+  | "selectorService"
+  /** A Gateway API route with weighted backends. */
+  | "httpRoute"
+  /** An ingress with rules to Services. */
+  | "ingress"
+  /** The local platform's dynamic resources: router weights and instance pools, told apart by role. */
+  | "dynamic"
+  /** Holds no data: recreating it loses nothing, whatever its role (shared-protected exempts it). */
+  | "stateless";

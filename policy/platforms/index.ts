@@ -3,19 +3,21 @@
  * (a copy of components/<name>/policy-facts.ts) and one line below.
  */
 import { awsPolicyFacts } from "./aws";
-import type { PlatformPolicyFacts } from "./facts";
+import { ecsPolicyFacts } from "./ecs";
+import type { PlatformPolicyFacts, ResourceKind } from "./facts";
 import { kubernetesPolicyFacts } from "./kubernetes";
 import { localPolicyFacts } from "./local";
 
-export type { PlatformPolicyFacts };
+export type { PlatformPolicyFacts, ResourceKind };
 
 export const PLATFORM_POLICY_FACTS: Record<string, PlatformPolicyFacts> = {
   aws: awsPolicyFacts,
   kubernetes: kubernetesPolicyFacts,
   local: localPolicyFacts,
+  ecs: ecsPolicyFacts,
 };
 
-function merged(field: Exclude<keyof PlatformPolicyFacts, "tagPaths">): Record<string, string[]> {
+function merged(field: Exclude<keyof PlatformPolicyFacts, "tagPaths" | "resourceTypes">): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const facts of Object.values(PLATFORM_POLICY_FACTS)) {
     for (const [type, paths] of Object.entries(facts[field])) out[type] = [...(out[type] ?? []), ...paths];
@@ -45,4 +47,23 @@ export function tagPathOf(type: string): string | undefined {
     if (key === type || (key.endsWith(":") && type.startsWith(key))) return path;
   }
   return undefined;
+}
+
+const TYPES_BY_KIND = new Map<ResourceKind, Set<string>>();
+for (const facts of Object.values(PLATFORM_POLICY_FACTS)) {
+  for (const [kind, types] of Object.entries(facts.resourceTypes) as [ResourceKind, string[]][]) {
+    const set = TYPES_BY_KIND.get(kind) ?? new Set<string>();
+    types.forEach((t) => set.add(t));
+    TYPES_BY_KIND.set(kind, set);
+  }
+}
+
+/** The resource types of `kind`, over every platform. */
+export function typesOf(kind: ResourceKind): ReadonlySet<string> {
+  return TYPES_BY_KIND.get(kind) ?? new Set();
+}
+
+/** True when `r`'s type is of `kind` on some platform. */
+export function isKind(r: { type: string }, kind: ResourceKind): boolean {
+  return typesOf(kind).has(r.type);
 }

@@ -273,7 +273,9 @@ describe("observability: metrics on the local platform", () => {
 
   it("local.metricsPort is validated with the other ports: a clash or a bad value names the key", () => {
     const svc = (local: Record<string, unknown>) =>
-      ({ spec: { name: "web", capacity: 2, local } }) as unknown as Parameters<typeof parseLocalServiceSettings>[0][0];
+      ({ spec: { name: "web", capacity: 2, platformSettings: { local } } }) as unknown as Parameters<
+        typeof parseLocalServiceSettings
+      >[0][0];
     assert.equal(
       parseLocalServiceSettings([svc({ livePort: 34200, metricsPort: 34202 })]).get("web")?.metricsPort,
       34202,

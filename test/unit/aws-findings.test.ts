@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { RawStackConfig } from "../../components/core/config";
-import { parseStackConfig } from "../../components/core/config";
+import { parseStackConfig } from "../../components/stack-config";
 import { planColor } from "../../components/core/spec";
 import { autoScalingGroupOptions } from "../../components/aws/service";
 import { nonPublicRangeOf } from "../../components/aws/settings";

@@ -5,15 +5,15 @@
  */
 import { strict as assert } from "assert";
 import { ConfigError, RawStackConfig } from "../../components/core/config";
-import { parseStackConfig } from "../../components/core/config";
-import { parseAwsSettings, nonPublicRangeOf } from "../../components/aws/settings";
+import { parseStackConfig } from "../../components/stack-config";
+import { AwsSettings, nonPublicRangeOf } from "../../components/aws/settings";
 import { attemptStack } from "./harness";
 import { awsConfig, webService, withValue } from "./fixtures";
 
+// The config reader validates the aws section with the rest (the descriptor's parseSettings: readAwsSettings).
 function problemsOf(raw: RawStackConfig): { key: string; message: string }[] {
-  const config = parseStackConfig(raw);
   try {
-    parseAwsSettings(config.aws, config.services);
+    parseStackConfig(raw);
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
     return err.problems;
@@ -29,8 +29,11 @@ function problemAt(raw: RawStackConfig, key: string): string {
 }
 
 function accepts(raw: RawStackConfig): void {
-  const config = parseStackConfig(raw);
-  assert.doesNotThrow(() => parseAwsSettings(config.aws, config.services));
+  assert.doesNotThrow(() => parseStackConfig(raw));
+}
+
+function awsSettingsOf(raw: RawStackConfig): AwsSettings {
+  return parseStackConfig(raw).settings as AwsSettings;
 }
 
 describe("aws settings: the stack refuses them before registering anything", () => {
@@ -130,8 +133,7 @@ describe("aws settings: a test listener the release tool can reach", () => {
   it("accepts private ranges on an internal load balancer, and defaults to them", () => {
     const internal = withValue(awsConfig(), "aws.internal", true);
     accepts(withValue(internal, "aws.testListenerCidrs", ["10.8.0.0/16"]));
-    const config = parseStackConfig(withValue(internal, "aws.testListenerCidrs", undefined));
-    assert.deepEqual(parseAwsSettings(config.aws, config.services).stack.testListenerCidrs, [
+    assert.deepEqual(awsSettingsOf(withValue(internal, "aws.testListenerCidrs", undefined)).stack.testListenerCidrs, [
       "10.0.0.0/8",
       "172.16.0.0/12",
       "192.168.0.0/16",
@@ -187,8 +189,7 @@ describe("aws settings: load balancer and instance subnets", () => {
 
 describe("aws settings: per-service draining, slow start, stickiness", () => {
   it("fills the documented defaults", () => {
-    const config = parseStackConfig(awsConfig());
-    const web = parseAwsSettings(config.aws, config.services).services.get("web");
+    const web = awsSettingsOf(awsConfig()).services.get("web");
     assert.deepEqual(web, {
       amiId: "ami-0abcdef1234567890",
       instanceType: "t3.small",

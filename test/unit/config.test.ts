@@ -1,5 +1,7 @@
 import { strict as assert } from "assert";
-import { ConfigError, parseStackConfig, RawStackConfig } from "../../components/core/config";
+import { ConfigError, RawStackConfig } from "../../components/core/config";
+import { parseStackConfig } from "../../components/stack-config";
+import type { KubernetesSettings } from "../../components/kubernetes/settings";
 import { attemptProgram, attemptStack } from "./harness";
 import { awsConfig, kubernetesConfig, webService, withValue } from "./fixtures";
 
@@ -52,7 +54,11 @@ describe("config: the happy path", () => {
     });
     assert.deepEqual(web.spec.env, {});
     assert.equal(web.weights, undefined);
-    assert.deepEqual(parsed.kubernetes, { namespace: "default", liveServiceType: "ClusterIP", servicePort: 80 });
+    assert.deepEqual((parsed.settings as KubernetesSettings).stack, {
+      namespace: "default",
+      liveServiceType: "ClusterIP",
+      servicePort: 80,
+    });
   });
 
   it("turns numeric environment values into strings", () => {
@@ -75,7 +81,7 @@ describe("config: the happy path", () => {
 describe("config: bad input fails with the key, the value and what is allowed", () => {
   it("rejects an unknown platform", () => {
     const message = problemAt(awsConfig({ platform: "gcp" }), "bluegreen:platform");
-    assert.match(message, /got "gcp"; allowed: one of "aws" \| "kubernetes" \| "local"/);
+    assert.match(message, /got "gcp"; allowed: one of "aws" \| "ecs" \| "kubernetes" \| "local"/);
   });
 
   it("rejects a missing platform", () => {

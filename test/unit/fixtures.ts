@@ -68,6 +68,24 @@ export function kubernetesConfig(overrides: Partial<RawStackConfig> = {}): RawSt
   };
 }
 
+/** The ecs platform's happy path: the web service on Fargate (no EC2 block, no Kubernetes resources). */
+export function ecsConfig(overrides: Partial<RawStackConfig> = {}): RawStackConfig {
+  const { aws: _aws, resources: _resources, ...web } = webService();
+  return {
+    platform: "ecs",
+    liveColor: "blue",
+    ecs: {
+      cluster: "shop",
+      vpcId: "vpc-0abc12345def67890",
+      loadBalancerSubnetIds: ["subnet-0aaa11112222b3333", "subnet-0bbb11112222c4444"],
+      subnetIds: ["subnet-0ccc11112222d5555"],
+      testListenerCidrs: ["203.0.113.0/24"],
+    },
+    services: { web: { ...web, ecs: { cpu: 512, memory: 1024 } } },
+    ...overrides,
+  };
+}
+
 /**
  * Deep copy of a raw config with the value at a dotted path (e.g. `services.web.weights`) replaced; `undefined`
  * removes the key. Intermediate objects are created as needed.

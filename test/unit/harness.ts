@@ -127,7 +127,7 @@ async function record(stack: string, program: () => Promise<unknown>): Promise<R
 
 function stackProgram(raw: RawStackConfig): () => Promise<unknown> {
   return async () => {
-    const { parseStackConfig } = await import("../../components/core/config");
+    const { parseStackConfig } = await import("../../components/stack-config");
     const { deployStack } = await import("../../components/stack");
     return deployStack(parseStackConfig(raw));
   };

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { ConfigError, parseStackConfig, RawStackConfig } from "../../components/core/config";
+import { ConfigError, RawStackConfig } from "../../components/core/config";
+import { parseStackConfig } from "../../components/stack-config";
 import { DEFAULTS, ServiceSpec } from "../../components/core/spec";
 import { deploymentOptions, SKIP_AWAIT_ANNOTATION } from "../../components/kubernetes/service";
 import { parseKubernetesServiceSettings } from "../../components/kubernetes/settings";

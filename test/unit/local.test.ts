@@ -39,7 +39,7 @@ function service(
       capacity: 2,
       healthCheck: { ...DEFAULTS.healthCheck },
       env: { LOG_LEVEL: "info" },
-      local,
+      platformSettings: { local },
     },
     versions: { blue: "1.0.0", green: "1.1.0" },
     ...extra,
@@ -199,7 +199,7 @@ describe("local: settings", () => {
 
   it("requires a local block with livePort on platform local", () => {
     const withoutLocal = service();
-    delete withoutLocal.spec.local;
+    delete withoutLocal.spec.platformSettings?.local;
     assert.deepEqual(
       configProblems(() => parseLocalServiceSettings([withoutLocal])),
       [

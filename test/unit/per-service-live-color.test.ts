@@ -4,7 +4,8 @@
  * exports when two services of one stack are live on different colors.
  */
 import { strict as assert } from "assert";
-import { ConfigError, parseStackConfig, RawStackConfig } from "../../components/core/config";
+import { ConfigError, RawStackConfig } from "../../components/core/config";
+import { parseStackConfig } from "../../components/stack-config";
 import { effectiveLiveColor } from "../../components/core/spec";
 import { awsConfig, kubernetesConfig, withValue } from "./fixtures";
 import { customResources, RegisteredResource, runStack } from "./harness";

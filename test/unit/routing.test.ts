@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { pairTags } from "../../components/core/conventions";
 import { decideRouting } from "../../components/core/routing";
 import { planColor, ServiceConfig } from "../../components/core/spec";
-import { parseStackConfig } from "../../components/core/config";
+import { parseStackConfig } from "../../components/stack-config";
 import { awsConfig, withValue } from "./fixtures";
 
 describe("routing decision", () => {

@@ -6,7 +6,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, parseStackConfig, RawStackConfig } from "../../components/core/config";
+import { ConfigError, RawStackConfig } from "../../components/core/config";
+import { parseStackConfig } from "../../components/stack-config";
 import { decideRouting } from "../../components/core/routing";
 import { ServiceConfig } from "../../components/core/spec";
 import { describeTestRoute, testRouteHeaderLine, testRouteHeaders } from "../../components/core/test-route";
@@ -101,7 +102,7 @@ function localService(testRoute?: ServiceConfig["spec"]["testRoute"]): ServiceCo
         gracePeriodSeconds: 30,
       },
       env: {},
-      local: { livePort: 18080 },
+      platformSettings: { local: { livePort: 18080 } },
       ...(testRoute ? { testRoute } : {}),
     },
     versions: { blue: "1.0.0", green: "1.1.0" },
