@@ -179,6 +179,32 @@ export function timeToAllNew(samples: Sample[], since: number, version: string):
   return lastOld === undefined ? 0 : lastOld - since;
 }
 
+/**
+ * Runs `during` under two loads on `url` (new connection per request, and 8 keep-alive connections), `rate` req/s
+ * each; both stop even when `during` throws (a load left running keeps mocha from exiting).
+ */
+export async function underLoad<T>(
+  url: string,
+  rate: number,
+  during: () => Promise<T>,
+  settleMs = 1000,
+): Promise<{ result: T; fresh: Sample[]; keepAlive: Sample[] }> {
+  const fresh = startLoad({ url, keepAliveConnections: 0, rate });
+  const keepAlive = startLoad({ url, keepAliveConnections: 8, rate });
+  try {
+    const result = await during();
+    await sleep(settleMs);
+    return { result, fresh: fresh.samples, keepAlive: keepAlive.samples };
+  } finally {
+    await Promise.all([fresh.stop(), keepAlive.stop()]);
+  }
+}
+
+/** Requests the network failed (connection errors, timeouts), leaving out answers the app itself gave with 5xx. */
+export function connectionFailures(samples: Sample[]): string[] {
+  return failures(samples).filter((f) => !/ HTTP 5\d\d$/.test(f));
+}
+
 export function failures(samples: Sample[]): string[] {
   return samples.filter((s) => s.error !== undefined).map((s) => `${new Date(s.at).toISOString()} ${s.error}`);
 }
