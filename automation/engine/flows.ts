@@ -326,7 +326,9 @@ async function runFrom(
       await runPhase(ctx, "bake", async () => {
         const platformMetrics = await platformBakeSignals(ctx);
         // Once per bake: what the platform's signals cannot judge (kubernetes without router counters).
-        for (const s of platformMetrics) if (s.warning) ctx.emit({ type: "log", level: "warn", message: s.warning });
+        for (const s of platformMetrics) {
+          if (s.warning && ctx.state.firstTime(s.warning)) ctx.emit({ type: "log", level: "warn", message: s.warning });
+        }
         ctx.state.setPlatformMetrics(platformMetrics);
         breach = await bake(ctx, until);
         return { changed: false, ok: !breach, detail: breach?.reason };

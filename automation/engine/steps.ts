@@ -13,6 +13,7 @@ import type { ReleaseRecord } from "./record/record";
 import { sampleBaseline } from "./baseline";
 import { confirmVersion, RouteVia, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
 import { requestsToPass } from "./window";
+import { holdAtGate, judgeStep } from "./step-judge";
 import { killedText, type RunContext } from "./context";
 import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
 import { judgeScope, Scope } from "./scope";
@@ -355,7 +356,8 @@ function stepConfig(r: ReleaseRecord, pct: number): ConfigChange[] {
 }
 
 /**
- * Switch: traffic onto the verified color, in the configured steps. Intermediate steps are watched like a bake;
+ * Switch: traffic onto the verified color, in the configured steps. Intermediate steps judge the new color alone
+ * like a bake (step-judge.ts), then hold at their gate if they have one;
  * the last moves traffic first (router, then confirmation, then config and `up`) when the platform has a direct
  * path, and is confirmed by the live endpoint answering the new version. Returns a `Breach` instead of throwing.
  */
@@ -366,6 +368,7 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
   }
   const steps = ctx.settings.steps;
   const start = Math.min(r.step ?? 0, steps.length - 1);
+  let signalsSet = false;
   for (let i = start; i < steps.length; i++) {
     const pct = steps[i];
     ctx.emit({
@@ -399,18 +402,17 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
     await engineOp(ctx, "switch", "up", ctx.interrupts.hard);
     const so = await serviceOutputs(ctx, r.service);
     if (pct < 100) {
-      const until = ctx.deps.clock.now() + ctx.settings.stepPauseMs;
-      const w = await watch(
-        ctx,
-        "switch",
-        so.liveEndpoint,
-        r.service,
-        r.toColor,
-        r.version,
-        until,
-        ctx.interrupts.soft,
-      );
-      if (w.breach) return new Breach(`at ${pct}% on ${r.toColor}: ${w.breach}`, w.firstBadAt, w.detectedAt);
+      // The new color alone is judged, never the mixed live URL (step-judge.ts); then its gate, if any, holds.
+      if (!signalsSet) {
+        const signals = await platformBakeSignals(ctx);
+        for (const s of signals) {
+          if (s.warning && ctx.state.firstTime(s.warning)) ctx.emit({ type: "log", level: "warn", message: s.warning });
+        }
+        ctx.state.setPlatformMetrics(signals);
+        signalsSet = true;
+      }
+      const b = (await judgeStep(ctx, so, i, pct)) ?? (await holdAtGate(ctx, so, i, pct));
+      if (b) return new Breach(b.reason, b.firstBadAt, b.detectedAt);
     } else {
       const c = await confirmVersion(ctx, "switch", so.liveEndpoint, r.version, ctx.interrupts.soft);
       if (!c.ok) return new Breach(`switch not confirmed: ${c.why}`);
@@ -676,7 +678,9 @@ export async function bake(ctx: RunContext, until: number): Promise<Breach | und
   const pass = requestsToPass(b.maxErrorRate, b.minSamples);
   const enough = Number.isFinite(pass) ? pass : b.minSamples;
   const end = Math.max(until, ctx.deps.clock.now() + (enough + 1) * b.intervalMs);
-  const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, end, ctx.interrupts.soft, true);
+  const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, end, ctx.interrupts.soft, {
+    mustJudge: true,
+  });
   if (w.breach) return new Breach(w.breach, w.firstBadAt, w.detectedAt);
   // Baked means the new version answered to the end: confirm it once more before the record says so.
   const c = await confirmVersion(ctx, "bake", so.liveEndpoint, r.version, ctx.interrupts.soft);
