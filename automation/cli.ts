@@ -106,6 +106,27 @@ function approvalText(a: api.ApprovalStatus): string[] {
   return lines;
 }
 
+/** A gradual switch in progress: each judged step, and the gate it holds at (with the command that ends the hold). */
+function stepsText(stack: string, r: NonNullable<api.StatusReport["release"]>): string[] {
+  const lines = (r.steps ?? []).map(
+    (s) =>
+      `  step ${s.share}% on ${r.toColor}: ${s.verdict} (${s.errors}/${s.samples} probe answers failed, ` +
+      `${s.requestErrors}/${s.requests} real requests; via ${s.via})` +
+      (s.gate ? `; continued by ${s.gate.continuedBy}` : ""),
+  );
+  const g = r.gate;
+  if (g) {
+    lines.push(
+      `  ${g.pause ? "paused" : "held"} at ${g.share}% on ${r.toColor} since ${g.since}: run ` +
+        `\`bluegreen continue --stack ${stack}\` to move on or \`bluegreen abort --stack ${stack}\` to roll back` +
+        (g.timeoutAt
+          ? ` (${g.onTimeout === "continue" ? "continues" : "rolls back"} by itself at ${g.timeoutAt})`
+          : ""),
+    );
+  }
+  return lines;
+}
+
 function statusText(r: api.StatusReport): string[] {
   // With services on their own live colors, the stack's color is only the flag the others follow: say so.
   const own = Object.values(r.services).some((s) => s.ownLiveColor);
@@ -123,6 +144,7 @@ function statusText(r: api.StatusReport): string[] {
     r.release ? `release in progress: ${r.release.summary}; ${r.release.ownerState}` : "no release in progress",
   );
   if (r.approval) lines.push(...approvalText(r.approval));
+  if (r.release) lines.push(...stepsText(r.stack, r.release));
   if (r.lastRelease) {
     const l = r.lastRelease;
     lines.push(
