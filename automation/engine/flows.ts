@@ -210,7 +210,10 @@ async function platformPreflight(ctx: RunContext, snap: Snapshot): Promise<void>
     outputs,
     snap.config.services.map((s) => s.spec.name),
     ctx.interrupts.soft,
-    { bakeMs: ctx.settings.bake.durationMs },
+    {
+      bakeMs: ctx.settings.bake.durationMs,
+      ...(ctx.settings.steps.length > 1 ? { stepPauseMs: ctx.settings.stepPauseMs } : {}),
+    },
   );
 }
 
