@@ -168,7 +168,7 @@ export class ReleaseControl {
         : request.action === "continue"
           ? refusal
             ? `refused: ${refusal}`
-            : `continued: ${record.service} ${record.version} moves on from ${record.gate?.share ?? "?"}% on ${record.toColor}`
+            : `continued: moves on from ${record.gate?.share ?? "?"}% on ${record.toColor}`
           : refusal
             ? `refused: ${refusal}; still waiting`
             : `approved: ${record.service} ${record.version} switches to ${record.toColor}`;

@@ -150,7 +150,7 @@ describe("gradual switch: gates and pauses", () => {
     assert.ok(!w.log.includes("config web.weights=50/50"));
     const c = await continueRelease({ stack: "dev", reason: "dashboards look fine" }, other(w));
     assert.equal(c.exitCode, EXIT.ok, c.message);
-    assert.match(c.message, /continued: web 1\.1\.0 moves on from 10% on green/);
+    assert.match(c.message, /continued: moves on from 10% on green/);
     const r = await done;
     assert.equal(r.exitCode, EXIT.ok, r.message);
     assert.ok(decisions(events).includes("gate-continue"));

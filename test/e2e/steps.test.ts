@@ -259,7 +259,7 @@ describe("gradual switch on the local platform (real HAProxy, real load): each s
     assert.ok(!run.events.some((e) => e.type === "decision" && /100% of traffic/.test(String(e.reason))));
     const c = await runIn(b, ["continue", "--stack", rig!.stackName, "--reason", "e2e: dashboards fine"]);
     assert.equal(c.code, 0, c.out);
-    assert.match(c.out, /continued: web 1\.3\.0 moves on from 10% on green/);
+    assert.match(c.out, /continued: moves on from 10% on green/);
     const done = await run.done;
     await load.stop();
     const samples = load.samples;
