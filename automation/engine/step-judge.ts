@@ -290,6 +290,8 @@ export async function holdAtGate(
     await baseline?.stop();
   }
   const held = clock.now() - started;
+  // Not held any more, whatever comes next: a `continue` now would have nothing to continue.
+  if (w.breach || !answered()) await ctx.status.set({ gate: undefined });
   if (w.breach) {
     ctx.emit(stepEvent(r, index, share, "breach", w, target.label, held, w.breach));
     return {
