@@ -12,6 +12,7 @@ import type { BlueGreenEvent, StepEvent } from "../../automation/events";
 import { decodeBeacon, encodeBeacon } from "../../automation/engine/record/beacon";
 import type { ReleaseRecord } from "../../automation/engine/record/record";
 import { buildReport } from "../../automation/report/model";
+import { renderReportHtml } from "../../automation/report/html";
 import { baseConfig, decisions, FAST, HOST, otherProcess, until, World, WorldState } from "./fakes";
 
 const REL = { ...FAST, service: "web", version: "1.1.0", steps: "10,50,100" };
@@ -85,6 +86,9 @@ describe("gradual switch: each step judges the new color alone", () => {
         [50, "pass"],
       ],
     );
+    const html = renderReportHtml(report);
+    assert.match(html, /<table class="log" id="steps-table">/);
+    assert.match(html, /10% green<\/td><td class="name">pass<\/td>/);
   });
 
   it("probes through the test route on the production entry when the service has one", async () => {
