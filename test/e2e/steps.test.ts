@@ -268,12 +268,14 @@ describe("gradual switch on the local platform (real HAProxy, real load): each s
     const result = lastEvent(run.events) as { message?: string };
     assert.equal(done.code, EXIT.ok, JSON.stringify(result) + run.stderr.join(""));
     const cont = run.events.find((e) => e.type === "decision" && e.decision === "gate-continue");
+    const hold = run.events.find((e) => e.type === "decision" && e.decision === "gate-hold");
+    const heldMs = Date.parse(String(cont?.ts)) - Date.parse(String(hold?.ts));
     assert.match(String(cont?.reason), /continued by .*@.* \(e2e: dashboards fine\)/);
     // While held, the new color served about its 10 % of user requests.
     const held = samples.filter((s) => s.at >= heldAt && s.at < heldAt + 3000);
     const share = held.filter((s) => s.version === "1.3.0").length / held.length;
     console.log(
-      `      held ${((Date.now() - heldAt) / 1000).toFixed(1)}s at 10%: ${(share * 100).toFixed(1)}% of ${held.length} ` +
+      `      held ${(heldMs / 1000).toFixed(1)}s at 10%: ${(share * 100).toFixed(1)}% of ${held.length} ` +
         `user requests answered by 1.3.0; ${failed(samples).length} of ${samples.length} failed; ` +
         `whole release ${((Date.now() - started) / 1000).toFixed(0)}s`,
     );
