@@ -54,6 +54,21 @@ describe("gradual switch: each step judges the new color alone", () => {
     );
   });
 
+  it("watches the new color from the start of the step's update, and cancels that update on a breach", async () => {
+    const w = new World();
+    w.behaviors["1.1.0"] = { errorRate: 0.5 };
+    // The first update (staging) is instant; the step's takes 20 s, its router step halfway.
+    w.onUp = (x, n) => void (x.upMs = n === 2 ? 20_000 : undefined);
+    const events: BlueGreenEvent[] = [];
+    const r = await deploy({ ...REL, steps: "10,100" }, w.runOptions(events));
+    assert.equal(r.exitCode, EXIT.rolledBack, r.message);
+    assert.match(r.message, /at 10% on green, during the step's update: error rate/);
+    assert.ok(w.log.includes("up canceled"), w.log.join(", "));
+    assert.equal(stepEvents(events).length, 0, "no step judgement after a breach during its update");
+    assert.equal(w.state.deployed!.liveColor, "blue");
+    assert.equal(w.routedColor("web"), "blue");
+  });
+
   it("passes good steps on the new color's own answers and keeps share, samples and verdict per step", async () => {
     const w = new World();
     const events: BlueGreenEvent[] = [];
