@@ -390,6 +390,7 @@ export async function watch(
         name: "bake.window",
         ok: !breach,
         target: url,
+        ...(opts.via ? { via: opts.via.label } : {}),
         figures: { ...statsFigures(stats), last: p.status ?? p.error ?? null, version: p.version ?? null },
         ...(breach ? { detail: breach } : {}),
       });
