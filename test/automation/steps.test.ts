@@ -5,7 +5,7 @@
  * another process, the new color watched meanwhile; the record keeps each step's share, samples and verdict.
  */
 import { strict as assert } from "assert";
-import { continueRelease, deploy } from "../../automation";
+import { continueRelease, deploy, switchColor } from "../../automation";
 import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent, StepEvent } from "../../automation/events";
@@ -152,6 +152,35 @@ describe("gradual switch: each step judges the new color alone", () => {
   });
 });
 
+describe("gradual switch: an inconclusive step with --on-inconclusive pause", () => {
+  it("pauses with traffic at the step (exit 6); a rerun judges the step again and finishes", async () => {
+    const w = new World();
+    let slow = true;
+    const probe = w.prober.probe;
+    w.prober.probe = async (req) => {
+      if (slow && req.url.startsWith("http://web.preview/") && w.record?.phase === "switch") {
+        await w.clock.sleep(3000);
+        return { url: req.url, ok: false, latencyMs: 3000, error: "timeout" };
+      }
+      return probe(req);
+    };
+    const input = { ...REL, steps: "10,100", requestTimeout: "3s", onInconclusive: "pause" };
+    const r = await deploy(input, w.runOptions([]));
+    assert.equal(r.exitCode, EXIT.paused, r.message);
+    assert.match(r.message, /paused: the 10% step inconclusive .*traffic stays at 10% on green .* the rest on blue/);
+    assert.deepEqual([w.activeRelease?.phase, w.activeRelease?.step], ["switch", 0]);
+    assert.equal(w.state.config.services.web.weights?.green, 10);
+    slow = false;
+    const events: BlueGreenEvent[] = [];
+    const again = await deploy(input, w.runOptions(events));
+    assert.equal(again.exitCode, EXIT.ok, again.message);
+    assert.deepEqual(
+      stepEvents(events).map((e) => [e.share, e.verdict]),
+      [[10, "pass"]],
+    );
+  });
+});
+
 describe("gradual switch: gates and pauses", () => {
   const other = (w: World) => ({ deps: { driver: w.driver, ...otherProcess(w) } });
 
@@ -270,6 +299,26 @@ describe("gradual switch: gates and pauses", () => {
     assert.ok(!w2.log.includes("config web.weights=50/50"));
     assert.equal((await continueRelease({ stack: "dev" }, other(w2))).exitCode, EXIT.ok);
     assert.equal((await done).exitCode, EXIT.ok);
+  });
+
+  it("a manual `bluegreen switch` in steps holds at its gate too", async () => {
+    const cfg = baseConfig();
+    cfg.services.web.versions.green = "1.1.0";
+    const w = new World(cfg);
+    const events: BlueGreenEvent[] = [];
+    const done = switchColor(
+      { ...FAST, service: "web", to: "green", steps: "10,100", gateAt: "10", bake: "6s" },
+      w.runOptions(events),
+    );
+    await until(() => w.activeRelease?.gate?.share === 10, "the gate");
+    assert.equal((await continueRelease({ stack: "dev" }, other(w))).exitCode, EXIT.ok);
+    const r = await done;
+    assert.equal(r.exitCode, EXIT.ok, r.message);
+    assert.deepEqual(
+      stepEvents(events).map((e) => e.verdict),
+      ["pass", "continued"],
+    );
+    assert.equal(w.state.config.liveColor, "green");
   });
 
   it("carries the hold in the backend's beacon, so another host's `continue` finds it", () => {
