@@ -6,6 +6,7 @@
  */
 import { strict as assert } from "assert";
 import { continueRelease, deploy, switchColor } from "../../automation";
+import { decodeHistory } from "../../automation/promotion/history";
 import { runCli } from "../../automation/cli";
 import { EXIT } from "../../automation/errors";
 import type { BlueGreenEvent, StepEvent } from "../../automation/events";
@@ -186,6 +187,11 @@ describe("gradual switch: gates and pauses", () => {
 
   it("holds at a gate until `bluegreen continue` from another process, then moves on", async () => {
     const w = new World();
+    // The base fake keeps no history: catch the history write (one entry per release, with its steps).
+    let historyWritten: string | undefined;
+    w.beforeWrite = (_w, changes) => {
+      for (const c of changes) if (c.kind === "history") historyWritten = c.value;
+    };
     const events: BlueGreenEvent[] = [];
     const done = deploy({ ...REL, gateAt: "10" }, w.runOptions(events));
     await until(() => decisions(events).includes("gate-hold"), "the gate");
@@ -204,6 +210,14 @@ describe("gradual switch: gates and pauses", () => {
     assert.ok(decisions(events).includes("gate-continue"));
     const gate = lastRecord(w).steps?.[0].gate;
     assert.match(gate?.continuedBy ?? "", /@testhost$/);
+    const entry = decodeHistory(historyWritten).pop()!;
+    assert.deepEqual(
+      entry.steps?.map((s) => [s.share, s.verdict, /@testhost$/.test(s.continuedBy ?? "")]),
+      [
+        [10, "pass", true],
+        [50, "pass", false],
+      ],
+    );
     assert.equal(lastRecord(w).gate, undefined);
     assert.equal(w.state.config.liveColor, "green");
   });
