@@ -443,7 +443,9 @@ async function stepUpdateWatched(ctx: RunContext, pct: number): Promise<Breach |
     () => (ended = true),
   );
   update.catch(() => undefined);
-  if (!target) {
+  // As in watchEarly: a platform without router counters (kubernetes without ingress metrics) would be judged on
+  // probes alone while this update loads the runner; its step is judged once the update ended.
+  if (!target || ctx.state.getPlatformMetrics().some((m) => m.warning)) {
     await update;
     return undefined;
   }
