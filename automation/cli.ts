@@ -8,6 +8,7 @@
  *   bluegreen report   --stack prod [--release ID] [--out FILE]     the HTML report of a release
  *   bluegreen promote  --to prod --service web [--version V]        the version that passed staging, released on prod
  *   bluegreen approve  --stack prod [--service web]                 let a release waiting for approval switch
+ *   bluegreen continue --stack prod                                 let a release held at a gate (--gate-at) move on
  *   bluegreen abort    --stack prod                                 stop a running release from another terminal
  *   bluegreen history  --stack prod [--service web] [--json]        recorded release outcomes, newest first
  *
@@ -20,7 +21,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { describeOrigin } from "../components/core/state-store";
 import * as api from "./index";
-import type { BlueGreenEvent } from "./events";
+import type { BlueGreenEvent, StepEvent } from "./events";
 import { EXIT, classifyError } from "./errors";
 import { whenTrafficSafe } from "./engine/interrupts";
 import type { DeployInput } from "./options";
@@ -48,6 +49,16 @@ function figuresText(f: Record<string, unknown>): string {
     .join(" ");
 }
 
+/** A judged (or held) step of a gradual switch: its share, the new color's own figures, the verdict. */
+function stepLine(e: StepEvent): string {
+  const mark = e.verdict === "pass" || e.verdict === "continued" ? "✓" : "✗";
+  const real = e.requests > 0 ? `, ${e.requestErrors}/${e.requests} real requests failed` : "";
+  return (
+    `  ${mark} step ${e.share}% on ${e.color}: ${e.verdict}: ${e.errors}/${e.samples} probe answers failed ` +
+    `(p95 ${e.p95Ms}ms)${real} via ${e.via}${e.reason && mark === "✗" ? `\n      ${e.reason}` : ""}`
+  );
+}
+
 /** One line per event worth a human's attention; health polls collapse to failures and the final success. */
 export function humanLine(e: BlueGreenEvent): string | undefined {
   switch (e.type) {
@@ -66,6 +77,8 @@ export function humanLine(e: BlueGreenEvent): string | undefined {
       return `  ${e.ok ? "✓" : "✗"} ${e.name}${e.target ? ` ${e.target}` : ""}: ${figuresText(e.figures)}${e.detail && !e.ok ? `\n      ${e.detail}` : ""}`;
     case "decision":
       return `  → ${e.decision}: ${e.reason}`;
+    case "step":
+      return stepLine(e);
     case "engine":
       return `  pulumi ${e.operation}: ${figuresText(e.changes) || "no changes"} (${formatDuration(e.durationMs)})`;
     case "log":
@@ -93,6 +106,27 @@ function approvalText(a: api.ApprovalStatus): string[] {
   return lines;
 }
 
+/** A gradual switch in progress: each judged step, and the gate it holds at (with the command that ends the hold). */
+function stepsText(stack: string, r: NonNullable<api.StatusReport["release"]>): string[] {
+  const lines = (r.steps ?? []).map(
+    (s) =>
+      `  step ${s.share}% on ${r.toColor}: ${s.verdict} (${s.errors}/${s.samples} probe answers failed, ` +
+      `${s.requestErrors}/${s.requests} real requests; via ${s.via})` +
+      (s.gate ? `; continued by ${s.gate.continuedBy}` : ""),
+  );
+  const g = r.gate;
+  if (g) {
+    lines.push(
+      `  ${g.pause ? "paused" : "held"} at ${g.share}% on ${r.toColor} since ${g.since}: run ` +
+        `\`bluegreen continue --stack ${stack}\` to move on or \`bluegreen abort --stack ${stack}\` to roll back` +
+        (g.timeoutAt
+          ? ` (${g.onTimeout === "continue" ? "continues" : "rolls back"} by itself at ${g.timeoutAt})`
+          : ""),
+    );
+  }
+  return lines;
+}
+
 function statusText(r: api.StatusReport): string[] {
   // With services on their own live colors, the stack's color is only the flag the others follow: say so.
   const own = Object.values(r.services).some((s) => s.ownLiveColor);
@@ -110,6 +144,7 @@ function statusText(r: api.StatusReport): string[] {
     r.release ? `release in progress: ${r.release.summary}; ${r.release.ownerState}` : "no release in progress",
   );
   if (r.approval) lines.push(...approvalText(r.approval));
+  if (r.release) lines.push(...stepsText(r.stack, r.release));
   if (r.lastRelease) {
     const l = r.lastRelease;
     lines.push(
@@ -193,7 +228,18 @@ function checkOptions(cmd: Command): Command {
 function bakeOptions(cmd: Command, defaultBake: string): Command {
   return cmd
     .option("--steps <list>", 'traffic steps on the new color, e.g. "10,50,100"', "100")
-    .option("--step-pause <duration>", "pause (watched like a bake) at each intermediate step", "30s")
+    .option(
+      "--step-pause <duration>",
+      "pause at each intermediate step: the new color alone is judged there like a bake",
+      "30s",
+    )
+    .option(
+      "--gate-at <steps>",
+      'hold after these steps (e.g. "10") until `bluegreen continue --stack S` from any host',
+    )
+    .option("--pause-at <steps>", "like --gate-at, but never times out (--gate-timeout does not apply)")
+    .option("--gate-timeout <duration>", "with --gate-at: end a hold nobody continues after this long")
+    .option("--on-gate-timeout <action>", "abort (default: roll back) or continue")
     .option("--bake <duration>", 'watch the live endpoint this long after the switch ("0s": no bake)', defaultBake)
     .option("--bake-interval <duration>", "pause between bake probes", "250ms")
     .option("--bake-window <duration>", "sliding window the thresholds apply to", "10s")
@@ -251,6 +297,10 @@ function commonInput(o: Opts): Omit<DeployInput, "service" | "version"> {
     previewUrl: str(o, "previewUrl"),
     steps: str(o, "steps"),
     stepPause: str(o, "stepPause"),
+    gateAt: str(o, "gateAt"),
+    pauseAt: str(o, "pauseAt"),
+    gateTimeout: str(o, "gateTimeout"),
+    onGateTimeout: str(o, "onGateTimeout"),
     bake: str(o, "bake"),
     bakeInterval: str(o, "bakeInterval"),
     bakeWindow: str(o, "bakeWindow"),
@@ -553,14 +603,18 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
     );
   });
 
-  for (const action of ["approve", "abort"] as const) {
+  const controlDescriptions = {
+    approve:
+      "let the release waiting for approval on --stack switch (from any terminal or host with access to the stack)",
+    continue:
+      "let the release held at a gate of a gradual switch on --stack (--gate-at, --pause-at) move on, from any host",
+    abort:
+      "stop the release running on --stack from another terminal: rolls back if traffic moved (exit 0 once it ended)",
+  } as const;
+  for (const action of ["approve", "continue", "abort"] as const) {
     program
       .command(action)
-      .description(
-        action === "approve"
-          ? "let the release waiting for approval on --stack switch (from any terminal or host with access to the stack)"
-          : "stop the release running on --stack from another terminal: rolls back if traffic moved (exit 0 once it ended)",
-      )
+      .description(controlDescriptions[action])
       .requiredOption("--stack <name>", "Pulumi stack")
       .option("--service <name>", "only if the release in progress is this service's")
       .option("--reason <text>", "recorded with the release")
@@ -569,7 +623,8 @@ export async function runCli(argv: string[], deps: CliDeps = {}): Promise<number
       .action(async (o: Opts) => {
         const ackTimeoutMs = parseDuration("--timeout", str(o, "timeout") ?? "60s", { min: 1000 });
         const input = { stack: str(o, "stack")!, service: str(o, "service"), reason: str(o, "reason"), ackTimeoutMs };
-        const r = await (action === "approve" ? api.approve : api.abort)(input, deps.runOptions);
+        const call = { approve: api.approve, continue: api.continueRelease, abort: api.abort }[action];
+        const r = await call(input, deps.runOptions);
         if (o.json === true) io.out(JSON.stringify({ type: "result", ...r }));
         else if (r.exitCode === 0) io.out(r.message);
         else io.err(`${r.outcome}: ${r.message} (exit ${r.exitCode})`);

@@ -3,7 +3,8 @@
  * them to an `onEvent` callback. Every event has `type`, `ts` (ISO time) and `stack`.
  */
 import type { Outcome, ExitCode } from "./errors";
-import type { ReleaseRecord } from "./engine/record/record";
+import type { Color } from "../components/core/conventions";
+import type { ReleaseRecord, StepVerdict } from "./engine/record/record";
 
 /** Steps of a release, in order. `rollback` and `recover` run only when needed. */
 export type Phase = "preflight" | "recover" | "stage" | "verify" | "switch" | "bake" | "finish" | "rollback";
@@ -53,6 +54,32 @@ export interface DecisionEvent extends EventBase {
   reason: string;
 }
 
+/**
+ * One intermediate step of a gradual switch, judged on the new color alone: its share of production traffic, the
+ * new color's own probe answers (through the test route or its own endpoint) and the real requests the platform
+ * counted for it, and the verdict. Emitted once per step as it ends, and again when its gate is continued.
+ */
+export interface StepEvent extends EventBase {
+  type: "step";
+  phase: "switch";
+  /** Index into the traffic steps. */
+  step: number;
+  /** Share of production traffic on the new color (%). */
+  share: number;
+  color: Color;
+  version: string;
+  verdict: StepVerdict | "held" | "continued";
+  samples: number;
+  errors: number;
+  errorRate: number;
+  p95Ms: number;
+  requests: number;
+  requestErrors: number;
+  via: string;
+  durationMs: number;
+  reason?: string;
+}
+
 export interface EngineEvent extends EventBase {
   type: "engine";
   phase: Phase;
@@ -87,7 +114,15 @@ export interface ResultEvent extends EventBase {
 }
 
 export type BlueGreenEvent =
-  PhaseStartEvent | PhaseEndEvent | CheckEvent | DecisionEvent | EngineEvent | StatusEvent | LogEvent | ResultEvent;
+  | PhaseStartEvent
+  | PhaseEndEvent
+  | CheckEvent
+  | DecisionEvent
+  | StepEvent
+  | EngineEvent
+  | StatusEvent
+  | LogEvent
+  | ResultEvent;
 
 /** Distributes `Omit` over the union so each event keeps its own fields. */
 export type EventInput = BlueGreenEvent extends infer E

@@ -29,7 +29,7 @@ export { deploy, switchColor, rollback, status, sync } from "./operations";
 export type { SyncInput } from "./operations";
 
 // Multi-environment promotion: the chain, evidence/history, approvals and abort from anywhere (docs/promotion.md).
-export { promote, history, approve, abort } from "./promotion/api";
+export { promote, history, approve, abort, continueRelease } from "./promotion/api";
 export type { PromoteInput, HistoryInput, ControlInput, ControlResult, PromotionOptions } from "./promotion/api";
 export type { HistoryEntry } from "./promotion/history";
 export { loadChain, describeChain } from "./promotion/chain";

@@ -100,8 +100,22 @@ export interface BakeInput {
 export interface SwitchInput {
   /** Traffic steps on the new color, e.g. "10,50,100" [100: all at once]. */
   steps?: string | number[];
-  /** Pause at each intermediate step, watched like a bake ["30s"]. */
+  /**
+   * Pause at each intermediate step: the new color alone is judged there like a bake (its own error rate and latency,
+   * never the mixed live URL's) ["30s"].
+   */
   stepPause?: Duration;
+  /**
+   * Gates: after their pause these steps (percentages of `steps` below 100, e.g. "10" or "10,50") hold until
+   * `bluegreen continue --stack S` from any host, the new color watched the whole time [none].
+   */
+  gateAt?: string | readonly number[];
+  /** Pauses: gates that never time out, whatever `gateTimeout` says (a person decides) [none]. */
+  pauseAt?: string | readonly number[];
+  /** A gate nobody continues ends after this long, e.g. "30m" [wait for an answer]. */
+  gateTimeout?: Duration;
+  /** What a gate timeout does: "abort" (roll back) or "continue" ["abort"]. */
+  onGateTimeout?: string;
 }
 
 export interface FinishInput {
@@ -250,6 +264,19 @@ export interface BaselineRules {
   maxLatencyRatio?: number;
 }
 
+/** Steps held until `bluegreen continue` (validated `gateAt`/`pauseAt`/`gateTimeout`/`onGateTimeout`). */
+export interface GateSettings {
+  /** Step percentages that hold after their pause (gates and pauses). */
+  at: number[];
+  /** Of `at`, the pauses: they never time out. */
+  pauses: number[];
+  /** When a gate (not a pause) ends without an answer, ms [none: waits]. */
+  timeoutMs?: number;
+  onTimeout: GateTimeoutAction;
+}
+
+export type GateTimeoutAction = "abort" | "continue";
+
 export interface ReleaseSettings {
   stack: string;
   service?: string;
@@ -259,6 +286,8 @@ export interface ReleaseSettings {
   bake: BakeSettings;
   steps: number[];
   stepPauseMs: number;
+  /** Gates and pauses at intermediate steps [none]. */
+  gates?: GateSettings;
   scaleDownAfterMs?: number;
   scaleDownCapacity?: number;
   /** `--scale-down-delay`; absent: the platform adapter's own (`PlatformAdapter.scaleDownDelayMs`). */
@@ -492,10 +521,78 @@ function normalizeEngine(i: EngineInput): Pick<ReleaseSettings, "policyPacks" | 
   };
 }
 
-function normalizeSwitch(i: SwitchInput): Pick<ReleaseSettings, "steps" | "stepPauseMs"> {
+function normalizeSwitch(i: SwitchInput): Pick<ReleaseSettings, "steps" | "stepPauseMs" | "gates"> {
+  const steps = opt(i.steps, (v) => parseSteps("--steps", v), [100]);
+  const gates = normalizeGates(i, steps);
   return {
-    steps: opt(i.steps, (v) => parseSteps("--steps", v), [100]),
+    steps,
     stepPauseMs: opt(i.stepPause, (v) => parseDuration("--step-pause", v, { max: 24 * 3_600_000 }), 30_000),
+    ...(gates ? { gates } : {}),
+  };
+}
+
+/** `--gate-at` / `--pause-at`: percentages of --steps below 100 (the last step has no gate: the bake follows it). */
+function parseGateSteps(flag: string, value: string | readonly number[], steps: number[]): number[] {
+  const inner = steps.filter((s) => s < 100);
+  const allowed =
+    inner.length === 0
+      ? `a step of --steps below 100, and --steps has none (got "${steps.join(",")}"): e.g. --steps 10,50,100 ${flag} 10`
+      : `comma-separated steps of --steps below 100 (here: ${inner.join(",")})`;
+  const parts = typeof value === "string" ? value.split(",").map((p) => p.trim().replace(/%$/, "")) : value.map(String);
+  const out = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
+  if (out.length === 0 || out.some((n) => !inner.includes(n)) || new Set(out).size !== out.length) {
+    throw new RefusedError(`${flag}: got "${String(value)}"; allowed: ${allowed}`, flag);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export function normalizeGates(i: SwitchInput, steps: number[]): GateSettings | undefined {
+  const gates = i.gateAt === undefined ? [] : parseGateSteps("--gate-at", i.gateAt, steps);
+  const pauses = i.pauseAt === undefined ? [] : parseGateSteps("--pause-at", i.pauseAt, steps);
+  const both = pauses.filter((p) => gates.includes(p));
+  if (both.length > 0) {
+    throw new RefusedError(
+      `--pause-at: got "${String(i.pauseAt)}"; ${both.join(",")} is also in --gate-at. Allowed: a step is a gate ` +
+        "(--gate-at: ends after --gate-timeout) or a pause (--pause-at: waits for `bluegreen continue`), not both",
+      "--pause-at",
+    );
+  }
+  if (gates.length === 0) {
+    for (const [flag, v] of [
+      ["--gate-timeout", i.gateTimeout],
+      ["--on-gate-timeout", i.onGateTimeout],
+    ] as const) {
+      if (v !== undefined) {
+        throw new RefusedError(
+          `${flag}: got "${String(v)}"; allowed only with --gate-at (--pause-at never times out)`,
+          flag,
+        );
+      }
+    }
+  }
+  const onTimeout = i.onGateTimeout ?? "abort";
+  if (onTimeout !== "abort" && onTimeout !== "continue") {
+    throw new RefusedError(
+      `--on-gate-timeout: got "${onTimeout}"; allowed: abort (default: roll back) or continue`,
+      "--on-gate-timeout",
+    );
+  }
+  if (i.onGateTimeout !== undefined && i.gateTimeout === undefined) {
+    throw new RefusedError(
+      `--on-gate-timeout: got "${onTimeout}"; allowed only with --gate-timeout (the action when it runs out)`,
+      "--on-gate-timeout",
+    );
+  }
+  if (gates.length === 0 && pauses.length === 0) return undefined;
+  const timeoutMs =
+    i.gateTimeout === undefined
+      ? undefined
+      : parseDuration("--gate-timeout", i.gateTimeout, { min: 1000, max: 7 * 24 * 3_600_000 });
+  return {
+    at: [...gates, ...pauses].sort((a, b) => a - b),
+    pauses,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    onTimeout,
   };
 }
 
@@ -572,6 +669,23 @@ export function refuseUnjudgeable(b: BakeSettings, steps: number[], stepPauseMs:
       Math.min(stepPauseMs, b.windowMs),
       `a --step-pause and --bake-window of at least ${formatDuration(need * b.intervalMs)}`,
     );
+    // Each intermediate step is judged like a bake, on the new color alone: it passes only when all its answers
+    // show the error rate at or below the limit at 95 % confidence. A pause too short for that is never a pass.
+    const enough = requestsToPass(b.maxErrorRate, need);
+    const holds = windowCapacity(stepPauseMs, b.intervalMs);
+    if (holds < enough) {
+      const rate = `${+(b.maxErrorRate * 100).toFixed(3)}%`;
+      throw new RefusedError(
+        `--step-pause ${formatDuration(stepPauseMs)} at --bake-interval ${iv} can never pass --max-error-rate ${rate} ` +
+          `at the steps ${steps.join(",")}: a step holds at most ${holds} answers of the new color, and ` +
+          (Number.isFinite(enough)
+            ? `showing an error rate at or below ${rate} at 95% confidence takes at least ${enough} answers without ` +
+              `an error. Allowed: a --step-pause of at least ${formatDuration(enough * b.intervalMs)}, a shorter ` +
+              "--bake-interval, a higher --max-error-rate, or --steps 100 (all at once)"
+            : "no number of answers shows an error rate of 0%. Allowed: a --max-error-rate above 0%"),
+        "--step-pause",
+      );
+    }
   }
 }
 
@@ -617,7 +731,7 @@ export function normalizeSwitchColor(i: SwitchColorInput): ReleaseSettings {
   };
 }
 
-function judgeableSwitch(i: SwitchColorInput): Pick<ReleaseSettings, "bake" | "steps" | "stepPauseMs"> {
+function judgeableSwitch(i: SwitchColorInput): Pick<ReleaseSettings, "bake" | "steps" | "stepPauseMs" | "gates"> {
   const bake = normalizeBake({ bake: "0s", ...i });
   const sw = normalizeSwitch(i);
   refuseUnjudgeable(bake, sw.steps, sw.stepPauseMs);

@@ -320,6 +320,8 @@ export interface MetricSource {
 export interface ReleasePlan {
   /** --bake (0: no bake). */
   bakeMs: number;
+  /** --step-pause, when the switch has intermediate steps (each judged on the new color's own signals). */
+  stepPauseMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import type { Color } from "../../components/core/conventions";
 import type { Figures, Phase } from "../events";
 import type { MetricSource, ProbeResult } from "../ports";
 import type { RunContext } from "./context";
-import { judgeBaseline, warnIfNoBaseline } from "./baseline";
+import { Baseline, baselineBreach, judgeBaseline, warnIfNoBaseline } from "./baseline";
 import { decideInconclusive, MeasurementErrors, readMeasured } from "./inconclusive";
 import {
   answerAccepted,
@@ -264,11 +264,42 @@ function prefixed(prefix: string, obj: Record<string, number>): Figures {
 
 export interface WatchResult {
   breach?: string;
+  /** What the watch saw: every probe answer, and the real requests the platform's counters reported. */
+  seen: WatchSeen;
   /** Set when the watch ended inconclusive with `--on-inconclusive pause`: the watch throws it. */
   paused?: Error;
   /** When the first sample of the breaching episode was seen (the first failed or slow request), ms. */
   firstBadAt?: number;
   detectedAt?: number;
+}
+
+export interface WatchSeen {
+  answers: number;
+  errors: number;
+  /** p95 latency of the last window (ms). */
+  p95Ms: number;
+  /** Real requests and errors the router's counters (or a target group's metrics) reported, summed over sources. */
+  requests: number;
+  requestErrors: number;
+}
+
+/** How a watch differs from the bake's default (the bake passes `{ mustJudge: true }`). */
+export interface WatchOptions {
+  /**
+   * The bake, or a step of a gradual switch: it passes only on the whole of what it saw (`wholeBakeVerdict`); a watch
+   * that ends without a judged window is inconclusive, never a pass. Also: every answer must come from `version`.
+   */
+  mustJudge?: boolean;
+  /** Every probe reaches `color` alone (a pinned step or gate hold): another version's answer is a failure. */
+  newColorOnly?: boolean;
+  /** How the probes reach their color when not by URL alone (the test route's header). */
+  via?: RouteVia;
+  /** Ends the watch (no verdict of its own) once true; checked every --bake-interval. */
+  stopWhen?: () => boolean;
+  /** The previous color's figures in the same window, judged in place of the baseline sampled before the switch. */
+  baseline?: () => Baseline | undefined;
+  /** What the watch is called in its verdicts ["the bake"]. */
+  label?: string;
 }
 
 /**
@@ -297,10 +328,12 @@ export async function watch(
   version: string,
   until: number,
   signal: AbortSignal,
-  mustJudge = false,
+  opts: WatchOptions = {},
 ): Promise<WatchResult> {
   const { clock } = ctx.deps;
   const b = ctx.settings.bake;
+  const mustJudge = opts.mustJudge === true;
+  const pinned = mustJudge || opts.newColorOnly === true;
   const url = joinUrl(endpoint, ctx.settings.checks.requestPath);
   const window = new SampleWindow(b.windowMs);
   const sources = metricSources(ctx);
@@ -313,7 +346,7 @@ export async function watch(
   let nextMetricAt = clock.now();
   let nextReportAt = clock.now();
   let firstBadAt: number | undefined;
-  let result: WatchResult | undefined;
+  let result: Omit<WatchResult, "seen"> | undefined;
   let failure: Error | undefined;
   const inflight = new Set<Promise<void>>();
   let metricsBusy = false;
@@ -323,13 +356,14 @@ export async function watch(
   // The router's counters per source: a sliding window and the whole bake.
   const traffic = new Map<string, { window: CountWindow; requests: number; errors: number }>();
   const measurementErrors = new MeasurementErrors(b.consecutiveErrorLimit);
-  warnIfNoBaseline(ctx);
+  let lastP95 = 0;
+  if (!opts.baseline) warnIfNoBaseline(ctx);
 
   const onAnswer = (answer: ProbeResult): void => {
     if (result) return;
-    // The pause of a weighted step watches mixed traffic by design: only the bake (all traffic on the new color)
-    // counts another version's answer as a failure.
-    const p = mustJudge ? fromExpectedVersion(ctx, answer, version) : answer;
+    // Watching the new color alone (the bake, a step's own endpoint): another version's answer is a failure. The
+    // early watch of a switch sees the router's move settle and does not.
+    const p = pinned ? fromExpectedVersion(ctx, answer, version) : answer;
     const now = clock.now();
     window.add(now, p);
     const bad = !p.ok || (p.status !== undefined && p.latencyMs > b.maxLatencyMs);
@@ -340,7 +374,15 @@ export async function watch(
     if (!p.ok) all.errors++;
     // A window with nothing bad in it ends an episode: the next bad sample starts a new one.
     if (stats.errors === 0 && stats.p95Ms <= b.maxLatencyMs) firstBadAt = undefined;
-    const breach = breachOf(stats, thresholds) ?? judgeBaseline(ctx, stats);
+    const same = opts.baseline?.();
+    const breach =
+      breachOf(stats, thresholds) ??
+      (same
+        ? baselineBreach(stats, same, b.baseline, b.minSamples)
+        : opts.baseline
+          ? undefined
+          : judgeBaseline(ctx, stats));
+    lastP95 = stats.p95Ms;
     if (breach || !p.ok || now >= nextReportAt) {
       ctx.emit({
         type: "check",
@@ -348,6 +390,7 @@ export async function watch(
         name: "bake.window",
         ok: !breach,
         target: url,
+        ...(opts.via ? { via: opts.via.label } : {}),
         figures: { ...statsFigures(stats), last: p.status ?? p.error ?? null, version: p.version ?? null },
         ...(breach ? { detail: breach } : {}),
       });
@@ -428,9 +471,10 @@ export async function watch(
     void t.finally(() => inflight.delete(t));
   };
 
-  while (!result && failure === undefined && clock.now() < until) {
+  const stopped = (): boolean => opts.stopWhen?.() === true;
+  while (!result && failure === undefined && clock.now() < until && !stopped()) {
     // Bounded: with every request hanging until its timeout, at most timeout/interval are in flight.
-    if (inflight.size < 64) track(probe(ctx, url, signal).then(onAnswer));
+    if (inflight.size < 64) track(probe(ctx, url, signal, "request", opts.via).then(onAnswer));
     if (sources.length > 0 && !metricsBusy && clock.now() >= nextMetricAt) {
       metricsBusy = true;
       nextMetricAt = clock.now() + b.metricIntervalMs;
@@ -447,7 +491,7 @@ export async function watch(
   }
   if (!result && failure === undefined) await Promise.all([...inflight]);
   if (!result && failure === undefined && mustJudge) {
-    const end = wholeBakeVerdict(ctx, most, all, traffic);
+    const end = wholeBakeVerdict(ctx, most, all, traffic, opts.label ?? "the bake");
     if (end && "breach" in end) result = { breach: end.breach, detectedAt: clock.now() };
     else if (end) {
       const out = decideInconclusive(ctx, phase, end.inconclusive);
@@ -456,7 +500,14 @@ export async function watch(
   }
   if (failure !== undefined && !result) throw failure;
   if (result?.paused) throw result.paused;
-  return result ?? {};
+  let requests = 0;
+  let requestErrors = 0;
+  for (const t of traffic.values()) {
+    requests += t.requests;
+    requestErrors += t.errors;
+  }
+  const seen: WatchSeen = { answers: all.answers, errors: all.errors, p95Ms: lastP95, requests, requestErrors };
+  return { ...(result ?? {}), seen };
 }
 
 /**
@@ -470,6 +521,7 @@ function wholeBakeVerdict(
   most: number,
   all: { answers: number; errors: number },
   traffic: Map<string, { requests: number; errors: number }>,
+  label: string,
 ): { breach: string } | { inconclusive: string } | undefined {
   const b = ctx.settings.bake;
   const limit = `--max-error-rate ${pct(b.maxErrorRate)}`;
@@ -481,7 +533,7 @@ function wholeBakeVerdict(
     };
   }
   const v = rateVerdict(all.errors, all.answers, b.maxErrorRate, b.minSamples);
-  const seen = `${all.errors} errors in the bake's ${all.answers} answers`;
+  const seen = `${all.errors} errors in ${label}'s ${all.answers} answers`;
   if (v.verdict === "breach") {
     return { breach: `${seen}: at 95% confidence the error rate is at least ${pct(v.lower)}, above ${limit}` };
   }
@@ -506,7 +558,7 @@ function wholeBakeVerdict(
       ctx.emit({
         type: "log",
         level: "info",
-        message: `${what}: too few to judge on their own (${enough} needed); the probes judged the bake`,
+        message: `${what}: too few to judge on their own (${enough} needed); the probes judged ${label}`,
       });
     }
   }

@@ -210,7 +210,10 @@ async function platformPreflight(ctx: RunContext, snap: Snapshot): Promise<void>
     outputs,
     snap.config.services.map((s) => s.spec.name),
     ctx.interrupts.soft,
-    { bakeMs: ctx.settings.bake.durationMs },
+    {
+      bakeMs: ctx.settings.bake.durationMs,
+      ...(ctx.settings.steps.length > 1 ? { stepPauseMs: ctx.settings.stepPauseMs } : {}),
+    },
   );
 }
 
@@ -326,7 +329,9 @@ async function runFrom(
       await runPhase(ctx, "bake", async () => {
         const platformMetrics = await platformBakeSignals(ctx);
         // Once per bake: what the platform's signals cannot judge (kubernetes without router counters).
-        for (const s of platformMetrics) if (s.warning) ctx.emit({ type: "log", level: "warn", message: s.warning });
+        for (const s of platformMetrics) {
+          if (s.warning && ctx.state.firstTime(s.warning)) ctx.emit({ type: "log", level: "warn", message: s.warning });
+        }
         ctx.state.setPlatformMetrics(platformMetrics);
         breach = await bake(ctx, until);
         return { changed: false, ok: !breach, detail: breach?.reason };

@@ -73,16 +73,21 @@ export function decideInconclusive(ctx: RunContext, phase: Phase, reason: string
   });
   if (action === "rollback") return { breach: `inconclusive: ${reason}` };
   const r = ctx.status.record;
-  const where = r
-    ? `traffic stays on ${r.toColor} (${r.service} ${r.version}, verified)`
-    : "traffic stays where it is (verified)";
+  const share = r?.phase === "switch" && r.step !== undefined ? ctx.settings.steps[r.step] : undefined;
+  const where = !r
+    ? "traffic stays where it is (verified)"
+    : share !== undefined && share < 100
+      ? `traffic stays at ${share}% on ${r.toColor} (${r.service} ${r.version}, verified), the rest on ${r.fromColor}`
+      : `traffic stays on ${r.toColor} (${r.service} ${r.version}, verified)`;
   const rerun = r
     ? r.kind === "deploy"
       ? `\`bluegreen deploy --stack ${ctx.settings.stack} --service ${r.service} --version ${r.version}\``
       : `the same \`bluegreen ${r.kind}\` command`
     : "the same command";
   const back = r ? ` to return to ${r.fromColor} (${r.fromVersion})` : "";
-  const how = `rerun ${rerun} to bake again and finish, or run \`bluegreen rollback --stack ${ctx.settings.stack}\`${back}`;
+  const again = share !== undefined && share < 100 ? `judge the ${share}% step again` : "bake again";
+  const how = `rerun ${rerun} to ${again} and finish, or run \`bluegreen rollback --stack ${ctx.settings.stack}\`${back}`;
   ctx.emit({ type: "decision", phase, decision: "pause", reason: `${where}; ${how}` });
-  return { paused: new PausedError(`paused: bake inconclusive (${reason}); ${where}. To continue, ${how}`) };
+  const what = share !== undefined && share < 100 ? `the ${share}% step` : "bake";
+  return { paused: new PausedError(`paused: ${what} inconclusive (${reason}); ${where}. To continue, ${how}`) };
 }

@@ -5,12 +5,30 @@
  */
 import type { EngineState, MetricSource, StackDriver, StackOutputsView } from "../ports";
 
+/** Who continued a gate (a `bluegreen continue` request the release's control saw). */
+export interface GateAnswer {
+  by: string;
+  at: string;
+  reason?: string;
+}
+
+/**
+ * The `bluegreen continue` requests of this release, as its control (automation/promotion/runtime.ts) sees them in the
+ * `bluegreen:control` stack tag: polled during the engine's own waits; `check` reads the tag once now.
+ */
+export interface GateAnswers {
+  continued(step: number): GateAnswer | undefined;
+  check(): Promise<void>;
+}
+
 export class RunState {
   private lastOutputs?: StackOutputsView;
   private outputsRead?: Promise<StackOutputsView>;
   private engineStateRead?: Promise<EngineState>;
   private platformMetrics: MetricSource[] = [];
   private beforeSwitchGate?: () => Promise<void>;
+  private gateSource?: GateAnswers;
+  private readonly said = new Set<string>();
 
   constructor(private readonly driver: Pick<StackDriver, "outputs" | "engineState">) {}
 
@@ -78,5 +96,21 @@ export class RunState {
 
   async beforeSwitch(): Promise<void> {
     if (this.beforeSwitchGate) await this.beforeSwitchGate();
+  }
+
+  /** True the first time `message` is asked about in this run: a warning said once, however many phases meet it. */
+  firstTime(message: string): boolean {
+    if (this.said.has(message)) return false;
+    this.said.add(message);
+    return true;
+  }
+
+  /** Where a gate at a step learns it was continued (the release's control); set once per run. */
+  setGateAnswers(source: GateAnswers): void {
+    this.gateSource = source;
+  }
+
+  gateAnswers(): GateAnswers | undefined {
+    return this.gateSource;
   }
 }

@@ -13,6 +13,7 @@ import type { ReleaseRecord } from "./record/record";
 import { sampleBaseline } from "./baseline";
 import { confirmVersion, RouteVia, smokeCheck, waitHealthy, warmUp, watch } from "./checks";
 import { requestsToPass } from "./window";
+import { holdAtGate, judgeStep, pinnedTarget } from "./step-judge";
 import { killedText, type RunContext } from "./context";
 import { currentOutputs, platformContext, routeAll, routedColors } from "./platform";
 import { judgeScope, Scope } from "./scope";
@@ -355,7 +356,8 @@ function stepConfig(r: ReleaseRecord, pct: number): ConfigChange[] {
 }
 
 /**
- * Switch: traffic onto the verified color, in the configured steps. Intermediate steps are watched like a bake;
+ * Switch: traffic onto the verified color, in the configured steps. Intermediate steps judge the new color alone
+ * like a bake (step-judge.ts), then hold at their gate if they have one;
  * the last moves traffic first (router, then confirmation, then config and `up`) when the platform has a direct
  * path, and is confirmed by the live endpoint answering the new version. Returns a `Breach` instead of throwing.
  */
@@ -366,6 +368,7 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
   }
   const steps = ctx.settings.steps;
   const start = Math.min(r.step ?? 0, steps.length - 1);
+  let signalsSet = false;
   for (let i = start; i < steps.length; i++) {
     const pct = steps[i];
     ctx.emit({
@@ -395,26 +398,105 @@ export async function switchTraffic(ctx: RunContext, resumed: boolean): Promise<
         throw err;
       }
     }
-    // The hard signal: a first Ctrl-C lets this update finish, then the flow rolls back from a known state.
-    await engineOp(ctx, "switch", "up", ctx.interrupts.hard);
-    const so = await serviceOutputs(ctx, r.service);
     if (pct < 100) {
-      const until = ctx.deps.clock.now() + ctx.settings.stepPauseMs;
-      const w = await watch(
-        ctx,
-        "switch",
-        so.liveEndpoint,
-        r.service,
-        r.toColor,
-        r.version,
-        until,
-        ctx.interrupts.soft,
-      );
-      if (w.breach) return new Breach(`at ${pct}% on ${r.toColor}: ${w.breach}`, w.firstBadAt, w.detectedAt);
+      if (!signalsSet) {
+        const signals = await platformBakeSignals(ctx);
+        for (const s of signals) {
+          if (s.warning && ctx.state.firstTime(s.warning)) ctx.emit({ type: "log", level: "warn", message: s.warning });
+        }
+        ctx.state.setPlatformMetrics(signals);
+        signalsSet = true;
+      }
+      // The router takes the step's weights during this update: the new color is watched from its start.
+      const early = await stepUpdateWatched(ctx, pct);
+      if (early) return early;
+      // The new color alone is judged, never the mixed live URL (step-judge.ts); then its gate, if any, holds.
+      const so = await serviceOutputs(ctx, r.service);
+      const b = (await judgeStep(ctx, so, i, pct)) ?? (await holdAtGate(ctx, so, i, pct));
+      if (b) return new Breach(b.reason, b.firstBadAt, b.detectedAt);
     } else {
+      // The hard signal: a first Ctrl-C lets this update finish, then the flow rolls back from a known state.
+      await engineOp(ctx, "switch", "up", ctx.interrupts.hard);
+      const so = await serviceOutputs(ctx, r.service);
       const c = await confirmVersion(ctx, "switch", so.liveEndpoint, r.version, ctx.interrupts.soft);
       if (!c.ok) return new Breach(`switch not confirmed: ${c.why}`);
     }
+  }
+  return undefined;
+}
+
+/**
+ * The update of an intermediate step, with the new color watched alone from its start: the router takes the step's
+ * weights in the middle of it (on the local platform after seconds of preview and program), and from then on users
+ * reach the new color. Its probes (test route or own endpoint) and the router's counters of its real requests are
+ * judged by the sliding-window rule while the update runs; a breach cancels the update (it must not run on) and
+ * returns at once, the update still ending (the rollback holds the router until it did, `holdRouteUntil`). The
+ * step's own judgement (`judgeStep`) follows the update.
+ */
+async function stepUpdateWatched(ctx: RunContext, pct: number): Promise<Breach | undefined> {
+  const r = rec(ctx);
+  const outputs = await currentOutputs(ctx);
+  const target = pinnedTarget(await serviceOutputs(ctx, r.service), r);
+  const cancel = new AbortController();
+  let ended = false;
+  const update = engineOp(ctx, "switch", "up", AbortSignal.any([ctx.interrupts.hard, cancel.signal])).finally(
+    () => (ended = true),
+  );
+  update.catch(() => undefined);
+  // As in watchEarly: a platform without router counters (kubernetes without ingress metrics) would be judged on
+  // probes alone while this update loads the runner; its step is judged once the update ended.
+  if (!target || ctx.state.getPlatformMetrics().some((m) => m.warning)) {
+    await update;
+    return undefined;
+  }
+  const watching = watch(
+    ctx,
+    "switch",
+    target.endpoint,
+    r.service,
+    r.toColor,
+    r.version,
+    Number.MAX_SAFE_INTEGER,
+    ctx.interrupts.soft,
+    { newColorOnly: true, ...(target.via ? { via: target.via } : {}), stopWhen: () => ended },
+  ).catch((err: unknown) => {
+    // The step's own judgement watches again once the update ended; a failed early watch is no reason to stop.
+    if (!ctx.interrupts.soft.aborted && !(err instanceof PausedError)) {
+      ctx.emit({
+        type: "log",
+        level: "warn",
+        message: `watching the new color during the step's update failed: ${String(err)}`,
+      });
+    }
+    return undefined;
+  });
+  const first = await Promise.race([
+    watching.then((w) => ({ w })),
+    update.then(
+      () => ({ ended: true as const }),
+      (err: unknown) => ({ err }),
+    ),
+  ]);
+  if ("w" in first && first.w?.breach) {
+    const w = first.w;
+    cancel.abort(new Error("breach during the step's update: cancelling the update"));
+    // The router's socket and the endpoints did not change: the rollback's fast path uses these outputs.
+    ctx.state.rememberOutputs(outputs);
+    return new Breach(
+      `at ${pct}% on ${r.toColor}, during the step's update: ${w.breach}`,
+      w.firstBadAt,
+      w.detectedAt,
+      update.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+  }
+  const w = await watching;
+  await update;
+  if (w?.breach) {
+    // Breached as the update ended: the update is done, the rollback needs no wait.
+    return new Breach(`at ${pct}% on ${r.toColor}, during the step's update: ${w.breach}`, w.firstBadAt, w.detectedAt);
   }
   return undefined;
 }
@@ -676,7 +758,9 @@ export async function bake(ctx: RunContext, until: number): Promise<Breach | und
   const pass = requestsToPass(b.maxErrorRate, b.minSamples);
   const enough = Number.isFinite(pass) ? pass : b.minSamples;
   const end = Math.max(until, ctx.deps.clock.now() + (enough + 1) * b.intervalMs);
-  const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, end, ctx.interrupts.soft, true);
+  const w = await watch(ctx, "bake", so.liveEndpoint, r.service, r.toColor, r.version, end, ctx.interrupts.soft, {
+    mustJudge: true,
+  });
   if (w.breach) return new Breach(w.breach, w.firstBadAt, w.detectedAt);
   // Baked means the new version answered to the end: confirm it once more before the record says so.
   const c = await confirmVersion(ctx, "bake", so.liveEndpoint, r.version, ctx.interrupts.soft);

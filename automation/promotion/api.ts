@@ -5,6 +5,7 @@
  *   history({ stack: "prod", service: "web" })       the recorded outcomes, newest first
  *   approve({ stack: "prod", service: "web" })       lets a release waiting for approval switch
  *   abort({ stack: "prod" })                         stops a running release (rolls back if traffic moved)
+ *   continueRelease({ stack: "prod" })               lets a release held at a gate of a gradual switch move on
  */
 import * as path from "path";
 import { classifyError, EXIT, ExitCode, Outcome, RefusedError } from "../errors";
@@ -191,7 +192,7 @@ export interface ControlResult {
 }
 
 async function control(
-  action: "approve" | "abort",
+  action: "approve" | "abort" | "continue",
   input: ControlInput,
   opts: PromotionOptions,
 ): Promise<ControlResult> {
@@ -245,6 +246,14 @@ async function control(
 /** Approves the release waiting for approval on `stack` (from any process or host with access to the stack). */
 export function approve(input: ControlInput, opts: PromotionOptions = {}): Promise<ControlResult> {
   return control("approve", input, opts);
+}
+
+/**
+ * Lets the release held at a gate of a gradual switch on `stack` (`--gate-at`, `--pause-at`) move on to its next step,
+ * from any process or host with access to the stack. Refused (exit 2) when no release is held at a gate.
+ */
+export function continueRelease(input: ControlInput, opts: PromotionOptions = {}): Promise<ControlResult> {
+  return control("continue", input, opts);
 }
 
 /** Stops the release running on `stack` from another process; if traffic moved, it goes back to the verified color. */

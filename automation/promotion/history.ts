@@ -43,6 +43,8 @@ export interface HistoryEntry {
   forced?: { reason: string; missing: string[] };
   /** Approval of the switch, when the environment required one. */
   approval?: { by: string; at: string; auto: boolean };
+  /** A gradual switch: each intermediate step as judged on the new color alone, and who continued its gate. */
+  steps?: { share: number; verdict: string; samples: number; errors: number; requests: number; continuedBy?: string }[];
 }
 
 /** Reads a stored history leniently: entries that are not ours are dropped, not fatal (it is evidence, not state). */
@@ -139,6 +141,16 @@ export class HistoryRecorder {
     };
     if (final.reason) entry.reason = final.reason;
     if (final.routedAt) entry.routedAt = final.routedAt;
+    if (final.steps && final.steps.length > 0) {
+      entry.steps = final.steps.map((s) => ({
+        share: s.share,
+        verdict: s.verdict,
+        samples: s.samples,
+        errors: s.errors,
+        requests: s.requests,
+        ...(s.gate ? { continuedBy: s.gate.continuedBy } : {}),
+      }));
+    }
     if (baked) {
       entry.bake = {
         durationMs: this.bakeDurationMs,

@@ -54,6 +54,8 @@ export class ReleaseControl {
   private lastPoll = Number.NEGATIVE_INFINITY;
   private polling: Promise<void> | undefined;
   private approvedBy: ControlRequest | undefined;
+  /** `bluegreen continue` requests seen, by the step index of the gate they continue. */
+  private readonly continuedAt = new Map<number, ControlRequest>();
   private readonly handled = new Set<string>();
   private readonly pollMs: number;
   private rawClock: Clock;
@@ -131,6 +133,21 @@ export class ReleaseControl {
             "stopping; traffic goes back to the verified color if it moved",
         });
         this.aborter.abort(new AbortRequested(request));
+      } else if (request.action === "continue") {
+        const held = record.gate?.step;
+        if (request.step === undefined || held !== request.step) {
+          refusal =
+            held === undefined
+              ? "the release is not held at a gate"
+              : `it is for the gate of step ${(request.step ?? -1) + 1}, and the release holds at step ${held + 1}`;
+          this.ctx.emit({
+            type: "log",
+            level: "warn",
+            message: `continue by ${request.by}@${request.host}: ${refusal}`,
+          });
+        } else {
+          this.continuedAt.set(request.step, request);
+        }
       } else {
         refusal = this.approvalRefusal(request.by);
         if (refusal) {
@@ -148,10 +165,20 @@ export class ReleaseControl {
     const note =
       request.action === "abort"
         ? "aborting: stopping the release (rolling back if traffic moved)"
-        : refusal
-          ? `refused: ${refusal}; still waiting`
-          : `approved: ${record.service} ${record.version} switches to ${record.toColor}`;
+        : request.action === "continue"
+          ? refusal
+            ? `refused: ${refusal}`
+            : `continued: moves on from ${record.gate?.share ?? "?"}% on ${record.toColor}`
+          : refusal
+            ? `refused: ${refusal}; still waiting`
+            : `approved: ${record.service} ${record.version} switches to ${record.toColor}`;
     await this.acknowledge(request, note);
+  }
+
+  /** The `bluegreen continue` request for the gate at step `step`, once seen (engine/run-state.ts GateAnswers). */
+  continued(step: number): { by: string; at: string; reason?: string } | undefined {
+    const c = this.continuedAt.get(step);
+    return c ? { by: `${c.by}@${c.host}`, at: c.at, ...(c.reason ? { reason: c.reason } : {}) } : undefined;
   }
 
   /**
@@ -279,6 +306,7 @@ export function attachReleaseControl(ctx: RunContext, extras: ReleaseExtras): Re
   ctx.interrupts = { ...ctx.interrupts, soft: AbortSignal.any([ctx.interrupts.soft, control.signal]) };
   ctx.status.onEnd = (final) => control.historyChanges(final);
   if (extras.approval) ctx.state.setBeforeSwitch(() => control.awaitApproval());
+  ctx.state.setGateAnswers({ continued: (step) => control.continued(step), check: () => control.poll() });
   return control;
 }
 

@@ -178,6 +178,28 @@ function entryRows(entries: ReportEntry[]): string {
     .join("");
 }
 
+/** Each intermediate step of a gradual switch, judged on the new color alone: share, samples, verdict. */
+function stepsTable(r: ReleaseReport): string {
+  if (r.steps.length === 0) return '<p class="muted">All traffic moved at once (no intermediate steps).</p>';
+  const rows = r.steps
+    .map((s) => {
+      const ok = s.verdict === "pass" || s.verdict === "continued";
+      const real = s.requests > 0 ? `${s.requestErrors}/${s.requests}` : "—";
+      return (
+        `<tr class="${ok ? "pass" : "fail"}"><td class="t">+${esc(seconds(s.at))}</td><td>${esc(s.share)}% ${esc(s.color)}</td>` +
+        `<td class="name">${esc(s.verdict)}</td><td>${esc(s.errors)}/${esc(s.samples)} (${esc(pct(s.errorRate))})</td>` +
+        `<td>${esc(ms(s.p95Ms))}</td><td>${esc(real)}</td><td>${esc(seconds(s.durationMs))}</td><td>${esc(s.via)}` +
+        `${s.reason ? ` — ${esc(s.reason)}` : ""}</td></tr>`
+      );
+    })
+    .join("");
+  return (
+    '<table class="log" id="steps-table"><thead><tr><th>time</th><th>share</th><th>verdict</th><th>probe errors</th>' +
+    "<th>p95</th><th>real requests failed</th><th>watched</th><th>via / reason</th></tr></thead>" +
+    `<tbody>${rows}</tbody></table>`
+  );
+}
+
 function metricsTable(r: ReleaseReport): string {
   if (r.metrics.length === 0) return '<p class="muted">No metric source was read in this release.</p>';
   const bySource = new Map<string, typeof r.metrics>();
@@ -237,6 +259,7 @@ ${r.exitCode !== undefined ? `<dt>exit code</dt><dd>${esc(r.exitCode)}</dd>` : "
 </header>
 <section id="phases"><h2>Phases</h2>${phaseTimeline(r)}</section>
 <section id="traffic"><h2>Traffic split over time</h2>${legend.replace(/<span class="muted">.*?<\/span>/, "")}${trafficChart(r)}</section>
+<section id="steps"><h2>Steps (the new color judged alone)</h2>${stepsTable(r)}</section>
 <section id="colors"><h2>Blue and green side by side</h2>${sideBySide(r.summary)}
 <h3>Error rate</h3>${legend}${colorChart(r, "errorRate", "error rate per color over time")}
 <h3>p95 latency</h3>${colorChart(r, "p95Ms", "p95 latency per color over time")}</section>

@@ -44,6 +44,24 @@ export interface MetricPoint {
   detail?: string;
 }
 
+/** One intermediate step of a gradual switch as judged on the new color alone (the `step` events). */
+export interface StepPoint {
+  at: number;
+  step: number;
+  share: number;
+  color: Color;
+  verdict: string;
+  samples: number;
+  errors: number;
+  errorRate: number;
+  p95Ms: number;
+  requests: number;
+  requestErrors: number;
+  via: string;
+  durationMs: number;
+  reason?: string;
+}
+
 export interface ReportEntry {
   at: number;
   ts: string;
@@ -87,6 +105,8 @@ export interface ReleaseReport {
   traffic: TrafficPoint[];
   colors: ColorPoint[];
   metrics: MetricPoint[];
+  /** Each step's judgement (and its gate's end), in order. */
+  steps: StepPoint[];
   summary: ColorSummary[];
   /** Every check except the routine passing ones (health polls, bake windows), every decision, every warning. */
   entries: ReportEntry[];
@@ -125,6 +145,7 @@ export function buildReport(events: BlueGreenEvent[]): ReleaseReport {
   const traffic: TrafficPoint[] = [];
   const colors: ColorPoint[] = [];
   const metrics: MetricPoint[] = [];
+  const steps: StepPoint[] = [];
   const entries: ReportEntry[] = [];
   const routine: ReportEntry[] = [];
   if (rec.fromColor) traffic.push(split(0, rec.fromColor, 100, `${rec.fromColor} live before the release`));
@@ -171,6 +192,23 @@ export function buildReport(events: BlueGreenEvent[]): ReleaseReport {
         (isRoutine(e) ? routine : entries).push(entryOf(e, t));
         break;
       }
+      case "step": {
+        const { type: _t, ts: _ts, stack: _s, releaseId: _r, phase: _p, version: _v, ...figures } = e;
+        steps.push({ at: t, ...figures });
+        entries.push({
+          at: t,
+          ts: e.ts,
+          phase: e.phase,
+          kind: "check",
+          name: `step ${e.share}%`,
+          ok: e.verdict === "pass" || e.verdict === "continued",
+          text:
+            `${e.verdict}: ${e.errors}/${e.samples} probe answers of ${e.color} failed, p95 ${e.p95Ms}ms` +
+            (e.requests > 0 ? `; ${e.requestErrors}/${e.requests} real requests failed` : "") +
+            ` (via ${e.via})${e.reason ? ` — ${e.reason}` : ""}`,
+        });
+        break;
+      }
       case "log":
         if (e.level === "warn") {
           entries.push({ at: t, ts: e.ts, phase: "", kind: "log", name: "warning", ok: false, text: e.message });
@@ -203,6 +241,7 @@ export function buildReport(events: BlueGreenEvent[]): ReleaseReport {
     traffic,
     colors,
     metrics,
+    steps,
     summary: summarize(colors, rec),
     entries,
     routine,

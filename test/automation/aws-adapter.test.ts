@@ -598,6 +598,19 @@ describe("aws adapter: the real AWS SDK against a local AWS API endpoint", funct
       assert.ok(!world.log.some((l) => l === "up" || l.startsWith("config")), world.log.join(", "));
     });
 
+    it("refuses (exit 2) a --step-pause too short to see a CloudWatch period of the new color's target group", async () => {
+      process.env.BLUEGREEN_CLOUDWATCH_DELAY = "5s";
+      const { world, platform } = awsWorld();
+      const r = await deploy({ ...REL, steps: "10,100", stepPause: "6s" }, world.runOptions([], { platform }));
+      assert.equal(r.exitCode, EXIT.refused, r.message);
+      assert.match(
+        r.message,
+        /--step-pause 6s on aws cannot judge the new color's real traffic.*--step-pause 7s or longer/,
+      );
+      assert.equal(fake.requestsFor("ModifyListener").length, 0);
+      assert.ok(!world.log.some((l) => l === "up" || l.startsWith("config")), world.log.join(", "));
+    });
+
     it("never switches (exit 4) when a target of the new color is unhealthy", async () => {
       const { world, platform } = awsWorld();
       fake.targetGroups.set(TG.green, [

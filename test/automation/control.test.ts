@@ -152,6 +152,7 @@ describe("control: tag values within Pulumi Cloud's limit", () => {
       owner: { pid: 4_194_304, host: LONG_HOST },
       outcome: "failed-verification",
       awaitingApproval: { since: "2026-12-03T10:00:00.000Z" },
+      gate: { step: 2, share: 50, since: "2026-12-03T10:00:00.000Z" },
     });
     const text = encodeBeacon(r);
     assert.ok(text.length <= TAG_VALUE_LIMIT, `${text.length} characters: ${text}`);
@@ -164,6 +165,7 @@ describe("control: tag values within Pulumi Cloud's limit", () => {
     assert.equal(back.owner?.pid, 4_194_304);
     assert.equal(back.updatedAt, r.updatedAt);
     assert.equal(back.awaitingApproval?.since, "2026-12-03T10:00:00.000Z");
+    assert.deepEqual(back.gate, { step: 2, share: 50, since: "2026-12-03T10:00:00.000Z" });
     assert.notEqual(
       decodeBeacon(encodeBeacon({ ...r, owner: { pid: 1, host: `${LONG_HOST}2` } }))?.owner?.host,
       back.owner?.host,

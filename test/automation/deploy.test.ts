@@ -393,7 +393,10 @@ describe("deploy: bake and automatic rollback (exit 3)", () => {
   it("rolls back at an intermediate weighted step", async () => {
     const w = new World();
     w.behaviors["1.1.0"] = { errorRate: 1, errorsAfterLiveMs: 0 };
-    const r = await deploy({ ...REL, steps: "10,50,100", maxErrorRate: "1%", bake: "30s" }, w.runOptions([]));
+    const r = await deploy(
+      { ...REL, steps: "10,50,100", maxErrorRate: "1%", bake: "30s", stepPause: "30s" },
+      w.runOptions([]),
+    );
     assert.equal(r.exitCode, EXIT.rolledBack, r.message);
     assert.match(r.message, /at 10% on green/);
     assert.equal(w.state.config.services.web.weights, undefined);

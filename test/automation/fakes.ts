@@ -591,7 +591,7 @@ export const FAST = {
   bakeInterval: "100ms",
   bakeWindow: "2s",
   minSamples: 5,
-  stepPause: "2s",
+  stepPause: "6s",
   lockWait: "3s",
 } as const;
 

@@ -139,7 +139,9 @@ describe("judgement: a bake that ends without a judged window is inconclusive, n
     const events: BlueGreenEvent[] = [];
     const ctx = watchContext(w, { bakeInterval: "2s", bakeWindow: "10s", minSamples: 8 }, events);
     const until = w.clock.now() + 20_000;
-    const r = await watch(ctx, "bake", "http://web.live", "web", "blue", "1.0.0", until, ctx.interrupts.soft, true);
+    const r = await watch(ctx, "bake", "http://web.live", "web", "blue", "1.0.0", until, ctx.interrupts.soft, {
+      mustJudge: true,
+    });
     assert.match(
       r.breach ?? "",
       /^inconclusive: no window was judged: the most answers .* were [56], below --min-samples 8/,
@@ -152,7 +154,7 @@ describe("judgement: a bake that ends without a judged window is inconclusive, n
     const ctx = watchContext(w, { bakeInterval: "2s", bakeWindow: "10s", minSamples: 8, onInconclusive: "pause" }, []);
     const until = w.clock.now() + 20_000;
     await assert.rejects(
-      watch(ctx, "bake", "http://web.live", "web", "blue", "1.0.0", until, ctx.interrupts.soft, true),
+      watch(ctx, "bake", "http://web.live", "web", "blue", "1.0.0", until, ctx.interrupts.soft, { mustJudge: true }),
       (e: unknown) => e instanceof PausedError && /no window was judged/.test(e.message),
     );
   });

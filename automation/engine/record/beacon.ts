@@ -66,6 +66,8 @@ interface BeaconV2 {
   x?: ReleaseRecord["outcome"];
   /** waiting for approval since, seconds before `a` */
   w?: number;
+  /** held at a gate: [step index, share %, held since (seconds before `a`)] */
+  g?: [number, number, number];
 }
 
 const KINDS: Record<string, ReleaseRecord["kind"]> = { d: "deploy", s: "switch", r: "rollback" };
@@ -98,6 +100,9 @@ export function encodeBeacon(r: ReleaseRecord): string {
     b: Math.max(0, a - seconds(r.startedAt)),
     ...(r.outcome ? { x: r.outcome } : {}),
     ...(r.awaitingApproval ? { w: Math.max(0, a - seconds(r.awaitingApproval.since)) } : {}),
+    ...(r.gate
+      ? { g: [r.gate.step, r.gate.share, Math.max(0, a - seconds(r.gate.since))] as [number, number, number] }
+      : {}),
   };
   const text = JSON.stringify(b);
   if (text.length <= TAG_VALUE_LIMIT || !r.owner) return text;
@@ -159,6 +164,9 @@ function decodeV2(b: BeaconV2): ReleaseRecord | undefined {
     ...(owner ? { owner: { host: owner[1], pid: Number(owner[2]) } } : {}),
     ...(b.x ? { outcome: b.x } : {}),
     ...(b.w !== undefined ? { awaitingApproval: { since: isoOf(b.a - b.w) } } : {}),
+    ...(Array.isArray(b.g) && b.g.length === 3 && b.g.every((n) => typeof n === "number")
+      ? { gate: { step: b.g[0], share: b.g[1], since: isoOf(b.a - b.g[2]) } }
+      : {}),
   };
 }
 

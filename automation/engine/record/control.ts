@@ -1,5 +1,6 @@
 /**
- * Control from anywhere: `bluegreen approve` and `bluegreen abort` write a request into the stack's
+ * Control from anywhere: `bluegreen approve`, `bluegreen continue` (a gate of a gradual switch) and `bluegreen abort`
+ * write a request into the stack's
  * `bluegreen:control` tag (a JSON object naming the release it is for), which the backend keeps, so any terminal or
  * host with access to the stack can ask; the process running that release polls it, acts, and acknowledges in the
  * same tag. A host whose checkout does not hold the release finds it through the owner's beacon (beacon.ts). Only the
@@ -16,7 +17,7 @@ import type { Clock, HostInfo, StackDriver } from "../../ports";
 import { activeRecord, decodeRecord, describeRecord, ownerState, ReleaseRecord } from "./record";
 import { CONTROL_TAG, decodeBeacon, BEACON_TAG, shortenTo, TAG_VALUE_LIMIT } from "./beacon";
 
-/** The approve/abort request on the stack, if any. */
+/** The approve/continue/abort request on the stack, if any. */
 export async function readControl(driver: StackDriver): Promise<ControlRequest | undefined> {
   return decodeControl((await driver.readTags())[CONTROL_TAG]);
 }
@@ -70,7 +71,7 @@ async function releaseNow(driver: StackDriver, id: string): Promise<ReleaseRecor
   return beacon?.id === id ? beacon : (local ?? beacon);
 }
 
-export type ControlAction = "approve" | "abort";
+export type ControlAction = "approve" | "abort" | "continue";
 
 export interface ControlRequest {
   v: 1;
@@ -78,6 +79,8 @@ export interface ControlRequest {
   action: ControlAction;
   /** The release it is for: a request for an earlier release is ignored. */
   releaseId: string;
+  /** continue: the step index of the gate it continues (a late request never continues a later gate). */
+  step?: number;
   by: string;
   host: string;
   at: string;
@@ -97,7 +100,11 @@ export function decodeControl(value: unknown): ControlRequest | undefined {
   }
   if (typeof v !== "object" || v === null) return undefined;
   const r = v as ControlRequest;
-  if (r.v !== 1 || (r.action !== "approve" && r.action !== "abort") || typeof r.releaseId !== "string") {
+  if (
+    r.v !== 1 ||
+    (r.action !== "approve" && r.action !== "abort" && r.action !== "continue") ||
+    typeof r.releaseId !== "string"
+  ) {
     return undefined;
   }
   return r;
@@ -176,11 +183,20 @@ export async function requestControl(
       "--stack",
     );
   }
+  if (action === "continue" && !record.gate) {
+    throw new RefusedError(
+      `continue: the ${describeRecord(record)} is not held at a gate (phase ${record.phase}` +
+        `${record.step !== undefined ? `, step ${record.step + 1}` : ""}); nothing to continue. A gate holds after ` +
+        "its step was judged (--gate-at, --pause-at); `bluegreen status` shows where the release stands",
+      "--stack",
+    );
+  }
   const request: ControlRequest = {
     v: 1,
     id: crypto.randomBytes(4).toString("hex"),
     action,
     releaseId: record.id,
+    ...(action === "continue" && record.gate ? { step: record.gate.step } : {}),
     by: o.by,
     host: o.host.host,
     at: new Date(o.clock.now()).toISOString(),

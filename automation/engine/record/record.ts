@@ -55,6 +55,45 @@ export interface HookResult {
   log?: string;
 }
 
+/** How a step of a gradual switch ended: judged on the new color alone (automation/engine/step-judge.ts). */
+export type StepVerdict = "pass" | "breach" | "inconclusive";
+
+/** What the record keeps of one intermediate step of a gradual switch. */
+export interface StepResult {
+  /** Index into the traffic steps. */
+  step: number;
+  /** Share of production traffic on the new color (%). */
+  share: number;
+  verdict: StepVerdict;
+  /** Probe answers of the new color (through the test route or its own endpoint) and how many failed. */
+  samples: number;
+  errors: number;
+  /** p95 latency of the new color's last window (ms). */
+  p95Ms: number;
+  /** Real user requests to the new color the platform counted (router counters, target group metrics). */
+  requests: number;
+  requestErrors: number;
+  /** How the probes reached the new color, e.g. `test route header x-bluegreen-preview: 1` or `preview endpoint`. */
+  via: string;
+  /** When the judgement ended (ISO). */
+  at: string;
+  reason?: string;
+  /** The step's gate: who continued it (or `timeout`), and when. */
+  gate?: { continuedBy: string; at: string };
+}
+
+/** A step held until `bluegreen continue` (a gate or a pause), recorded before the hold starts. */
+export interface GateHold {
+  step: number;
+  share: number;
+  since: string;
+  /** When the hold ends by itself (a gate with --gate-timeout), and what it does then. */
+  timeoutAt?: string;
+  onTimeout?: "abort" | "continue";
+  /** A pause: never times out. */
+  pause?: boolean;
+}
+
 export interface ReleaseOwner {
   pid: number;
   host: string;
@@ -78,6 +117,10 @@ export interface ReleaseRecord {
   phase: RecordPhase;
   /** Index into the traffic steps reached during a gradual switch (the step being applied). */
   step?: number;
+  /** Each intermediate step judged so far: share, samples, verdict (a rerun judges a step again and replaces it). */
+  steps?: StepResult[];
+  /** Set while the release holds at a gate or pause, until `bluegreen continue` (automation/engine/step-judge.ts). */
+  gate?: GateHold;
   /**
    * A traffic move at the router (switch or rollback), written before the router is touched: `route` while the
    * router moves and the new color is confirmed, `converge` once the config says the same and `up` brings the stack

@@ -113,7 +113,7 @@ export class StatusWriter {
     this.stopHeartbeat();
     if (!this.current) return;
     // An ended release moves no traffic and waits for nothing: the record keeps its history, not the last intent.
-    const { owner: _owner, routing: _routing, awaitingApproval: _waiting, ...rest } = this.current;
+    const { owner: _owner, routing: _routing, awaitingApproval: _waiting, gate: _gate, ...rest } = this.current;
     const final: ReleaseRecord = { ...rest, phase: "done", outcome, endedAt: this.nowIso() };
     let extra: ConfigChange[] = [];
     if (this.onEnd) {

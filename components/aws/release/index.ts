@@ -331,6 +331,7 @@ export class AwsPlatform implements PlatformAdapter {
   ): Promise<void> {
     const { liveUrl, previewUrl, urlService } = this.options;
     if (plan && plan.bakeMs > 0) this.refuseUnjudgeableBake(plan.bakeMs);
+    if (plan?.stepPauseMs !== undefined) this.refuseUnjudgeableBake(plan.stepPauseMs, "--step-pause");
     const stackServices = Object.keys(outputs.services ?? {});
     if ((liveUrl !== undefined || previewUrl !== undefined) && urlService === undefined && stackServices.length > 1) {
       throw new RefusedError(
@@ -416,17 +417,19 @@ export class AwsPlatform implements PlatformAdapter {
    * The bake judges each color's real traffic from CloudWatch, which has it only per whole period and late: a bake
    * too short to see one due period would judge probes only. Refused before any change.
    */
-  private refuseUnjudgeableBake(bakeMs: number): void {
+  private refuseUnjudgeableBake(bakeMs: number, flag: "--bake" | "--step-pause" = "--bake"): void {
     const need = cloudWatchMinBakeMs(this.timing);
     if (bakeMs >= need) return;
     const { periodMs, delayMs } = this.timing;
+    const what = flag === "--bake" ? "a bake" : "each intermediate step (judged on the new color's target group)";
+    const skip = flag === "--bake" ? "--bake 0s skips the bake" : "--steps 100 moves all traffic at once";
     throw new RefusedError(
-      `--bake ${formatDuration(bakeMs)} on aws cannot judge the new color's real traffic: CloudWatch has the target ` +
+      `${flag} ${formatDuration(bakeMs)} on aws cannot judge the new color's real traffic: CloudWatch has the target ` +
         `group's requests and 5xx per ${formatDuration(periodMs)} period, published up to ` +
-        `${CLOUDWATCH_DELAY.env} ${formatDuration(delayMs)} after the period ends, so a bake sees one for sure only ` +
-        `after ${formatDuration(need)}. Allowed: --bake ${formatDuration(need)} or longer (--bake 0s skips the ` +
-        `bake), or a shorter ${CLOUDWATCH_DELAY.env} if this account's metrics arrive sooner`,
-      "--bake",
+        `${CLOUDWATCH_DELAY.env} ${formatDuration(delayMs)} after the period ends, so ${what} sees one for sure only ` +
+        `after ${formatDuration(need)}. Allowed: ${flag} ${formatDuration(need)} or longer (${skip}), or a shorter ` +
+        `${CLOUDWATCH_DELAY.env} if this account's metrics arrive sooner`,
+      flag,
     );
   }
 

@@ -31,7 +31,12 @@ export function portBase(slot = 0): number {
   return 38500 + ((process.pid * 13 + slot * 40) % 1400);
 }
 
-export function serviceConfig(livePort: number, versions: Record<Color, string>): Record<string, unknown> {
+/** `extra`: more keys of the service's spec (e.g. `testRoute`). */
+export function serviceConfig(
+  livePort: number,
+  versions: Record<Color, string>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     web: {
       port: 8080,
@@ -40,6 +45,7 @@ export function serviceConfig(livePort: number, versions: Record<Color, string>)
       healthCheck: { path: "/healthz", intervalSeconds: 5, timeoutSeconds: 2 },
       versions,
       local: { livePort },
+      ...extra,
     },
   };
 }
@@ -47,6 +53,7 @@ export function serviceConfig(livePort: number, versions: Record<Color, string>)
 /**
  * `livePort`: a fixed production port (new tests use 31000-31999); default: a port block derived from `slot`.
  * `env`: more environment for every engine and CLI run of the rig (e.g. another PULUMI_BACKEND_URL).
+ * `service`: more keys of the service's spec (e.g. `{ testRoute: { header: "x-bluegreen-preview" } }`).
  */
 export async function createRig(
   prefix: string,
@@ -54,6 +61,7 @@ export async function createRig(
   slot = 0,
   livePort = portBase(slot),
   env: Record<string, string> = {},
+  service: Record<string, unknown> = {},
 ): Promise<ReleaseRig> {
   const engine = makeEngineEnv(`bluegreen-${prefix}-`);
   const workDir = path.join(engine.workDir, "project");
@@ -87,8 +95,8 @@ export async function createRig(
       "bluegreen:platform": { value: "local", secret: false },
       "bluegreen:liveColor": { value: "blue", secret: false },
       "bluegreen:services": {
-        value: JSON.stringify(serviceConfig(livePort, versions)),
-        objectValue: serviceConfig(livePort, versions),
+        value: JSON.stringify(serviceConfig(livePort, versions, service)),
+        objectValue: serviceConfig(livePort, versions, service),
         secret: false,
       },
       "bluegreen:local": {
