@@ -14,7 +14,8 @@
  * --yes` run by bash in the project folder (preview included), timed flag → EndpointSlices the same way.
  * Reported: each flip and the medians. Goal: switch median <= 3 s (as on the local platform).
  *
- * Environment: BLUEGREEN_TOOLCHAIN_BIN (set by `. scripts/env.sh`), BENCH_FLIPS. Starts the cluster unless it
+ * Environment: BLUEGREEN_TOOLCHAIN_BIN (set by `. scripts/env.sh`), BENCH_FLIPS, BENCH_TRACE=1, BENCH_NODE=real
+ * (the real node: pods, and clients timed too). Starts the cluster unless it
  * runs, and stops it afterwards only if it started it.
  */
 import { spawn } from "child_process";
@@ -28,17 +29,34 @@ import {
   createNamespace,
   createStack,
   deleteNamespace,
+  sleep,
   stagingConfig,
   startCluster,
   stopCluster,
   ThrowawayStack,
   waitForLiveSlices,
 } from "../e2e/kubernetes-harness";
+import {
+  nodeCluster,
+  nodeStagingConfig,
+  startLoad,
+  startNodeCluster,
+  stopNodeCluster,
+  timeToAllNew,
+} from "../e2e/kubernetes-node-harness";
 
 const FLIPS = Math.max(5, Number(process.env.BENCH_FLIPS ?? 7));
 const GOAL_MS = 3000;
 /** BENCH_TRACE=1: each flip's engine events (ms after the `up` call, pre/outputs, op, resource name). */
 const TRACE = process.env.BENCH_TRACE === "1";
+/**
+ * BENCH_NODE=real: the cluster with a real node (`cluster.sh start --node real`), pods serving the demo app; each
+ * flip is also timed as clients see it (new-connection and keep-alive clients on the live Service's ClusterIP).
+ */
+const REAL_NODE = process.env.BENCH_NODE === "real";
+if (!["real", "kwok", undefined].includes(process.env.BENCH_NODE)) {
+  throw new Error(`BENCH_NODE: got "${process.env.BENCH_NODE}"; allowed: kwok (default), real`);
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -54,16 +72,44 @@ async function main(): Promise<void> {
   let clients: ReturnType<typeof clientsFor> | undefined;
   try {
     const startedAt = Date.now();
-    cluster = startCluster();
+    cluster = REAL_NODE ? startNodeCluster() : startCluster();
     console.log(
       `cluster ready in ${Date.now() - startedAt} ms (${cluster.startedHere ? "started" : "already running"})`,
     );
+    if (REAL_NODE) {
+      // The staging images, named as the stack names them, all the demo app's image (imported, never pulled).
+      const images = ["shop-web:2.3.1", "shop-web:2.4.0", "shop-api:1.12.0"].map((i) => `ghcr.io/acme/${i}`);
+      const tagged = nodeCluster("tag", ...images);
+      if (tagged.status !== 0) throw new Error(`cluster.sh tag failed:\n${tagged.stderr}`);
+    }
     clients = clientsFor(cluster.kubeconfig);
     await createNamespace(clients, namespace);
-    stack = await createStack(engine, stagingConfig(namespace), cluster.kubeconfig);
+    stack = await createStack(
+      engine,
+      REAL_NODE ? nodeStagingConfig(namespace, { web: { blue: "2.3.1", green: "2.4.0" } }) : stagingConfig(namespace),
+      cluster.kubeconfig,
+    );
     const firstUp = Date.now();
     await stack.stack.up({ onOutput: () => undefined });
     console.log(`first up (create) in ${Date.now() - firstUp} ms`);
+    // Real node: clients on the live Service (ClusterIP) through every flip, to time what they see.
+    const clusterIp = REAL_NODE
+      ? ((await clients.core.readNamespacedService({ name: "web", namespace })).spec?.clusterIP ?? "")
+      : "";
+    const loads = REAL_NODE
+      ? [0, 8].map((keepAliveConnections) =>
+          startLoad({ url: `http://${clusterIp}:80/`, keepAliveConnections, rate: 100 }),
+        )
+      : [];
+    const versionOf = (c: Color) => (c === "blue" ? "2.3.1" : "2.4.0");
+    const clientView: { fresh: number[]; keepAlive: number[] } = { fresh: [], keepAlive: [] };
+    const seen = (target: Color, since: number) => {
+      if (!REAL_NODE) return "";
+      const [fresh, keepAlive] = loads.map((l) => timeToAllNew(l.samples, since, versionOf(target)) ?? NaN);
+      clientView.fresh.push(fresh);
+      clientView.keepAlive.push(keepAlive);
+      return `; clients 100 % new after: new-connection ${fresh} ms, keep-alive ${keepAlive} ms`;
+    };
 
     let live: Color = "blue";
     const rows: Record<"switch" | "up" | "start" | "routing" | "finish" | "slices", number>[] = [];
@@ -102,9 +148,10 @@ async function main(): Promise<void> {
       rows.push(row);
       if (TRACE) console.log(timeline.map((l) => `    ${l}`).join("\n"));
       live = target;
+      if (REAL_NODE) await sleep(2000); // clients settle before "100 % new" is read
       console.log(
         `flip ${i}: → ${target}  switch ${row.switch} ms  (up ${row.up} ms = start ${row.start} + routing ` +
-          `${row.routing} + finish ${row.finish}; slices after the Service update ${row.slices} ms)`,
+          `${row.routing} + finish ${row.finish}; slices after the Service update ${row.slices} ms${seen(target, flagAt)})`,
       );
     }
     // The documented flip as a user types it: bash in the project folder, `pulumi up` with its preview, only the
@@ -133,7 +180,10 @@ async function main(): Promise<void> {
       const row = { switch: await switched, command: commandMs };
       shell.push(row);
       live = target;
-      console.log(`shell flip ${i}: → ${target}  switch ${row.switch} ms  (command ${row.command} ms)`);
+      if (REAL_NODE) await sleep(2000);
+      console.log(
+        `shell flip ${i}: → ${target}  switch ${row.switch} ms  (command ${row.command} ms${seen(target, flagAt)})`,
+      );
     }
     const med = (key: keyof (typeof rows)[number]) => median(rows.map((r) => r[key]));
     const m = med("switch");
@@ -150,6 +200,15 @@ async function main(): Promise<void> {
         `flips (min ${Math.min(...shell.map((r) => r.switch))}, max ${Math.max(...shell.map((r) => r.switch))}); ` +
         `command median ${median(shell.map((r) => r.command))} ms; goal <= ${GOAL_MS} ms: ${sm <= GOAL_MS ? "met" : "NOT met"}`,
     );
+    if (REAL_NODE) {
+      await Promise.all(loads.map((l) => l.stop()));
+      const failed = loads.reduce((n, l) => n + l.samples.filter((x) => x.error !== undefined).length, 0);
+      const total = loads.reduce((n, l) => n + l.samples.length, 0);
+      console.log(
+        `clients (real node, all ${2 * FLIPS} flips): 100 % new after median new-connection ` +
+          `${median(clientView.fresh)} ms, keep-alive ${median(clientView.keepAlive)} ms; failed ${failed} of ${total}`,
+      );
+    }
     console.log(
       `load average at the end: ${os
         .loadavg()
@@ -160,7 +219,8 @@ async function main(): Promise<void> {
     await stack?.remove();
     if (clients) await deleteNamespace(clients, namespace);
     engine.cleanup();
-    stopCluster(cluster);
+    if (REAL_NODE) stopNodeCluster(cluster);
+    else stopCluster(cluster);
   }
 }
 

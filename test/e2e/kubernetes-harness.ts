@@ -21,22 +21,35 @@ export interface Cluster {
   startedHere: boolean;
 }
 
-function cluster(command: string, ...args: string[]): { status: number; stdout: string; stderr: string } {
-  const run = spawnSync("bash", [CLUSTER_SCRIPT, command, ...args], { encoding: "utf8" });
+export interface ClusterRun {
+  status: number;
+  signal?: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `scripts/cluster.sh ARGS` with `env` (the kwok cluster's: this process's environment). */
+export function clusterScript(args: string[], env: NodeJS.ProcessEnv = process.env): ClusterRun {
+  const run = spawnSync("bash", [CLUSTER_SCRIPT, ...args], { encoding: "utf8", env });
   if (run.error) throw run.error;
-  return { status: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
+  return { status: run.status ?? 1, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
+}
+
+function cluster(command: string, ...args: string[]): ClusterRun {
+  return clusterScript([command, ...args]);
 }
 
 /**
- * Starts the project's control plane (building it first if needed) unless it already runs. A cluster this process
- * starts begins empty (`--fresh`): pods kept in etcd from an earlier test file hold IPs that a restarted kwok hands out
- * again (seen in CI: two pods at 10.0.0.1), and duplicate IPs make EndpointSlices meaningless.
+ * `start` (plus `startArgs`) through `run`, from empty (`--fresh`) unless a cluster already runs there; the
+ * kubeconfig is the last line it prints.
  */
-export function startCluster(): Cluster {
-  const alreadyRunning = cluster("status").status === 0;
-  const started = alreadyRunning ? cluster("start") : cluster("start", "--fresh");
+export function startClusterVia(run: (...args: string[]) => ClusterRun, startArgs: string[] = []): Cluster {
+  const alreadyRunning = run("status").status === 0;
+  const started = run("start", ...startArgs, ...(alreadyRunning ? [] : ["--fresh"]));
   if (started.status !== 0) {
-    throw new Error(`scripts/cluster.sh start failed (exit ${started.status}):\n${started.stderr}`);
+    throw new Error(
+      `scripts/cluster.sh start ${startArgs.join(" ")} failed (exit ${started.status}):\n${started.stderr}`,
+    );
   }
   const kubeconfig = started.stdout.trim().split("\n").pop() ?? "";
   if (!fs.existsSync(kubeconfig)) {
@@ -45,11 +58,29 @@ export function startCluster(): Cluster {
   return { kubeconfig, startedHere: !alreadyRunning };
 }
 
-/** Stops the control plane if this process started it; fails if `stop` reports a problem. */
-export function stopCluster(c: Cluster | undefined): void {
+/** `stop` through `run` when this process started the cluster. */
+export function stopClusterVia(run: (...args: string[]) => ClusterRun, c: Cluster | undefined): void {
   if (!c?.startedHere) return;
-  const stopped = cluster("stop");
-  if (stopped.status !== 0) throw new Error(`scripts/cluster.sh stop failed:\n${stopped.stderr}`);
+  const stopped = run("stop");
+  if (stopped.status !== 0) {
+    throw new Error(
+      `scripts/cluster.sh stop failed (exit ${stopped.status}, signal ${stopped.signal}):\n${stopped.stderr}${stopped.stdout}`,
+    );
+  }
+}
+
+/**
+ * Starts the project's control plane (building it first if needed) unless it already runs. A cluster this process
+ * starts begins empty (`--fresh`): pods kept in etcd from an earlier test file hold IPs that a restarted kwok hands out
+ * again (seen in CI: two pods at 10.0.0.1), and duplicate IPs make EndpointSlices meaningless.
+ */
+export function startCluster(): Cluster {
+  return startClusterVia(cluster);
+}
+
+/** Stops the cluster only if this process started it. */
+export function stopCluster(c: Cluster | undefined): void {
+  stopClusterVia(cluster, c);
 }
 
 export interface Clients {

@@ -8,9 +8,16 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { PROJECT_ROOT } from "../support/engine";
-import { Cluster, sleep } from "./kubernetes-harness";
+import {
+  Cluster,
+  ClusterRun,
+  clusterScript,
+  sleep,
+  stagingConfig,
+  startClusterVia,
+  stopClusterVia,
+} from "./kubernetes-harness";
 
-const CLUSTER_SCRIPT = path.join(PROJECT_ROOT, "scripts", "cluster.sh");
 const STATE_DIR = process.env.BLUEGREEN_STATE_DIR ?? path.join(PROJECT_ROOT, ".state");
 
 /** The environment of every cluster.sh call for the real node. */
@@ -23,36 +30,51 @@ export function nodeClusterEnv(): NodeJS.ProcessEnv {
   };
 }
 
-export function nodeCluster(...args: string[]): {
-  status: number;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-} {
-  const run = spawnSync("bash", [CLUSTER_SCRIPT, ...args], { encoding: "utf8", env: nodeClusterEnv() });
-  if (run.error) throw run.error;
-  return { status: run.status ?? 1, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
+export function nodeCluster(...args: string[]): ClusterRun {
+  return clusterScript(args, nodeClusterEnv());
 }
 
 /** Starts the real-node cluster from empty (`--fresh`), or keeps one already running. */
 export function startNodeCluster(): Cluster {
-  const alreadyRunning = nodeCluster("status").status === 0;
-  const started = nodeCluster("start", "--node", "real", ...(alreadyRunning ? [] : ["--fresh"]));
-  if (started.status !== 0) {
-    throw new Error(`cluster.sh start --node real failed (exit ${started.status}):\n${started.stderr}`);
-  }
-  const kubeconfig = started.stdout.trim().split("\n").pop() ?? "";
-  if (!fs.existsSync(kubeconfig)) throw new Error(`no kubeconfig path on the last line:\n${started.stdout}`);
-  return { kubeconfig, startedHere: !alreadyRunning };
+  return startClusterVia(nodeCluster, ["--node", "real"]);
 }
 
 export function stopNodeCluster(c: Cluster | undefined): void {
-  if (!c?.startedHere) return;
-  const stopped = nodeCluster("stop");
-  if (stopped.status !== 0)
-    throw new Error(
-      `cluster.sh stop failed (exit ${stopped.status}, signal ${stopped.signal}):\n${stopped.stderr}${stopped.stdout}`,
-    );
+  stopClusterVia(nodeCluster, c);
+}
+
+/** The staging config made to fit one 2-core node and start quickly; the image is the demo app's, imported. */
+export function nodeStagingConfig(
+  namespace: string,
+  versions?: { web: Record<string, string> },
+): Record<string, unknown> {
+  const config = stagingConfig(namespace);
+  const services = config["bluegreen:services"] as Record<string, Record<string, unknown>>;
+  const fit = (service: Record<string, unknown>, port: number) => ({
+    ...service,
+    resources: { cpu: "50m", memory: "128Mi" },
+    // The config's lowest allowed values (components/core/config.ts), so pods turn Ready soon.
+    healthCheck: {
+      path: "/healthz",
+      intervalSeconds: 5,
+      timeoutSeconds: 2,
+      healthyThreshold: 2,
+      unhealthyThreshold: 2,
+      gracePeriodSeconds: 5,
+    },
+    env: {
+      ...(service.env as Record<string, unknown>),
+      PORT: String(port),
+      // Keep-alive connections end after their next answer past 500 ms: a selector switch reaches their clients.
+      BLUEGREEN_MAX_CONNECTION_AGE_MS: "500",
+    },
+    kubernetes: { preStopSeconds: 2, terminationGracePeriodSeconds: 15, imagePullPolicy: "Never" },
+  });
+  config["bluegreen:services"] = {
+    web: { ...fit(services.web, 8080), ...(versions ? { versions: versions.web } : {}) },
+    api: fit(services.api, 9090),
+  };
+  return config;
 }
 
 /** `cluster.sh info`: the node's host-level names. */

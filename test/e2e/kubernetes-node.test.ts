@@ -28,7 +28,6 @@ import {
   deleteNamespace,
   readyPodIps,
   sleep,
-  stagingConfig,
   ThrowawayStack,
   waitForLiveSlices,
 } from "./kubernetes-harness";
@@ -39,42 +38,12 @@ import {
   nodeCluster,
   nodeClusterEnv,
   nodeInfo,
+  nodeStagingConfig,
   startNodeCluster,
   stopNodeCluster,
   timeToAllNew,
   underLoad,
 } from "./kubernetes-node-harness";
-
-/** The staging config made to fit one 2-core node and start quickly; the image is the demo app's, imported. */
-function nodeStagingConfig(namespace: string, versions?: { web: Record<string, string> }): Record<string, unknown> {
-  const config = stagingConfig(namespace);
-  const services = config["bluegreen:services"] as Record<string, Record<string, unknown>>;
-  const fit = (service: Record<string, unknown>, port: number) => ({
-    ...service,
-    resources: { cpu: "50m", memory: "128Mi" },
-    // The config's lowest allowed values (components/core/config.ts), so pods turn Ready soon.
-    healthCheck: {
-      path: "/healthz",
-      intervalSeconds: 5,
-      timeoutSeconds: 2,
-      healthyThreshold: 2,
-      unhealthyThreshold: 2,
-      gracePeriodSeconds: 5,
-    },
-    env: {
-      ...(service.env as Record<string, unknown>),
-      PORT: String(port),
-      // Keep-alive connections end after their next answer past 500 ms: a selector switch reaches their clients.
-      BLUEGREEN_MAX_CONNECTION_AGE_MS: "500",
-    },
-    kubernetes: { preStopSeconds: 2, terminationGracePeriodSeconds: 15, imagePullPolicy: "Never" },
-  });
-  config["bluegreen:services"] = {
-    web: { ...fit(services.web, 8080), ...(versions ? { versions: versions.web } : {}) },
-    api: fit(services.api, 9090),
-  };
-  return config;
-}
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
