@@ -81,7 +81,7 @@ const ALL_BACKENDS: BackendName[] = ["file", "s3"];
 const FLIPS = Number(process.env.BENCH_FLIPS ?? 5);
 const STATUS_RUNS = Math.max(5, FLIPS);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
-const PATHS = (process.env.BENCH_PATHS ?? ALL_PATHS.join(",")).split(",") as PathName[];
+const PATHS = (process.env.BENCH_PATHS ?? ALL_PATHS.join(",")).split(",").filter(Boolean) as PathName[];
 const BACKENDS = (process.env.BENCH_BACKENDS ?? (fs.existsSync(S3_SCRIPT) ? "file,s3" : "file")).split(
   ",",
 ) as BackendName[];
@@ -297,7 +297,8 @@ async function createProjectStack(backend: BackendName, s3?: S3Store, services?:
     Object.assign(env, s3.env);
     env.PULUMI_BACKEND_URL = withKeyPrefix(s3.url, `bench-${process.pid}-${Date.now().toString(36)}`);
   }
-  const stackName = `bench-${process.pid}-${backend}${services ? `-${services}svc` : ""}`;
+  // The series' names stay short: HAProxy's socket paths under the state dir hold at most 97 characters.
+  const stackName = services ? `bench-${process.pid}-${services}svc` : `bench-${process.pid}-${backend}`;
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: true });
   const stack = await LocalWorkspace.createStack(
     { stackName, workDir: dir },
@@ -306,7 +307,15 @@ async function createProjectStack(backend: BackendName, s3?: S3Store, services?:
   await stack.setAllConfig(
     services ? seriesServices(services, stateDir) : stackServices(PROJECT_PORTS[backend], stateDir),
   );
-  await stack.up();
+  try {
+    await stack.up();
+  } catch (err) {
+    // A stack that failed half-way still started processes: stop them before the error goes up.
+    await stack.destroy().catch(() => undefined);
+    killLeftovers(stateDir);
+    engine.cleanup();
+    throw err;
+  }
   return {
     backend,
     services,
