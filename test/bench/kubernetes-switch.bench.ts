@@ -20,6 +20,7 @@
  */
 import { spawn } from "child_process";
 import * as os from "os";
+import * as path from "path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { Color, otherColor } from "../../components/core/conventions";
 import { makeEngineEnv, PROJECT_ROOT } from "../support/engine";
@@ -54,6 +55,11 @@ const TRACE = process.env.BENCH_TRACE === "1";
  * flip is also timed as clients see it (new-connection and keep-alive clients on the live Service's ClusterIP).
  */
 const REAL_NODE = process.env.BENCH_NODE === "real";
+/**
+ * The demo app delays every answer of a version named `-slow<ms>` (app/server.ts). Not a failing one: verify's smoke
+ * request would refuse it half the time before users see it, and this figure is the rollback's.
+ */
+const BAD_VERSION = "2.7.0-slow600";
 if (!["real", "kwok", undefined].includes(process.env.BENCH_NODE)) {
   throw new Error(`BENCH_NODE: got "${process.env.BENCH_NODE}"; allowed: kwok (default), real`);
 }
@@ -64,12 +70,36 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** The bluegreen CLI as a child process (not blocking: the EndpointSlices and clients are watched meanwhile). */
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; out: string; events: Record<string, unknown>[] }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, "bin", "bluegreen.js"), ...args], {
+      cwd: PROJECT_ROOT,
+      env,
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("close", (code) => {
+      const events = out
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ code, out, events });
+    });
+  });
+}
+
 async function main(): Promise<void> {
   let cluster: Cluster | undefined;
   let stack: ThrowawayStack | undefined;
   const engine = makeEngineEnv("bluegreen-bench-k8s-");
   const namespace = `bluegreen-bench-${process.pid}`;
   let clients: ReturnType<typeof clientsFor> | undefined;
+  let loads: ReturnType<typeof startLoad>[] = [];
   try {
     const startedAt = Date.now();
     cluster = REAL_NODE ? startNodeCluster() : startCluster();
@@ -78,7 +108,9 @@ async function main(): Promise<void> {
     );
     if (REAL_NODE) {
       // The staging images, named as the stack names them, all the demo app's image (imported, never pulled).
-      const images = ["shop-web:2.3.1", "shop-web:2.4.0", "shop-api:1.12.0"].map((i) => `ghcr.io/acme/${i}`);
+      const images = ["shop-web:2.3.1", "shop-web:2.4.0", `shop-web:${BAD_VERSION}`, "shop-api:1.12.0"].map(
+        (i) => `ghcr.io/acme/${i}`,
+      );
       const tagged = nodeCluster("tag", ...images);
       if (tagged.status !== 0) throw new Error(`cluster.sh tag failed:\n${tagged.stderr}`);
     }
@@ -96,16 +128,18 @@ async function main(): Promise<void> {
     const clusterIp = REAL_NODE
       ? ((await clients.core.readNamespacedService({ name: "web", namespace })).spec?.clusterIP ?? "")
       : "";
-    const loads = REAL_NODE
+    loads = REAL_NODE
       ? [0, 8].map((keepAliveConnections) =>
           startLoad({ url: `http://${clusterIp}:80/`, keepAliveConnections, rate: 100 }),
         )
       : [];
     const versionOf = (c: Color) => (c === "blue" ? "2.3.1" : "2.4.0");
     const clientView: { fresh: number[]; keepAlive: number[] } = { fresh: [], keepAlive: [] };
+    const clientsNew = (target: Color, since: number) =>
+      loads.map((l) => timeToAllNew(l.samples, since, versionOf(target)) ?? NaN);
     const seen = (target: Color, since: number) => {
       if (!REAL_NODE) return "";
-      const [fresh, keepAlive] = loads.map((l) => timeToAllNew(l.samples, since, versionOf(target)) ?? NaN);
+      const [fresh, keepAlive] = clientsNew(target, since);
       clientView.fresh.push(fresh);
       clientView.keepAlive.push(keepAlive);
       return `; clients 100 % new after: new-connection ${fresh} ms, keep-alive ${keepAlive} ms`;
@@ -201,13 +235,70 @@ async function main(): Promise<void> {
         `command median ${median(shell.map((r) => r.command))} ms; goal <= ${GOAL_MS} ms: ${sm <= GOAL_MS ? "met" : "NOT met"}`,
     );
     if (REAL_NODE) {
-      await Promise.all(loads.map((l) => l.stop()));
       const failed = loads.reduce((n, l) => n + l.samples.filter((x) => x.error !== undefined).length, 0);
       const total = loads.reduce((n, l) => n + l.samples.length, 0);
       console.log(
         `clients (real node, all ${2 * FLIPS} flips): 100 % new after median new-connection ` +
           `${median(clientView.fresh)} ms, keep-alive ${median(clientView.keepAlive)} ms; failed ${failed} of ${total}`,
       );
+
+      // The release tool on the same stack, the CLI as users run it, probing through the Services' ClusterIPs.
+      const previewIp = (await clients.core.readNamespacedService({ name: "web-preview", namespace })).spec?.clusterIP;
+      const cliEnv = { ...engine.env, KUBECONFIG: cluster.kubeconfig, BLUEGREEN_PROJECT_DIR: PROJECT_ROOT };
+      const where = ["--kubeconfig", cluster.kubeconfig, "--live-url", `http://${clusterIp}:80/`];
+      where.push("--preview-url", `http://${previewIp}:80/`, "--json");
+      const tool: { slices: number; clients: number[]; verify: number }[] = [];
+      for (let i = 1; i <= FLIPS; i++) {
+        const target = otherColor(live);
+        const start = Date.now();
+        const switched = waitForLiveSlices(clients, namespace, "web", target, start);
+        const r = await runCli(
+          ["switch", "--stack", stack.name, "--service", "web", "--to", target, "--bake", "0s", ...where],
+          cliEnv,
+        );
+        if (r.code !== 0) throw new Error(`bluegreen switch failed (exit ${r.code}):\n${r.out.slice(-3000)}`);
+        const slices = await switched;
+        live = target;
+        await sleep(2000);
+        const verify = r.events.find((e) => e.type === "phase.end" && e.phase === "verify")?.durationMs as number;
+        const row = { slices: slices - verify, clients: clientsNew(target, start).map((ms) => ms - verify), verify };
+        tool.push(row);
+        console.log(
+          `bluegreen switch ${i}: → ${target}  after verification (${verify} ms): EndpointSlices ${row.slices} ms, ` +
+            `clients new-connection ${row.clients[0]} ms, keep-alive ${row.clients[1]} ms`,
+        );
+      }
+      console.log(
+        `bluegreen switch after verification: median EndpointSlices ${median(tool.map((t) => t.slices))} ms, ` +
+          `clients new-connection ${median(tool.map((t) => t.clients[0]))} ms, keep-alive ` +
+          `${median(tool.map((t) => t.clients[1]))} ms (verification median ${median(tool.map((t) => t.verify))} ms)`,
+      );
+
+      // The automatic rollback (p95 over --max-latency 300ms): from the slow version's first answer to its last.
+      const since = Date.now();
+      const bake = ["--verify-timeout", "60s", "--poll-interval", "250ms", "--bake", "20s", "--bake-interval", "100ms"];
+      bake.push("--bake-window", "2s", "--min-samples", "5", "--scale-down-delay", "0s", "--max-latency", "300ms");
+      const d = await runCli(
+        ["deploy", "--stack", stack.name, "--service", "web", "--version", BAD_VERSION, ...where, ...bake],
+        cliEnv,
+      );
+      await sleep(2000);
+      if (d.code !== 3) throw new Error(`the bad deploy was not rolled back (exit ${d.code}):\n${d.out.slice(-3000)}`);
+      for (const [kind, l] of [
+        ["new-connection", loads[0]],
+        ["keep-alive", loads[1]],
+      ] as const) {
+        const after = l.samples.filter((x) => x.at >= since);
+        const bad = after.filter((x) => x.version === BAD_VERSION);
+        const network = after.filter((x) => x.error !== undefined);
+        const first = Math.min(...bad.map((x) => x.at));
+        const last = Math.max(...bad.map((x) => x.at));
+        console.log(
+          `rollback (${kind} clients): first slow answer → last slow answer ${bad.length ? last - first : NaN} ms; ` +
+            `${bad.length} slow answers of ${after.length}; failed requests ${network.length}`,
+        );
+      }
+      await Promise.all(loads.map((l) => l.stop()));
     }
     console.log(
       `load average at the end: ${os
@@ -216,6 +307,7 @@ async function main(): Promise<void> {
         .join(" ")}`,
     );
   } finally {
+    await Promise.all(loads.map((l) => l.stop()));
     await stack?.remove();
     if (clients) await deleteNamespace(clients, namespace);
     engine.cleanup();

@@ -222,11 +222,6 @@ export async function underLoad<T>(
   }
 }
 
-/** Requests the network failed (connection errors, timeouts), leaving out answers the app itself gave with 5xx. */
-export function connectionFailures(samples: Sample[]): string[] {
-  return failures(samples).filter((f) => !/ HTTP 5\d\d$/.test(f));
-}
-
 export function failures(samples: Sample[]): string[] {
   return samples.filter((s) => s.error !== undefined).map((s) => `${new Date(s.at).toISOString()} ${s.error}`);
 }

@@ -32,7 +32,6 @@ import {
   waitForLiveSlices,
 } from "./kubernetes-harness";
 import {
-  connectionFailures,
   failures,
   hostSnapshot,
   nodeCluster,
@@ -88,8 +87,14 @@ function apiServerGet(clients: Clients, apiPath: string): Promise<{ version: str
 }
 
 const BIN = path.join(PROJECT_ROOT, "bin", "bluegreen.js");
-/** The demo app fails this share of requests for a version named `-fail<percent>` (app/server.ts). */
-const BAD_VERSION = "2.7.0-fail50";
+/**
+ * The demo app delays every answer of a version named `-slow<ms>` (app/server.ts). Slow rather than failing: the
+ * bake here judges probes only (no ingress counters), and verify's one smoke request would fail a `-fail50` version
+ * half the time before it reached users (exit 4, as it should) — the rollback must be reached every time.
+ */
+const BAD_VERSION = "2.7.0-slow600";
+/** The bake's p95 limit for the slow version's run: half its delay. */
+const SLOW_LIMIT = ["--max-latency", "300ms"];
 
 type CliEvent = Record<string, unknown>;
 interface CliResult {
@@ -249,20 +254,20 @@ const enabled = root && process.env.BLUEGREEN_REAL_NODE_E2E !== "0";
         100,
         async () => {
           await sleep(2000);
-          const scale = await clients.apps.readNamespacedDeploymentScale({ name: "web-green", namespace });
-          scale.spec = { replicas: 1 };
+          // One live pod deleted, as a scale-down or a node drain deletes it. Not a scale of the Deployment: the
+          // stack's HorizontalPodAutoscaler (minReplicas 2) scaled it back, and the pod count never reached 1.
+          const selector = "bluegreen/service=web,bluegreen/color=green";
+          const [victim] = (await clients.core.listNamespacedPod({ namespace, labelSelector: selector })).items;
+          const name = victim.metadata!.name!;
           const scaledAt = Date.now();
-          await clients.apps.replaceNamespacedDeploymentScale({ name: "web-green", namespace, body: scale });
+          await clients.core.deleteNamespacedPod({ name, namespace });
           // preStop 2 s + the drain (connections close within about a second) + the kubelet's own pace.
           const deadline = scaledAt + 45_000;
           for (;;) {
-            const pods = await clients.core.listNamespacedPod({
-              namespace,
-              labelSelector: "bluegreen/service=web,bluegreen/color=green",
-            });
-            if (pods.items.length === 1) break;
-            const states = pods.items.map((p) => `${p.metadata?.name} ${p.status?.phase}`).join(", ");
-            assert.ok(Date.now() < deadline, `${pods.items.length} web-green pods after 45 s: ${states}`);
+            const pods = await clients.core.listNamespacedPod({ namespace, labelSelector: selector });
+            const still = pods.items.find((p) => p.metadata?.name === name);
+            if (!still) break;
+            assert.ok(Date.now() < deadline, `pod ${name} still there after 45 s: ${still.status?.phase}`);
             await sleep(200);
           }
           stoppedInMs = Date.now() - scaledAt;
@@ -272,7 +277,7 @@ const enabled = root && process.env.BLUEGREEN_REAL_NODE_E2E !== "0";
       const fresh = { samples: load.fresh };
       const keepAlive = { samples: load.keepAlive };
       console.log(
-        `      pod stop: gone ${stoppedInMs} ms after the scale-down; ${fresh.samples.length + keepAlive.samples.length} requests`,
+        `      pod stop: gone ${stoppedInMs} ms after its deletion; ${fresh.samples.length + keepAlive.samples.length} requests`,
       );
       assert.deepEqual(failures(fresh.samples), [], "new-connection clients");
       assert.deepEqual(failures(keepAlive.samples), [], "keep-alive clients");
@@ -387,19 +392,22 @@ const enabled = root && process.env.BLUEGREEN_REAL_NODE_E2E !== "0";
         assert.equal(keepAlive.samples[keepAlive.samples.length - 1].version, "2.6.0");
       });
 
-      it("a version failing half its requests is rolled back from the bake; the network fails no request", async () => {
+      it("a version answering 600 ms late is rolled back from the bake; the network fails no request", async () => {
         const before = await selected();
-        const load = await underLoad(urls.live, 50, () => spawnCli(cliArgs(BAD_VERSION)).done);
+        const load = await underLoad(urls.live, 50, () => spawnCli([...cliArgs(BAD_VERSION), ...SLOW_LIMIT]).done);
         const r = load.result;
         assert.equal(r.code, EXIT.rolledBack, summary(r));
         assert.equal(await selected(), before);
         const all = [...load.fresh, ...load.keepAlive];
-        // The bad version's own 500s are the episode users saw; a reset, refusal or timeout would be the switch's.
-        assert.deepEqual(connectionFailures(load.fresh), [], "new-connection clients");
-        assert.deepEqual(connectionFailures(load.keepAlive), [], "keep-alive clients");
-        const bad = failures(all).length;
+        // The bad version's slow answers are the episode users saw; any failed request would be the switch's.
+        assert.deepEqual(failures(load.fresh), [], "new-connection clients");
+        assert.deepEqual(failures(load.keepAlive), [], "keep-alive clients");
+        const slow = all.filter((x) => x.version === BAD_VERSION);
+        const bad = slow.length;
+        const episode = bad ? Math.max(...slow.map((x) => x.at)) - Math.min(...slow.map((x) => x.at)) : 0;
         console.log(
-          `      rollback: ${bad} of ${all.length} requests answered 500 by ${BAD_VERSION} during the episode`,
+          `      rollback: ${bad} of ${all.length} requests answered by ${BAD_VERSION}, over ${episode} ms ` +
+            "(first to last of its answers)",
         );
         assert.ok(bad > 0, "the bad version served some traffic before the rollback (else nothing was judged)");
         assert.equal(load.keepAlive[load.keepAlive.length - 1].version, "2.6.0");
