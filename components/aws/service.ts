@@ -595,38 +595,19 @@ export class AwsService extends pulumi.ComponentResource {
     this.autoScalingGroups = asgs;
     const tgArns = { blue: targetGroups.blue.arn, green: targetGroups.green.arn };
 
-    const productionListener = new aws.lb.Listener(
-      `${name}-prod-listener`,
-      {
-        loadBalancerArn: this.loadBalancer.arn,
-        port: stack.listenerPort,
-        protocol: https ? "HTTPS" : "HTTP",
-        certificateArn: stack.certificateArn,
-        sslPolicy: https ? ALB_SSL_POLICY : undefined,
-        defaultActions: buildProductionListenerActions(this.routing, tgArns, settings),
-        tags: awsTags(spec, "router"),
-      },
+    const { productionListener, testListener, testRoute } = createAlbListeners({
+      name,
+      spec,
+      routing: this.routing,
+      tgArns,
+      settings,
+      loadBalancerArn: this.loadBalancer.arn,
+      listenerPort: stack.listenerPort,
+      testListenerPort: stack.testListenerPort,
+      https: https ? { certificateArn: stack.certificateArn } : undefined,
       child,
-    );
-    if (spec.testRoute) {
-      new aws.lb.ListenerRule(
-        `${name}-test-route`,
-        buildTestRouteRuleArgs(spec, spec.testRoute, this.routing, tgArns, productionListener.arn),
-        child,
-      );
-      this.testRoute = { ...spec.testRoute, entry: "live" };
-    }
-    const testListener = new aws.lb.Listener(
-      `${name}-test-listener`,
-      {
-        loadBalancerArn: this.loadBalancer.arn,
-        port: stack.testListenerPort,
-        protocol: "HTTP",
-        defaultActions: buildTestListenerActions(this.routing, tgArns),
-        tags: awsTags(spec, "preview-router"),
-      },
-      child,
-    );
+    });
+    this.testRoute = testRoute;
 
     const scheme = https ? "https" : "http";
     const defaultPort = https ? 443 : 80;
@@ -671,4 +652,57 @@ export class AwsService extends pulumi.ComponentResource {
       alb: this.alb,
     });
   }
+}
+
+/**
+ * The ALB's listeners, the same on every ALB platform (aws, ecs): production (weighted to the live color, plus the
+ * test route's header rule above its default action) and the test listener on the idle color. Tags from `awsTags`.
+ */
+export function createAlbListeners(a: {
+  name: string;
+  spec: ServiceSpec;
+  routing: RoutingDecision;
+  tgArns: Record<Color, pulumi.Input<string>>;
+  settings: AwsServiceSettings;
+  loadBalancerArn: pulumi.Input<string>;
+  listenerPort: number;
+  testListenerPort: number;
+  /** HTTPS on the production listener; plain HTTP when absent. */
+  https?: { certificateArn?: pulumi.Input<string> };
+  child: pulumi.CustomResourceOptions;
+}): { productionListener: aws.lb.Listener; testListener: aws.lb.Listener; testRoute?: TestRouteOutput } {
+  const productionListener = new aws.lb.Listener(
+    `${a.name}-prod-listener`,
+    {
+      loadBalancerArn: a.loadBalancerArn,
+      port: a.listenerPort,
+      protocol: a.https ? "HTTPS" : "HTTP",
+      certificateArn: a.https?.certificateArn,
+      sslPolicy: a.https ? ALB_SSL_POLICY : undefined,
+      defaultActions: buildProductionListenerActions(a.routing, a.tgArns, a.settings),
+      tags: awsTags(a.spec, "router"),
+    },
+    a.child,
+  );
+  let testRoute: TestRouteOutput | undefined;
+  if (a.spec.testRoute) {
+    new aws.lb.ListenerRule(
+      `${a.name}-test-route`,
+      buildTestRouteRuleArgs(a.spec, a.spec.testRoute, a.routing, a.tgArns, productionListener.arn),
+      a.child,
+    );
+    testRoute = { ...a.spec.testRoute, entry: "live" };
+  }
+  const testListener = new aws.lb.Listener(
+    `${a.name}-test-listener`,
+    {
+      loadBalancerArn: a.loadBalancerArn,
+      port: a.testListenerPort,
+      protocol: "HTTP",
+      defaultActions: buildTestListenerActions(a.routing, a.tgArns),
+      tags: awsTags(a.spec, "preview-router"),
+    },
+    a.child,
+  );
+  return { productionListener, testListener, testRoute };
 }

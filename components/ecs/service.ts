@@ -21,10 +21,8 @@ import {
   buildAlarmArgs,
   buildInstanceSecurityGroupArgs,
   buildLoadBalancerSecurityGroupArgs,
-  buildProductionListenerActions,
+  createAlbListeners,
   buildTargetGroupArgs,
-  buildTestListenerActions,
-  buildTestRouteRuleArgs,
   forwardStickiness,
 } from "../aws/service";
 import type { AwsServiceSettings, AwsStackSettings } from "../aws/settings";
@@ -236,36 +234,18 @@ export class EcsService extends pulumi.ComponentResource {
 
     // Listeners first: ECS refuses a service whose target group no listener uses yet.
     const albSettings = albServiceSettings(settings);
-    const productionListener = new aws.lb.Listener(
-      `${name}-prod-listener`,
-      {
-        loadBalancerArn: this.loadBalancer.arn,
-        port: stack.listenerPort,
-        protocol: "HTTP",
-        defaultActions: buildProductionListenerActions(this.routing, tgArns, albSettings),
-        tags: ecsTags(spec, "router"),
-      },
+    const { productionListener, testListener, testRoute } = createAlbListeners({
+      name,
+      spec,
+      routing: this.routing,
+      tgArns,
+      settings: albSettings,
+      loadBalancerArn: this.loadBalancer.arn,
+      listenerPort: stack.listenerPort,
+      testListenerPort: stack.testListenerPort,
       child,
-    );
-    if (spec.testRoute) {
-      new aws.lb.ListenerRule(
-        `${name}-test-route`,
-        buildTestRouteRuleArgs(spec, spec.testRoute, this.routing, tgArns, productionListener.arn),
-        child,
-      );
-      this.testRoute = { ...spec.testRoute, entry: "live" };
-    }
-    const testListener = new aws.lb.Listener(
-      `${name}-test-listener`,
-      {
-        loadBalancerArn: this.loadBalancer.arn,
-        port: stack.testListenerPort,
-        protocol: "HTTP",
-        defaultActions: buildTestListenerActions(this.routing, tgArns),
-        tags: ecsTags(spec, "preview-router"),
-      },
-      child,
-    );
+    });
+    this.testRoute = testRoute;
 
     // One code path for both colors: the plan (version, declared capacity) is all that differs.
     const taskDefinitions = {} as Record<Color, aws.ecs.TaskDefinition>;
